@@ -1,0 +1,53 @@
+#pragma once
+// A safe reader for PyTorch `torch.save` files (zip container, pickle protocols 0-5).
+//
+// Unlike Python's pickle it never imports or executes anything: the pickle program is interpreted by
+// a small virtual machine that knows the handful of callables torch.save emits (tensor and parameter
+// rebuilders, OrderedDict, torch.Size, numpy scalars/arrays, ...). Every other class instance
+// (argparse.Namespace, optimizer objects, pathlib paths, ...) comes back as an opaque PyValue::Object
+// record holding its class name, constructor arguments and state. Every read is bounds-checked, so a
+// truncated or corrupted file ends in a std::runtime_error, never a crash.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attnzoo::checkpoint {
+
+struct PyValue;
+using PyRef = std::shared_ptr<PyValue>;
+
+struct PyValue {
+  enum class Kind { None, Bool, Int, Float, String, Bytes, List, Tuple, Dict, Set, Tensor, Global, Object };
+  Kind kind = Kind::None;
+  bool b = false;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;                            // String, Bytes, Global ("module.name"), Object (class name)
+  std::vector<PyRef> items;                 // List, Tuple, Set; Object: constructor args
+  std::vector<std::pair<PyRef, PyRef>> dict;  // Dict (insertion order kept)
+  PyRef state;                              // Object: the BUILD state (usually a Dict of attributes)
+  at::Tensor tensor;                        // Tensor
+
+  bool is(Kind k) const { return kind == k; }
+  /// Dict entry (or Object attribute) under a string key; nullptr when absent.
+  const PyValue* find(const std::string& key) const;
+  /// Human-readable, Python-like rendering (depth- and length-limited).
+  std::string repr(int max_depth = 3) const;
+  /// Kind name for error messages ("dict", "tensor", "argparse.Namespace", ...).
+  std::string type_name() const;
+};
+
+/// Loads a torch.save file. Throws std::runtime_error naming the file and what is wrong.
+PyRef load_pth(const std::string& path);
+
+/// Runs a pickle program. `load_storage(key, dtype, numel)` resolves persistent storage ids
+/// (torch's ('storage', type, key, location, numel) tuples); pass nullptr for plain pickles.
+using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
+PyRef unpickle(const std::string& bytes, const StorageLoader& load_storage, const std::string& what);
+
+}  // namespace attnzoo::checkpoint

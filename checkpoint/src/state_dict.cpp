@@ -1,0 +1,175 @@
+#include <attnzoo/checkpoint/state_dict.h>
+
+#include <attnzoo/checkpoint/pickle.h>
+#include <attnzoo/checkpoint/safetensors.h>
+
+#include <torch/nn/module.h>
+
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace attnzoo::checkpoint {
+namespace {
+
+void collect(const torch::nn::Module& m, const std::string& prefix, TensorDict& out) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) out.insert(prefix + p.key(), p.value());
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) out.insert(prefix + b.key(), b.value());
+  for (const auto& c : m.named_children()) collect(*c.value(), prefix + c.key() + ".", out);
+}
+
+std::string shape_str(const at::Tensor& t) {
+  std::ostringstream os;
+  os << t.sizes();
+  return os.str();
+}
+
+std::string join(const std::vector<std::string>& xs, size_t limit) {
+  std::string s;
+  for (size_t i = 0; i < xs.size() && i < limit; ++i) s += (i ? ", " : "") + xs[i];
+  if (xs.size() > limit) s += ", ... (" + std::to_string(xs.size() - limit) + " more)";
+  return s;
+}
+
+// Dict entries that are tensors, with string keys; nullopt-like empty when the value is no tensor dict.
+bool tensor_dict_of(const PyValue& v, TensorDict* out) {
+  if (!v.is(PyValue::Kind::Dict) || v.dict.empty()) return false;
+  TensorDict d;
+  for (const auto& [k, x] : v.dict) {
+    if (!k->is(PyValue::Kind::String) || !x->is(PyValue::Kind::Tensor)) return false;
+    d.insert(k->s, x->tensor);
+  }
+  *out = std::move(d);
+  return true;
+}
+
+}  // namespace
+
+const std::vector<std::string> kCheckpointKeys = {"state_dict_ema", "model_ema", "state_dict", "model"};
+
+TensorDict state_dict(const torch::nn::Module& module) {
+  TensorDict out;
+  collect(module, "", out);
+  return out;
+}
+
+std::string LoadReport::describe(size_t limit) const {
+  std::vector<std::string> parts;
+  if (!missing.empty()) parts.push_back(std::to_string(missing.size()) + " missing key(s): " + join(missing, limit));
+  if (!unexpected.empty())
+    parts.push_back(std::to_string(unexpected.size()) + " unexpected key(s): " + join(unexpected, limit));
+  if (!mismatched.empty())
+    parts.push_back(std::to_string(mismatched.size()) + " mis-shaped key(s): " + join(mismatched, limit));
+  std::string s;
+  for (size_t i = 0; i < parts.size(); ++i) s += (i ? "; " : "") + parts[i];
+  return s;
+}
+
+LoadReport compare_state_dict(const torch::nn::Module& module, const TensorDict& weights) {
+  LoadReport r;
+  const TensorDict own = state_dict(module);
+  for (const auto& item : own) {
+    const at::Tensor* src = weights.find(item.key());
+    if (!src) {
+      r.missing.push_back(item.key());
+    } else if (src->sizes() != item.value().sizes()) {
+      r.mismatched.push_back(item.key() + ": checkpoint " + shape_str(*src) + " vs model " + shape_str(item.value()));
+    }
+  }
+  for (const auto& item : weights)
+    if (!own.contains(item.key())) r.unexpected.push_back(item.key());
+  return r;
+}
+
+LoadReport load_state_dict(torch::nn::Module& module, const TensorDict& weights, bool strict, const std::string& what) {
+  LoadReport r = compare_state_dict(module, weights);
+  if (!r.mismatched.empty() || (strict && !r.ok()))
+    throw std::runtime_error(what + ": weights do not fit the model: " + r.describe());
+  torch::NoGradGuard no_grad;
+  for (auto& item : state_dict(module)) {
+    const at::Tensor* src = weights.find(item.key());
+    if (src) item.value().copy_(*src);
+  }
+  return r;
+}
+
+TensorDict clean_state_dict(const TensorDict& weights) {
+  TensorDict out;
+  for (const auto& item : weights) {
+    std::string k = item.key();
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const char* prefix : {"module.", "_orig_mod."}) {
+        const std::string p(prefix);
+        if (k.compare(0, p.size(), p) == 0) {
+          k = k.substr(p.size());
+          changed = true;
+        }
+      }
+    }
+    out.insert(k, item.value());
+  }
+  return out;
+}
+
+LoadedWeights read_weights(const std::string& path, const std::string& key) {
+  LoadedWeights out;
+  if (looks_like_safetensors(path)) {
+    SafetensorsFile f = read_safetensors(path);
+    // Our own training checkpoints keep several state dicts in one file under "<key>." prefixes and say so.
+    std::string chosen = key;
+    if (chosen.empty() && f.metadata.count("attnzoo.envelope")) {
+      for (const auto& k : kCheckpointKeys) {
+        for (const auto& item : f.tensors)
+          if (item.key().rfind(k + ".", 0) == 0) {
+            chosen = k;
+            break;
+          }
+        if (!chosen.empty()) break;
+      }
+    }
+    if (chosen.empty()) {
+      out.tensors = clean_state_dict(f.tensors);
+      out.source = "top level (safetensors)";
+    } else {
+      TensorDict sub;
+      for (const auto& item : f.tensors)
+        if (item.key().rfind(chosen + ".", 0) == 0) sub.insert(item.key().substr(chosen.size() + 1), item.value());
+      if (sub.is_empty()) throw std::runtime_error(path + ": no tensors under checkpoint key '" + chosen + "'");
+      out.tensors = clean_state_dict(sub);
+      out.source = chosen + " (safetensors)";
+    }
+    return out;
+  }
+  PyRef root = load_pth(path);
+  const PyValue* chosen = nullptr;
+  std::string chosen_key;
+  if (!key.empty()) {
+    chosen = root->find(key);
+    if (!chosen) throw std::runtime_error(path + ": checkpoint has no entry '" + key + "' (top level is " + root->repr(1) + ")");
+    chosen_key = key;
+  } else {
+    for (const auto& k : kCheckpointKeys) {
+      const PyValue* v = root->find(k);
+      TensorDict probe;
+      if (v && tensor_dict_of(*v, &probe)) {
+        chosen = v;
+        chosen_key = k;
+        break;
+      }
+    }
+    if (!chosen) {
+      chosen = root.get();
+      chosen_key = "top level";
+    }
+  }
+  TensorDict tensors;
+  if (!tensor_dict_of(*chosen, &tensors))
+    throw std::runtime_error(path + ": '" + chosen_key + "' is not a state dict (a dict of tensors); it is a " +
+                             chosen->type_name() + ": " + chosen->repr(1) + "; choose another with --checkpoint-key");
+  out.tensors = clean_state_dict(tensors);
+  out.source = chosen_key + " (torch.save)";
+  return out;
+}
+
+}  // namespace attnzoo::checkpoint

@@ -1,0 +1,114 @@
+#include "commands.h"
+#include "model_args.h"
+
+#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/config.h>
+#include <attnzoo/models/load.h>
+#include <attnzoo/modules/module_registry.h>
+
+#include <torch/torch.h>
+
+#include <iostream>
+
+namespace attnzoo::cli {
+namespace {
+
+struct ForwardArgs {
+  ModelArgs model;
+  std::string module;
+  std::string weights, input, output, dtype = "float32", checkpoint_key;
+  bool features = false;
+  bool non_strict = false;
+};
+
+at::ScalarType parse_dtype(const std::string& s) {
+  if (s == "float32") return at::kFloat;
+  if (s == "float64") return at::kDouble;
+  throw UsageError("--dtype " + s + ": expected float32 or float64");
+}
+
+at::Tensor pick_input(const checkpoint::SafetensorsFile& f, const std::string& path) {
+  if (const at::Tensor* x = f.tensors.find("x")) return *x;
+  if (f.tensors.size() == 1) return f.tensors[0].value();
+  std::string names;
+  for (const auto& item : f.tensors) names += (names.empty() ? "" : ", ") + item.key();
+  throw UsageError("--input " + path + ": no tensor named 'x' and more than one tensor (" + names + ")");
+}
+
+int run_forward(const ForwardArgs& a) {
+  const at::ScalarType dtype = parse_dtype(a.dtype);
+  auto input_file = checkpoint::read_safetensors(a.input);
+  at::Tensor x = pick_input(input_file, a.input).to(dtype);
+  checkpoint::TensorDict out;
+  torch::NoGradGuard no_grad;
+
+  if (!a.module.empty()) {
+    const auto dot = a.module.find('.');
+    if (dot == std::string::npos) throw UsageError("--module " + a.module + ": expected family.Class, e.g. van.LKA");
+    nlohmann::json cfg = a.model.overrides();
+    modules::BuiltModule m;
+    try {
+      m = modules::find_module(a.module.substr(0, dot), a.module.substr(dot + 1)).build(cfg);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--module ") + a.module + ": " + e.what());
+    }
+    m.module->to(dtype);
+    m.module->eval();
+    if (!a.weights.empty()) {
+      auto w = checkpoint::read_weights(a.weights, a.checkpoint_key);
+      checkpoint::load_state_dict(*m.module, w.tensors, !a.non_strict, a.weights);
+    }
+    auto ys = m.forward({x}, nlohmann::json::object());
+    for (size_t i = 0; i < ys.size(); ++i) out.insert(ys.size() == 1 ? "y" : "y." + std::to_string(i), ys[i]);
+  } else {
+    auto model = a.model.build();
+    model->to(dtype);
+    model->eval();
+    if (!a.weights.empty()) {
+      models::LoadOptions lo;
+      lo.checkpoint_key = a.checkpoint_key;
+      lo.strict = !a.non_strict;
+      models::load_weights(*model, a.weights, lo);
+    }
+    if (a.features) {
+      auto feats = model->forward_intermediates(x);
+      // The last stage output is what forward_features returns: reuse it for the logits.
+      out.insert("logits", model->forward_head(feats.back()));
+      for (size_t i = 0; i < feats.size(); ++i) out.insert("features." + std::to_string(i), feats[i]);
+    } else {
+      out.insert("logits", model->forward(x));
+    }
+  }
+  checkpoint::write_safetensors(a.output, out);
+  for (const auto& item : out) std::cout << item.key() << " " << item.value().sizes() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_forward_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("forward", "run a model (or a module) on the tensor in a safetensors file");
+  auto a = std::make_shared<ForwardArgs>();
+  cmd->add_option("--model", a->model.name, "variant (e.g. van_b0) or family (e.g. van)");
+  cmd->add_option("--module", a->module, "run one attention module instead, e.g. van.LKA (see 'list --modules')");
+  cmd->add_option("--config", a->model.config, "JSON/YAML object of official constructor arguments")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", a->model.sets, "override one constructor argument: key=value")->take_all();
+  cmd->add_option("--weights", a->weights, "safetensors or torch.save checkpoint (any timm/official layout)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--checkpoint-key", a->checkpoint_key, "entry of the checkpoint dict holding the weights");
+  cmd->add_flag("--non-strict", a->non_strict, "allow missing/unexpected keys");
+  cmd->add_option("--input", a->input, "safetensors file with the input tensor 'x' (or a single tensor)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output", a->output, "safetensors file to write: logits [, features.N]")->required();
+  cmd->add_option("--dtype", a->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
+  cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
+  cmd->callback([&action, a] {
+    if (a->model.name.empty() == a->module.empty()) throw CLI::ValidationError("forward", "give exactly one of --model or --module");
+    action = [a] { return run_forward(*a); };
+  });
+}
+
+}  // namespace attnzoo::cli

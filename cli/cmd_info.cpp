@@ -1,0 +1,75 @@
+#include "commands.h"
+#include "model_args.h"
+
+#include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/registry.h>
+
+#include <ATen/Parallel.h>
+
+#include <iomanip>
+#include <iostream>
+
+namespace attnzoo::cli {
+
+void add_info_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("info", "parameter count, config, pretrained config, state_dict keys of a model");
+  auto args = std::make_shared<ModelArgs>();
+  auto keys = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
+  args->add_to(*cmd, /*positional_name=*/true);
+  cmd->add_flag("--keys", *keys, "list the state_dict: name, shape, dtype (registration order)");
+  cmd->add_flag("--json", *json, "machine-readable output");
+  cmd->callback([&action, args, keys, json] {
+    action = [args, keys, json] {
+      auto model = args->build();
+      const auto& reg = models::registry();
+      const auto* variant = reg.find_variant(args->name);
+      int64_t num_params = 0;
+      for (const auto& p : model->parameters()) num_params += p.numel();
+      const auto sd = checkpoint::state_dict(*model);
+      nlohmann::json out;
+      out["model"] = args->name;
+      out["family"] = variant ? variant->family : args->name;
+      out["num_params"] = num_params;
+      out["num_features"] = model->num_features();
+      out["args"] = reg.resolve_args(args->name, args->overrides());
+      out["pretrained_cfg"] = model->pretrained_cfg().to_json();
+      out["threads"] = at::get_num_threads();
+      nlohmann::json fi = nlohmann::json::array();
+      for (const auto& f : model->feature_info())
+        fi.push_back({{"num_chs", f.num_chs}, {"reduction", f.reduction}, {"module", f.module}});
+      out["feature_info"] = fi;
+      if (*keys) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& item : sd)
+          list.push_back({item.key(), item.value().sizes().vec(), dtype_name(item.value().scalar_type())});
+        out["state_dict"] = list;
+      }
+      if (*json) {
+        std::cout << out.dump(1) << "\n";
+        return 0;
+      }
+      std::cout << "model:          " << out["model"].get<std::string>() << " (family " << out["family"].get<std::string>()
+                << ")\n"
+                << "parameters:     " << num_params << " (" << std::fixed << std::setprecision(2) << num_params / 1e6
+                << " M)\n"
+                << "state_dict:     " << sd.size() << " tensors\n"
+                << "num_features:   " << model->num_features() << "\n"
+                << "threads:        " << at::get_num_threads() << "\n"
+                << "args:           " << out["args"].dump() << "\n"
+                << "pretrained_cfg: " << out["pretrained_cfg"].dump() << "\n"
+                << "feature_info:   " << fi.dump() << "\n";
+      if (*keys) {
+        for (const auto& item : sd) {
+          std::ostringstream shape;
+          shape << item.value().sizes();
+          std::cout << "  " << std::left << std::setw(60) << item.key() << " " << std::setw(20) << shape.str() << " "
+                    << dtype_name(item.value().scalar_type()) << "\n";
+        }
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace attnzoo::cli

@@ -1,0 +1,24 @@
+#pragma once
+// The attnzoo subcommands. Each add_* function registers one subcommand on the app; the work itself
+// lives in the libraries, the CLI only parses flags and prints.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace attnzoo::cli {
+
+/// A problem with the command line itself (exit code 2); anything else that fails exits with 1.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Set by the subcommand's callback; run by main() after parsing, so errors are reported uniformly.
+using Action = std::function<int()>;
+
+void add_list_command(CLI::App& app, Action& action);
+void add_info_command(CLI::App& app, Action& action);
+void add_forward_command(CLI::App& app, Action& action);
+
+}  // namespace attnzoo::cli

@@ -1,0 +1,51 @@
+// attnzoo: the command-line front end of the zoo. Thin by design: flags in, library calls, output.
+#include "commands.h"
+
+#include <ATen/Parallel.h>
+
+#include <iostream>
+#include <thread>
+
+int main(int argc, char** argv) {
+  CLI::App app{"attnzoo: attention model zoo on LibTorch (list, inspect, run models)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "attnzoo 0.1.0");
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::PositiveNumber);
+
+  attnzoo::cli::Action action;
+  attnzoo::cli::add_list_command(app, action);
+  attnzoo::cli::add_info_command(app, action);
+  attnzoo::cli::add_forward_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "attnzoo: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  // LibTorch 1.13 defaults to hardware_concurrency()/2 threads; set it explicitly so ATen, oneDNN and
+  // OpenBLAS agree.
+  at::set_num_threads(threads);
+  try {
+    return action ? action() : 0;
+  } catch (const attnzoo::cli::UsageError& e) {
+    std::cerr << "attnzoo: " << e.what() << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "attnzoo: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "attnzoo: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "attnzoo: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,50 @@
+#include "model_args.h"
+
+#include "commands.h"
+
+#include <attnzoo/models/config.h>
+#include <attnzoo/models/registry.h>
+
+namespace attnzoo::cli {
+
+void ModelArgs::add_to(CLI::App& cmd, bool positional_name) {
+  if (positional_name) {
+    cmd.add_option("model,--model", name, "variant (e.g. van_b0) or family (e.g. van)")->required();
+  } else {
+    cmd.add_option("--model", name, "variant (e.g. van_b0) or family (e.g. van)")->required();
+  }
+  cmd.add_option("--config", config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
+  cmd.add_option("--set", sets, "override one constructor argument: key=value (value as JSON/YAML)")->take_all();
+}
+
+nlohmann::json ModelArgs::overrides() const {
+  nlohmann::json o = nlohmann::json::object();
+  if (!config.empty()) o = models::read_config_file(config);
+  return models::apply_overrides(o, sets);
+}
+
+models::ClassifierPtr ModelArgs::build() const {
+  try {
+    return models::create_model(name, overrides());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--model ") + name + ": " + e.what());
+  }
+}
+
+std::string dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble: return "float64";
+    case at::kFloat: return "float32";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kShort: return "int16";
+    case at::kChar: return "int8";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return c10::toString(t);
+  }
+}
+
+}  // namespace attnzoo::cli

@@ -1,0 +1,28 @@
+#pragma once
+// The model-selection flags shared by subcommands: --model NAME, --config FILE, --set key=value.
+#include <attnzoo/models/classifier.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace attnzoo::cli {
+
+struct ModelArgs {
+  std::string name;
+  std::string config;
+  std::vector<std::string> sets;
+
+  void add_to(CLI::App& cmd, bool positional_name = false);
+  /// Overrides from --config then --set (flags win).
+  nlohmann::json overrides() const;
+  /// Builds the model; unknown names/arguments are usage errors naming the flag.
+  models::ClassifierPtr build() const;
+};
+
+/// "float32", "int64", ... as in the fixtures' key lists.
+std::string dtype_name(at::ScalarType t);
+
+}  // namespace attnzoo::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Umbrella header: everything a LibTorch project needs to use attnzoo's modules and models.
+//
+//   #include <attnzoo/attnzoo.h>
+//   auto model = attnzoo::models::create_model("van_b0", {{"num_classes", 10}});
+//   attnzoo::models::load_weights(*model, "van_tiny_754.pth.tar");
+//   auto logits = model->forward(images);
+#include <attnzoo/checkpoint/pickle.h>
+#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/classifier.h>
+#include <attnzoo/models/config.h>
+#include <attnzoo/models/load.h>
+#include <attnzoo/models/registry.h>
+#include <attnzoo/models/van.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/mlp.h>
+#include <attnzoo/modules/module_registry.h>
+#include <attnzoo/modules/patch_embed.h>

@@ -1,0 +1,46 @@
+#pragma once
+// The interface every image classifier in the zoo offers (timm's model contract).
+#include <attnzoo/models/pretrained_cfg.h>
+
+#include <torch/nn/module.h>
+
+#include <string>
+#include <vector>
+
+namespace attnzoo::models {
+
+struct FeatureInfo {
+  int64_t num_chs;
+  int64_t reduction;   // input stride of this feature map
+  std::string module;  // official name of the module producing it
+};
+
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  /// Unpooled features of the last stage, final norm applied (NCHW for hierarchical models).
+  virtual at::Tensor forward_features(const at::Tensor& x) = 0;
+  /// Pooling (+ norm) + classifier; with pre_logits the pooled features [B, num_features].
+  virtual at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) = 0;
+  at::Tensor forward(const at::Tensor& x) { return forward_head(forward_features(x)); }
+  /// Per-stage outputs (NCHW), in the order of feature_info().
+  virtual std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) = 0;
+  /// New classifier with `num_classes` outputs (0 = none: forward returns pooled features).
+  virtual void reset_classifier(int64_t num_classes) = 0;
+  /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
+  virtual std::vector<std::string> no_weight_decay() const { return {}; }
+  virtual std::vector<FeatureInfo> feature_info() const = 0;
+
+  int64_t num_classes() const { return num_classes_; }
+  int64_t num_features() const { return num_features_; }
+  const PretrainedCfg& pretrained_cfg() const { return pretrained_cfg_; }
+  void set_pretrained_cfg(PretrainedCfg cfg) { pretrained_cfg_ = std::move(cfg); }
+
+ protected:
+  int64_t num_classes_ = 0;
+  int64_t num_features_ = 0;
+  PretrainedCfg pretrained_cfg_;
+};
+
+using ClassifierPtr = std::shared_ptr<ClassifierImpl>;
+
+}  // namespace attnzoo::models

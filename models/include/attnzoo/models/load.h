@@ -1,0 +1,27 @@
+#pragma once
+// Loading checkpoint files into zoo models (timm's load_checkpoint / load_pretrained rules).
+#include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/classifier.h>
+
+#include <string>
+
+namespace attnzoo::models {
+
+struct LoadOptions {
+  std::string checkpoint_key;  // explicit entry of the checkpoint dict; empty = timm's priority
+  bool strict = true;
+  /// Drop the classifier weights when their shape differs from the model's (fine-tuning to new classes).
+  bool drop_mismatched_head = false;
+  /// Adapt the first conv when in_chans differs (timm adapt_input_conv: 1 channel = sum over RGB).
+  bool adapt_input_conv = false;
+};
+
+/// Reads `path` (safetensors or torch.save) and loads it into `model`. Returns what was loaded
+/// (report + where the weights were found). Throws std::runtime_error naming the file on mismatch.
+checkpoint::LoadReport load_weights(ClassifierImpl& model, const std::string& path, const LoadOptions& options = {});
+
+/// The same on an in-memory state dict (`what` names it in errors).
+checkpoint::LoadReport load_weights(ClassifierImpl& model, checkpoint::TensorDict weights, const std::string& what,
+                                    const LoadOptions& options = {});
+
+}  // namespace attnzoo::models

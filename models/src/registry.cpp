@@ -1,0 +1,137 @@
+#include <attnzoo/models/registry.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <stdexcept>
+
+namespace attnzoo::models {
+
+void Registry::add_family(ModelFamily family) {
+  if (find_family(family.name)) throw std::logic_error("model family registered twice: " + family.name);
+  families_.push_back(std::move(family));
+}
+
+void Registry::add_variant(ModelVariant variant) {
+  if (find_variant(variant.name)) throw std::logic_error("model variant registered twice: " + variant.name);
+  if (!find_family(variant.family)) throw std::logic_error("variant " + variant.name + " of unknown family " + variant.family);
+  variant.pretrained.num_classes = variant.args.value("num_classes", variant.pretrained.num_classes);
+  variants_.push_back(std::move(variant));
+}
+
+const ModelFamily* Registry::find_family(const std::string& name) const {
+  for (const auto& f : families_)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+const ModelVariant* Registry::find_variant(const std::string& name) const {
+  for (const auto& v : variants_)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+std::vector<std::string> Registry::list(const std::string& pattern) const {
+  std::vector<std::string> out;
+  for (const auto& v : variants_)
+    if (pattern.empty() || wildcard_match(pattern, v.name)) out.push_back(v.name);
+  std::sort(out.begin(), out.end(), natural_less);
+  return out;
+}
+
+nlohmann::json Registry::resolve_args(const std::string& name, const nlohmann::json& overrides) const {
+  const ModelVariant* v = find_variant(name);
+  const ModelFamily* f = v ? find_family(v->family) : find_family(name);
+  if (!f) {
+    std::string hint;
+    for (const auto& cand : variants_)
+      if (cand.name.find(name) != std::string::npos || name.find(cand.family) == 0) hint += (hint.empty() ? "" : ", ") + cand.name;
+    throw std::invalid_argument("unknown model '" + name + "'" + (hint.empty() ? " (see 'attnzoo list')" : " (did you mean: " + hint + "?)"));
+  }
+  nlohmann::json args = f->default_args;
+  auto merge = [&](const nlohmann::json& extra, const std::string& from) {
+    if (extra.is_null()) return;
+    if (!extra.is_object()) throw std::invalid_argument(from + ": model arguments must be an object");
+    for (auto it = extra.begin(); it != extra.end(); ++it) {
+      if (!args.contains(it.key())) {
+        std::string known;
+        for (auto k = f->default_args.begin(); k != f->default_args.end(); ++k) known += (known.empty() ? "" : ", ") + k.key();
+        throw std::invalid_argument(from + ": unknown argument '" + it.key() + "' for model family '" + f->name +
+                                    "' (known: " + known + ")");
+      }
+      args[it.key()] = it.value();
+    }
+  };
+  if (v) merge(v->args, v->name);
+  merge(overrides, "overrides");
+  return args;
+}
+
+ClassifierPtr Registry::create(const std::string& name, const nlohmann::json& overrides) const {
+  nlohmann::json args = resolve_args(name, overrides);
+  const ModelVariant* v = find_variant(name);
+  const ModelFamily* f = v ? find_family(v->family) : find_family(name);
+  ClassifierPtr m = f->build(args);
+  PretrainedCfg cfg = v ? v->pretrained : f->pretrained;
+  cfg.num_classes = m->num_classes();
+  m->set_pretrained_cfg(cfg);
+  return m;
+}
+
+const Registry& registry() {
+  static Registry r;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_van(r);
+  });
+  return r;
+}
+
+ClassifierPtr create_model(const std::string& name, const nlohmann::json& overrides) {
+  return registry().create(name, overrides);
+}
+
+bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
+      const std::string ta = na.substr(std::min(na.find_first_not_of('0'), na.size()));
+      const std::string tb = nb.substr(std::min(nb.find_first_not_of('0'), nb.size()));
+      if (ta.size() != tb.size()) return ta.size() < tb.size();
+      if (ta != tb) return ta < tb;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+bool wildcard_match(const std::string& p, const std::string& t) {
+  size_t pi = 0, ti = 0, star = std::string::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = ti;
+    } else if (star != std::string::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+}  // namespace attnzoo::models

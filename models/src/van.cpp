@@ -1,0 +1,183 @@
+#include <attnzoo/models/van.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+
+#include <regex>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+using modules::OverlapPatchEmbed;
+using modules::OverlapPatchEmbedOptions;
+using modules::VANBlock;
+using modules::VANBlockOptions;
+
+VANImpl::VANImpl(const VANOptions& o) : options(o) {
+  const int64_t S = o.num_stages();
+  TORCH_CHECK(S >= 1 && S <= 4, "VAN: num_stages must be 1..4, got ", S);
+  TORCH_CHECK(static_cast<int64_t>(o.embed_dims().size()) >= S && static_cast<int64_t>(o.depths().size()) >= S &&
+                  static_cast<int64_t>(o.mlp_ratios().size()) >= S,
+              "VAN: embed_dims, depths and mlp_ratios need num_stages (", S, ") entries");
+  int64_t total = 0;
+  for (int64_t i = 0; i < S; ++i) total += o.depths()[i];
+  int64_t cur = 0;
+  for (int64_t i = 0; i < S; ++i) {
+    const int64_t dim = o.embed_dims()[i];
+    auto pe = OverlapPatchEmbedOptions(i == 0 ? o.in_chans() : o.embed_dims()[i - 1], dim)
+                  .patch_size(i == 0 ? 7 : 3)
+                  .stride(i == 0 ? 4 : 2);
+    patch_embeds.push_back(register_module("patch_embed" + std::to_string(i + 1), OverlapPatchEmbed(pe)));
+    nn::ModuleList blk;
+    for (int64_t j = 0; j < o.depths()[i]; ++j) {
+      // Stochastic depth rises linearly over all blocks (torch.linspace(0, rate, sum(depths))).
+      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur + j) / static_cast<double>(total - 1)
+                                   : 0.0;
+      blk->push_back(VANBlock(VANBlockOptions(dim).mlp_ratio(o.mlp_ratios()[i]).drop(o.drop_rate()).drop_path(dpr)));
+    }
+    cur += o.depths()[i];
+    blocks.push_back(register_module("block" + std::to_string(i + 1), blk));
+    norms.push_back(register_module("norm" + std::to_string(i + 1),
+                                    nn::LayerNorm(nn::LayerNormOptions({dim}).eps(o.norm_eps()))));
+  }
+  // The official head always reads embed_dims[3] (van.py), whatever num_stages is.
+  num_features_ = o.embed_dims().size() > 3 ? o.embed_dims()[3] : o.embed_dims().back();
+  reset_classifier(o.num_classes());
+}
+
+at::Tensor VANImpl::stage(int64_t i, const at::Tensor& x) {
+  at::Tensor y = patch_embeds[i]->forward(x);
+  for (const auto& b : *blocks[i]) y = b->as<VANBlock>()->forward(y);
+  const int64_t B = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
+  y = norms[i]->forward(y.flatten(2).transpose(1, 2));  // LayerNorm over channels, NLC
+  return y.reshape({B, H, W, C}).permute({0, 3, 1, 2}).contiguous();
+}
+
+at::Tensor VANImpl::forward_features(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "VAN: expected input [B, ", options.in_chans(),
+              ", H, W], got ", x.sizes());
+  at::Tensor y = x;
+  for (int64_t i = 0; i < options.num_stages(); ++i) y = stage(i, y);
+  return y;
+}
+
+std::vector<at::Tensor> VANImpl::forward_intermediates(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "VAN: expected input [B, ", options.in_chans(),
+              ", H, W], got ", x.sizes());
+  std::vector<at::Tensor> out;
+  at::Tensor y = x;
+  for (int64_t i = 0; i < options.num_stages(); ++i) out.push_back(y = stage(i, y));
+  return out;
+}
+
+at::Tensor VANImpl::forward_head(const at::Tensor& x, bool pre_logits) {
+  at::Tensor pooled = x.mean({2, 3});  // == official x.mean(dim=1) over the tokens
+  if (pre_logits || !head) return pooled;
+  return head->forward(pooled);
+}
+
+void VANImpl::reset_classifier(int64_t num_classes) {
+  TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0");
+  if (head) unregister_module("head");
+  head = nullptr;
+  if (num_classes > 0) head = register_module("head", nn::Linear(num_features_, num_classes));
+  num_classes_ = num_classes;
+  options.num_classes(num_classes);
+}
+
+std::vector<FeatureInfo> VANImpl::feature_info() const {
+  std::vector<FeatureInfo> f;
+  for (int64_t i = 0; i < options.num_stages(); ++i)
+    f.push_back({options.embed_dims()[i], int64_t{4} << i, "norm" + std::to_string(i + 1)});
+  return f;
+}
+
+namespace {
+
+// Accepts "functools.partial(torch.nn.LayerNorm, eps=1e-06)", "partial(nn.LayerNorm, eps=1e-6)",
+// "LayerNorm", "nn.LayerNorm": the forms a config written from Python would carry.
+double layer_norm_eps(const std::string& spec, const std::string& owner) {
+  if (spec.find("LayerNorm") == std::string::npos)
+    throw std::invalid_argument(owner + ": norm_layer must be a LayerNorm (got '" + spec + "')");
+  static const std::regex eps_re(R"(eps\s*=\s*([0-9.eE+-]+))");
+  std::smatch m;
+  if (std::regex_search(spec, m, eps_re)) return std::stod(m[1].str());
+  return 1e-5;  // nn.LayerNorm default
+}
+
+// van.py uses timm-0.4.12 vision_transformer._cfg(): crop 0.9, bicubic, Inception mean/std (0.5).
+// (_cfg also says fixed_input_size, which VAN does not need: any size works.)
+PretrainedCfg van_pretrained_cfg() {
+  PretrainedCfg c;
+  c.first_conv = "patch_embed1.proj";
+  c.classifier = "head";
+  c.crop_pct = 0.9;
+  c.mean = {0.5, 0.5, 0.5};
+  c.std = {0.5, 0.5, 0.5};
+  c.paper = "arXiv:2202.09741";
+  return c;
+}
+
+}  // namespace
+
+VANOptions van_options_from_args(const nlohmann::json& args) {
+  ArgReader a(args, "van");
+  VANOptions o;
+  o.embed_dims(a.get("embed_dims", o.embed_dims()))
+      .mlp_ratios(a.get("mlp_ratios", o.mlp_ratios()))
+      .depths(a.get("depths", o.depths()))
+      .num_stages(a.get("num_stages", o.num_stages()))
+      .in_chans(a.get("in_chans", o.in_chans()))
+      .num_classes(a.get("num_classes", o.num_classes()))
+      .drop_rate(a.get("drop_rate", o.drop_rate()))
+      .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()));
+  double eps = 1e-5;
+  if (a.has("norm_layer")) eps = layer_norm_eps(a.get<std::string>("norm_layer"), "van");
+  o.norm_eps(a.get("norm_eps", eps));
+  a.ignore("img_size");
+  a.ignore("flag");
+  a.finish();
+  return o;
+}
+
+void register_van(Registry& r) {
+  const VANOptions d;
+  ModelFamily fam;
+  fam.name = "van";
+  fam.description = "VAN, Large Kernel Attention (Guo et al. 2022, arXiv 2202.09741)";
+  fam.default_args = {{"img_size", 224},        {"in_chans", d.in_chans()},   {"num_classes", d.num_classes()},
+                      {"embed_dims", d.embed_dims()}, {"mlp_ratios", d.mlp_ratios()}, {"drop_rate", d.drop_rate()},
+                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"}, {"depths", d.depths()},
+                      {"num_stages", d.num_stages()}, {"flag", false}};
+  fam.build = [](const nlohmann::json& args) -> ClassifierPtr { return VAN(van_options_from_args(args)).ptr(); };
+  fam.pretrained = van_pretrained_cfg();
+  r.add_family(fam);
+
+  const std::string ln = "functools.partial(torch.nn.LayerNorm, eps=1e-06)";
+  struct V {
+    const char* name;
+    std::vector<int64_t> dims, depths;
+    const char* url;
+  };
+  const std::string hf = "https://huggingface.co/Visual-Attention-Network/VAN-";
+  const V vs[] = {
+      {"van_b0", {32, 64, 160, 256}, {3, 3, 5, 2}, "Tiny/resolve/main/van_tiny_754.pth.tar"},
+      {"van_b1", {64, 128, 320, 512}, {2, 2, 4, 2}, "Small/resolve/main/van_small_811.pth.tar"},
+      {"van_b2", {64, 128, 320, 512}, {3, 3, 12, 3}, "Base/resolve/main/van_base_828.pth.tar"},
+      {"van_b3", {64, 128, 320, 512}, {3, 5, 27, 3}, "Large/resolve/main/van_large_839.pth.tar"},
+      {"van_b4", {64, 128, 320, 512}, {3, 6, 40, 3}, ""},
+      {"van_b5", {96, 192, 480, 768}, {3, 3, 24, 3}, ""},
+      {"van_b6", {96, 192, 384, 768}, {6, 6, 90, 6}, ""},
+  };
+  for (const auto& v : vs) {
+    ModelVariant mv;
+    mv.name = v.name;
+    mv.family = "van";
+    mv.args = {{"embed_dims", v.dims}, {"mlp_ratios", {8, 8, 4, 4}}, {"norm_layer", ln}, {"depths", v.depths}};
+    mv.pretrained = van_pretrained_cfg();
+    if (*v.url) mv.pretrained.url = hf + v.url;
+    r.add_variant(mv);
+  }
+}
+
+}  // namespace attnzoo::models

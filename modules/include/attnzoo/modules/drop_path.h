@@ -1,0 +1,25 @@
+#pragma once
+// Stochastic depth (timm's DropPath): in training, zeroes a whole sample's residual branch with
+// probability `p` and scales the kept ones by 1/(1-p); identity in eval mode or when p == 0.
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+
+namespace attnzoo::modules {
+
+/// Functional form; `scale_by_keep` as in timm.
+at::Tensor drop_path(const at::Tensor& x, double p, bool training, bool scale_by_keep = true);
+
+class DropPathImpl : public torch::nn::Cloneable<DropPathImpl> {
+ public:
+  explicit DropPathImpl(double p = 0.0) : p_(p) {}
+  void reset() override {}
+  at::Tensor forward(const at::Tensor& x) { return drop_path(x, p_, is_training()); }
+  double p() const { return p_; }
+  void pretty_print(std::ostream& os) const override { os << "attnzoo::DropPath(p=" << p_ << ")"; }
+
+ private:
+  double p_;
+};
+TORCH_MODULE(DropPath);
+
+}  // namespace attnzoo::modules

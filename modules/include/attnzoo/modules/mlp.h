@@ -1,0 +1,39 @@
+#pragma once
+// MLP blocks shared by the model families.
+#include <attnzoo/modules/options/layers.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/pimpl.h>
+
+namespace attnzoo::modules {
+
+/// Depthwise 3x3 conv wrapped in a module whose conv is called `dwconv` (official key `*.dwconv.dwconv.*`).
+class DWConvImpl : public torch::nn::Cloneable<DWConvImpl> {
+ public:
+  explicit DWConvImpl(int64_t dim) : dim_(dim) { reset(); }
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x) { return dwconv(x); }
+  torch::nn::Conv2d dwconv{nullptr};
+
+ private:
+  int64_t dim_;
+};
+TORCH_MODULE(DWConv);
+
+class DWConvMlpImpl : public torch::nn::Cloneable<DWConvMlpImpl> {
+ public:
+  explicit DWConvMlpImpl(const DWConvMlpOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  DWConvMlpOptions options;
+  torch::nn::Conv2d fc1{nullptr};
+  DWConv dwconv{nullptr};
+  torch::nn::Conv2d fc2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(DWConvMlp);
+
+}  // namespace attnzoo::modules

@@ -1,0 +1,38 @@
+#pragma once
+// Builds attention modules by their official (family, class) name from official constructor
+// arguments. Used by the fixture parity harness, `attnzoo list --modules` and `attnzoo forward --module`.
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch::nn {
+class Module;
+}
+
+namespace attnzoo::modules {
+
+struct BuiltModule {
+  std::shared_ptr<torch::nn::Module> module;
+  /// Runs the official forward: tensors in the official call order, `extra` = non-tensor forward
+  /// arguments (e.g. {"H": 7, "W": 7}); returns the official outputs in order.
+  std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>& inputs, const nlohmann::json& extra)> forward;
+};
+
+struct ModuleEntry {
+  std::string family;       // "van"
+  std::string official;     // official class name: "LKA"
+  std::string cpp_name;     // attnzoo class: "attnzoo::modules::LKA"
+  std::string description;
+  std::function<BuiltModule(const nlohmann::json& config)> build;
+};
+
+/// Every module, in family order.
+const std::vector<ModuleEntry>& module_entries();
+/// Throws std::invalid_argument listing the known ones when (family, official) is unknown.
+const ModuleEntry& find_module(const std::string& family, const std::string& official);
+
+}  // namespace attnzoo::modules

@@ -1,0 +1,26 @@
+#pragma once
+// Patch embeddings (stems and stage down-sampling layers).
+#include <attnzoo/modules/options/layers.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+namespace attnzoo::modules {
+
+/// conv(k = patch_size, stride, padding = k/2, bias) -> BatchNorm2d. Registered as `proj`, `norm`.
+class OverlapPatchEmbedImpl : public torch::nn::Cloneable<OverlapPatchEmbedImpl> {
+ public:
+  explicit OverlapPatchEmbedImpl(const OverlapPatchEmbedOptions& options);
+  void reset() override;
+  /// NCHW -> NCHW (H' = floor((H + 2p - k)/s) + 1).
+  at::Tensor forward(const at::Tensor& x);
+
+  OverlapPatchEmbedOptions options;
+  torch::nn::Conv2d proj{nullptr};
+  torch::nn::BatchNorm2d norm{nullptr};
+};
+TORCH_MODULE(OverlapPatchEmbed);
+
+}  // namespace attnzoo::modules

@@ -1,0 +1,62 @@
+#include <attnzoo/modules/lka.h>
+
+#include <torch/nn/functional/activation.h>
+
+namespace attnzoo::modules {
+
+namespace nn = torch::nn;
+
+LKAImpl::LKAImpl(const LKAOptions& options_) : options(options_) { reset(); }
+
+void LKAImpl::reset() {
+  const int64_t d = options.dim();
+  const int64_t k0 = options.kernel_size();
+  const int64_t k1 = options.dilated_kernel_size();
+  const int64_t dil = options.dilation();
+  conv0 = register_module("conv0", nn::Conv2d(nn::Conv2dOptions(d, d, k0).padding(k0 / 2).groups(d)));
+  // padding = dilation * (k - 1) / 2 keeps the size ("same"): 9 for 7x7 dilation 3.
+  conv_spatial = register_module(
+      "conv_spatial", nn::Conv2d(nn::Conv2dOptions(d, d, k1).padding(dil * (k1 - 1) / 2).dilation(dil).groups(d)));
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(d, d, 1)));
+}
+
+at::Tensor LKAImpl::forward(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.dim(), "LKA: expected input [B, ", options.dim(),
+              ", H, W], got ", x.sizes());
+  return x * conv1(conv_spatial(conv0(x)));
+}
+
+LKAAttentionImpl::LKAAttentionImpl(const LKAAttentionOptions& options_) : options(options_) { reset(); }
+
+void LKAAttentionImpl::reset() {
+  const int64_t d = options.d_model();
+  proj_1 = register_module("proj_1", nn::Conv2d(nn::Conv2dOptions(d, d, 1)));
+  spatial_gating_unit = register_module("spatial_gating_unit", LKA(LKAOptions(d)));
+  proj_2 = register_module("proj_2", nn::Conv2d(nn::Conv2dOptions(d, d, 1)));
+}
+
+at::Tensor LKAAttentionImpl::forward(const at::Tensor& x) {
+  return proj_2(spatial_gating_unit(torch::gelu(proj_1(x)))) + x;
+}
+
+VANBlockImpl::VANBlockImpl(const VANBlockOptions& options_) : options(options_) { reset(); }
+
+void VANBlockImpl::reset() {
+  const int64_t d = options.dim();
+  layer_scale_1 = register_parameter("layer_scale_1", torch::full({d}, options.layer_scale_init_value()));
+  layer_scale_2 = register_parameter("layer_scale_2", torch::full({d}, options.layer_scale_init_value()));
+  norm1 = register_module("norm1", nn::BatchNorm2d(d));
+  attn = register_module("attn", LKAAttention(LKAAttentionOptions(d)));
+  drop_path = register_module("drop_path", DropPath(options.drop_path()));
+  norm2 = register_module("norm2", nn::BatchNorm2d(d));
+  mlp = register_module("mlp", DWConvMlp(DWConvMlpOptions(d)
+                                             .hidden_features(static_cast<int64_t>(d * options.mlp_ratio()))
+                                             .drop(options.drop())));
+}
+
+at::Tensor VANBlockImpl::forward(const at::Tensor& x) {
+  at::Tensor y = x + drop_path(layer_scale_1.view({-1, 1, 1}) * attn(norm1(x)));
+  return y + drop_path(layer_scale_2.view({-1, 1, 1}) * mlp(norm2(y)));
+}
+
+}  // namespace attnzoo::modules

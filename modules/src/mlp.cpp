@@ -1,0 +1,29 @@
+#include <attnzoo/modules/mlp.h>
+
+#include <torch/nn/functional/activation.h>
+
+namespace attnzoo::modules {
+
+void DWConvImpl::reset() {
+  dwconv = register_module(
+      "dwconv", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim_, dim_, 3).stride(1).padding(1).groups(dim_).bias(true)));
+}
+
+DWConvMlpImpl::DWConvMlpImpl(const DWConvMlpOptions& options_) : options(options_) { reset(); }
+
+void DWConvMlpImpl::reset() {
+  const int64_t in = options.in_features();
+  const int64_t hidden = options.hidden_features() > 0 ? options.hidden_features() : in;
+  const int64_t out = options.out_features() > 0 ? options.out_features() : in;
+  fc1 = register_module("fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, hidden, 1)));
+  dwconv = register_module("dwconv", DWConv(hidden));
+  fc2 = register_module("fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out, 1)));
+  drop = register_module("drop", torch::nn::Dropout(options.drop()));
+}
+
+at::Tensor DWConvMlpImpl::forward(const at::Tensor& x) {
+  at::Tensor y = torch::gelu(dwconv(fc1(x)));
+  return drop(fc2(drop(y)));
+}
+
+}  // namespace attnzoo::modules

@@ -1,0 +1,123 @@
+// The attnzoo executable end to end: outputs, exit codes (2 usage, 1 failure) and one-line errors.
+#include "test_util.h"
+
+#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/checkpoint/safetensors.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace fs = std::filesystem;
+using namespace attnzoo;
+
+namespace {
+
+int run(const std::string& args, std::string* out) { return test::run_command(test::cli() + " " + args, out); }
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+TEST(Cli, ListAndListModules) {
+  std::string out;
+  ASSERT_EQ(run("list", &out), 0) << out;
+  EXPECT_TRUE(contains(out, "van_b0\nvan_b1\nvan_b2\nvan_b3\nvan_b4\nvan_b5\nvan_b6\n")) << out;
+  ASSERT_EQ(run("list 'van_b[' ", &out), 0);
+  ASSERT_EQ(run("list '*b1'", &out), 0);
+  EXPECT_EQ(out, "van_b1\n");
+  ASSERT_EQ(run("list --modules", &out), 0);
+  EXPECT_TRUE(contains(out, "van.LKA")) << out;
+  ASSERT_EQ(run("list --help", &out), 0);
+  EXPECT_TRUE(contains(out, "--modules")) << out;
+}
+
+TEST(Cli, InfoKeysJsonEqualsOfficialKeyList) {
+  std::string out;
+  ASSERT_EQ(run("--threads 1 info van_b1 --keys --json", &out), 0) << out;
+  auto j = nlohmann::json::parse(out);
+  auto ref = test::read_json(test::fixtures_dir() / "van" / "keys" / "van_b1.json");
+  EXPECT_EQ(j["state_dict"], ref["state_dict"]);
+  EXPECT_EQ(j["num_params"], ref["num_params"]);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_DOUBLE_EQ(j["pretrained_cfg"]["crop_pct"].get<double>(), 0.9);
+  ASSERT_EQ(run("info van_b0", &out), 0);
+  EXPECT_TRUE(contains(out, "parameters:     4105800")) << out;
+  EXPECT_TRUE(contains(out, "threads:")) << out;
+}
+
+TEST(Cli, ForwardReproducesFixtureFromReleaseCheckpoint) {
+  const fs::path F = test::fixtures_dir() / "van";
+  const auto spec = test::read_json(F / "van_reduced_64.json");
+  auto dir = test::temp_dir("cli_forward");
+  checkpoint::write_file_atomic((dir / "cfg.json").string(), spec["config"].dump());
+  const std::string out_file = (dir / "out.safetensors").string();
+  std::string out;
+  const std::string cmd = "forward --model van --config " + (dir / "cfg.json").string() + " --weights " +
+                          (F / "van_reduced_64.checkpoint.pth").string() + " --input " +
+                          (F / "van_reduced_64.io.safetensors").string() + " --output " + out_file +
+                          " --dtype float64 --features";
+  ASSERT_EQ(run(cmd, &out), 0) << out;
+  auto got = checkpoint::read_safetensors(out_file).tensors;
+  auto want = checkpoint::read_safetensors((F / "van_reduced_64.io.safetensors").string()).tensors;
+  for (const std::string k : {"logits", "features.0", "features.1", "features.2", "features.3"}) {
+    ASSERT_NE(got.find(k), nullptr) << k;
+    EXPECT_LT(test::max_abs_diff(got[k], want[k]), 1e-9) << k;
+  }
+  // --set overrides win over --config; a module runs with --module.
+  ASSERT_EQ(run("forward --module van.LKA --set dim=32 --weights " + (F / "lka_dim32.weights.safetensors").string() +
+                    " --input " + (F / "lka_dim32.io.safetensors").string() + " --output " + out_file +
+                    " --dtype float64",
+                &out),
+            0)
+      << out;
+  EXPECT_LT(test::max_abs_diff(checkpoint::read_safetensors(out_file).tensors["y"],
+                               checkpoint::read_safetensors((F / "lka_dim32.io.safetensors").string()).tensors["y"]),
+            1e-9);
+}
+
+TEST(Cli, BadInputsGiveOneLineErrorsAndExitCodes) {
+  const fs::path F = test::fixtures_dir() / "van";
+  auto dir = test::temp_dir("cli_errors");
+  const std::string in = (F / "van_reduced_64.io.safetensors").string();
+  const std::string out_file = (dir / "o.safetensors").string();
+  std::string out;
+  // Usage errors: exit 2.
+  EXPECT_EQ(run("", &out), 2);
+  EXPECT_EQ(run("frobnicate", &out), 2);
+  EXPECT_EQ(run("forward --model van_b0 --output x", &out), 2);  // --input missing
+  EXPECT_TRUE(contains(out, "--input")) << out;
+  EXPECT_EQ(run("forward --model van_b99 --input " + in + " --output " + out_file, &out), 2);
+  EXPECT_TRUE(contains(out, "unknown model 'van_b99'")) << out;
+  EXPECT_EQ(run("forward --model van_b0 --set depth=3 --input " + in + " --output " + out_file, &out), 2);
+  EXPECT_TRUE(contains(out, "unknown argument 'depth'")) << out;
+  EXPECT_EQ(run("forward --model van_b0 --dtype float16 --input " + in + " --output " + out_file, &out), 2);
+  EXPECT_EQ(run("--threads 0 list", &out), 2);
+
+  // Failures: exit 1, naming the file.
+  const std::string trunc = (dir / "trunc.pth").string();
+  const std::string good = checkpoint::read_file_bytes((F / "van_reduced_64.checkpoint.pth").string());
+  checkpoint::write_file_atomic(trunc, good.substr(0, good.size() / 2));
+  EXPECT_EQ(run("forward --model van_b0 --weights " + trunc + " --input " + in + " --output " + out_file, &out), 1);
+  EXPECT_TRUE(contains(out, trunc)) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+
+  // A checkpoint of another configuration: lists missing/unexpected/mis-shaped keys.
+  EXPECT_EQ(run("forward --model van_b0 --weights " + (F / "van_reduced_64.checkpoint.pth").string() + " --input " +
+                    in + " --output " + out_file,
+                &out),
+            1);
+  EXPECT_TRUE(contains(out, "mis-shaped key(s): patch_embed1.proj.weight: checkpoint [8, 3, 7, 7] vs model [32, 3, 7, 7]"))
+      << out;
+  EXPECT_TRUE(contains(out, "missing key(s)")) << out;
+
+  const std::string junk = (dir / "junk.safetensors").string();
+  checkpoint::write_file_atomic(junk, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{\"x\":3}", 15));
+  EXPECT_EQ(run("forward --model van_b0 --input " + junk + " --output " + out_file, &out), 1);
+  EXPECT_TRUE(contains(out, junk)) << out;
+
+  // Wrong input shape for the model: a clear message, no crash.
+  EXPECT_EQ(run("forward --model van_b0 --input " + (F / "lka_dim32.io.safetensors").string() + " --output " + out_file,
+                &out),
+            1);
+  EXPECT_TRUE(contains(out, "expected input [B, 3, H, W]")) << out;
+}
+
+}  // namespace

@@ -1,0 +1,121 @@
+// Registry behaviour and the timm model contract on every variant family.
+#include "test_util.h"
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/models/van.h>
+#include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/module_registry.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+using namespace attnzoo;
+
+namespace {
+
+TEST(Registry, NaturalSortAndWildcards) {
+  EXPECT_TRUE(models::natural_less("van_b2", "van_b10"));
+  EXPECT_FALSE(models::natural_less("van_b10", "van_b2"));
+  EXPECT_TRUE(models::natural_less("a", "ab"));
+  EXPECT_TRUE(models::wildcard_match("van_b*", "van_b0"));
+  EXPECT_TRUE(models::wildcard_match("*b?", "van_b6"));
+  EXPECT_FALSE(models::wildcard_match("van_b?", "van_b10"));
+  auto all = models::registry().list("van_b*");
+  EXPECT_EQ(all, (std::vector<std::string>{"van_b0", "van_b1", "van_b2", "van_b3", "van_b4", "van_b5", "van_b6"}));
+  EXPECT_TRUE(models::registry().list("nothing*").empty());
+}
+
+TEST(Registry, UnknownModelsAndArgumentsAreClearErrors) {
+  try {
+    models::create_model("van_b9");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown model 'van_b9'"), std::string::npos) << e.what();
+  }
+  try {
+    models::create_model("van_b0", {{"embed_dim", 3}});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown argument 'embed_dim'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("embed_dims"), std::string::npos) << e.what();  // lists the known ones
+  }
+  EXPECT_THROW(models::create_model("van_b0", {{"depths", "three"}}), std::invalid_argument);
+}
+
+TEST(Registry, VariantArgsAndOverrides) {
+  auto args = models::registry().resolve_args("van_b2", {{"num_classes", 7}});
+  EXPECT_EQ(args["depths"], nlohmann::json({3, 3, 12, 3}));
+  EXPECT_EQ(args["num_classes"], 7);
+  auto m = models::create_model("van_b0", {{"num_classes", 7}, {"depths", {1, 1, 1, 1}}});
+  EXPECT_EQ(m->num_classes(), 7);
+  EXPECT_EQ(m->pretrained_cfg().first_conv, "patch_embed1.proj");
+  EXPECT_EQ(m->pretrained_cfg().num_classes, 7);
+  EXPECT_EQ(m->pretrained_cfg().input_size[1], 224);
+}
+
+// timm's model contract (tests/test_models.py) on a small VAN.
+TEST(ModelContract, VanForwardHeadResetAndGradients) {
+  auto m = models::create_model("van_b0", {{"depths", {1, 1, 1, 1}}, {"num_classes", 42}});
+  const auto x = torch::randn({2, 3, 64, 64});
+  auto feats = m->forward_features(x);
+  EXPECT_EQ(feats.sizes(), (std::vector<int64_t>{2, m->num_features(), 2, 2}));
+  EXPECT_EQ(m->forward_head(feats, /*pre_logits=*/true).sizes(), (std::vector<int64_t>{2, 256}));
+  auto y = m->forward(x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 42}));
+  EXPECT_FALSE(y.isnan().any().item<bool>());
+  y.sum().backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  auto inter = m->forward_intermediates(x);
+  ASSERT_EQ(inter.size(), m->feature_info().size());
+  for (size_t i = 0; i < inter.size(); ++i) {
+    EXPECT_EQ(inter[i].size(1), m->feature_info()[i].num_chs);
+    EXPECT_EQ(64 / inter[i].size(2), m->feature_info()[i].reduction);
+  }
+  m->reset_classifier(0);
+  EXPECT_EQ(m->num_classes(), 0);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, 256}));
+  EXPECT_FALSE(m->named_parameters().contains("head.weight"));
+  m->reset_classifier(5);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_TRUE(m->named_parameters().contains("head.weight"));
+}
+
+TEST(ModelContract, WrongInputShapeIsAClearError) {
+  auto m = models::create_model("van_b0", {{"depths", {1, 1, 1, 1}}});
+  try {
+    m->forward(torch::randn({2, 1, 32, 32}));
+    FAIL();
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("expected input [B, 3, H, W]"), std::string::npos);
+  }
+}
+
+TEST(ModelContract, DropPathIsActiveOnlyInTraining) {
+  auto m = models::create_model("van_b0", {{"depths", {2, 2, 2, 2}}, {"drop_path_rate", 0.5}});
+  auto van = std::dynamic_pointer_cast<models::VANImpl>(m);
+  ASSERT_TRUE(van);
+  // linspace(0, 0.5, 8): the last block gets the full rate.
+  auto last = van->blocks[3]->ptr(1)->as<modules::VANBlockImpl>();
+  EXPECT_DOUBLE_EQ(last->drop_path->p(), 0.5);
+  m->eval();
+  const auto x = torch::randn({2, 3, 32, 32});
+  EXPECT_TRUE(m->forward(x).equal(m->forward(x)));
+  m->train();
+  torch::manual_seed(0);
+  auto a = m->forward(x);
+  auto b = m->forward(x);
+  EXPECT_FALSE(a.equal(b));
+}
+
+TEST(Modules, FactoryListsAndRejectsUnknown) {
+  EXPECT_GE(modules::module_entries().size(), 3u);
+  EXPECT_THROW(modules::find_module("van", "Nope"), std::invalid_argument);
+  EXPECT_THROW(modules::find_module("van", "LKA").build({{"dim", 4}, {"typo", 1}}), std::invalid_argument);
+  auto lka = modules::LKA(modules::LKAOptions(8));
+  EXPECT_EQ(lka->forward(torch::randn({1, 8, 9, 11})).sizes(), (std::vector<int64_t>{1, 8, 9, 11}));
+}
+
+}  // namespace
