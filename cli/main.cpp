@@ -7,7 +7,7 @@
 #include <thread>
 
 int main(int argc, char** argv) {
-  CLI::App app{"attnzoo: attention model zoo on LibTorch (list, inspect, run models)"};
+  CLI::App app{"attnzoo: attention model zoo on LibTorch (list, inspect, run, train, evaluate, benchmark models)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "attnzoo 0.1.0");
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   attnzoo::cli::add_list_command(app, action);
   attnzoo::cli::add_info_command(app, action);
   attnzoo::cli::add_forward_command(app, action);
+  attnzoo::cli::add_train_command(app, action);
+  attnzoo::cli::add_eval_commands(app, action);
+  attnzoo::cli::add_bench_command(app, action);
+  attnzoo::cli::add_data_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/lka.h>
 
+#include <attnzoo/modules/depthwise.h>
+
 #include <torch/nn/functional/activation.h>
 
 namespace attnzoo::modules {
@@ -23,7 +25,15 @@ void LKAImpl::reset() {
 at::Tensor LKAImpl::forward(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.dim(), "LKA: expected input [B, ", options.dim(),
               ", H, W], got ", x.sizes());
-  return x * conv1(conv_spatial(conv0(x)));
+  // Depthwise convs through the tap-skipping helper (exact; faster on small maps).
+  const auto& o0 = conv0->options;
+  const auto& os = conv_spatial->options;
+  at::Tensor a = depthwise_conv2d(x, conv0->weight, conv0->bias, {o0.kernel_size()->at(0) / 2, o0.kernel_size()->at(1) / 2},
+                                  {1, 1});
+  const int64_t d = options.dilation();
+  a = depthwise_conv2d(a, conv_spatial->weight, conv_spatial->bias,
+                       {d * (os.kernel_size()->at(0) - 1) / 2, d * (os.kernel_size()->at(1) - 1) / 2}, {d, d});
+  return x * conv1(a);
 }
 
 LKAAttentionImpl::LKAAttentionImpl(const LKAAttentionOptions& options_) : options(options_) { reset(); }

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/mlp.h>
 
+#include <attnzoo/modules/depthwise.h>
+
 #include <torch/nn/functional/activation.h>
 
 namespace attnzoo::modules {
@@ -8,6 +10,8 @@ void DWConvImpl::reset() {
   dwconv = register_module(
       "dwconv", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim_, dim_, 3).stride(1).padding(1).groups(dim_).bias(true)));
 }
+
+at::Tensor DWConvImpl::forward(const at::Tensor& x) { return depthwise_conv2d(x, dwconv->weight, dwconv->bias, {1, 1}, {1, 1}); }
 
 DWConvMlpImpl::DWConvMlpImpl(const DWConvMlpOptions& options_) : options(options_) { reset(); }
 

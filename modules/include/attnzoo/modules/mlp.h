@@ -14,7 +14,7 @@ class DWConvImpl : public torch::nn::Cloneable<DWConvImpl> {
  public:
   explicit DWConvImpl(int64_t dim) : dim_(dim) { reset(); }
   void reset() override;
-  at::Tensor forward(const at::Tensor& x) { return dwconv(x); }
+  at::Tensor forward(const at::Tensor& x);
   torch::nn::Conv2d dwconv{nullptr};
 
  private:

@@ -1,0 +1,190 @@
+#include "commands.h"
+#include "model_args.h"
+
+#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/datasets/dataset.h>
+#include <attnzoo/datasets/loader.h>
+#include <attnzoo/eval/evaluate.h>
+#include <attnzoo/models/load.h>
+#include <attnzoo/models/registry.h>
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace attnzoo::cli {
+namespace {
+
+// The training metadata of an attnzoo checkpoint, or null for other files.
+nlohmann::json train_meta(const std::string& path) {
+  if (!checkpoint::looks_like_safetensors(path)) return nullptr;
+  auto f = checkpoint::read_safetensors(path);
+  auto it = f.metadata.find("attnzoo.train");
+  return it == f.metadata.end() ? nlohmann::json() : nlohmann::json::parse(it->second);
+}
+
+struct EvalArgs {
+  ModelArgs model;
+  std::string checkpoint, checkpoint_key, dataset = "fashion-mnist", split, class_map, interpolation, device = "cpu";
+  std::string results_csv;
+  int64_t batch_size = 128, img_size = -1, num_classes = -1, in_chans = -1;
+  double crop_pct = -1;
+  std::vector<double> mean, std;
+  int workers = 2;
+  bool json = false;
+  std::vector<std::string> images;
+  int topk = 5;
+};
+
+// Builds the model (from flags, or from an attnzoo checkpoint's metadata) and the eval transform.
+struct Prepared {
+  models::ClassifierPtr model;
+  datasets::TransformOptions transform;
+  std::vector<std::string> classes;
+  std::string name;
+};
+
+Prepared prepare(const EvalArgs& a, int64_t data_classes) {
+  Prepared p;
+  const nlohmann::json meta = a.checkpoint.empty() ? nlohmann::json() : train_meta(a.checkpoint);
+  const nlohmann::json et = meta.is_object() ? meta.value("eval_transform", nlohmann::json::object()) : nlohmann::json::object();
+  nlohmann::json args = a.model.name.empty() && et.contains("model_args") ? et["model_args"] : a.model.overrides();
+  p.name = !a.model.name.empty() ? a.model.name : et.value("model", std::string());
+  if (p.name.empty()) throw UsageError("--model is required (the checkpoint does not say which model it holds)");
+  if (a.num_classes > 0) args["num_classes"] = a.num_classes;
+  else if (!args.contains("num_classes") && data_classes > 0 && a.checkpoint.empty()) args["num_classes"] = data_classes;
+  if (a.in_chans > 0) args["in_chans"] = a.in_chans;
+  try {
+    p.model = models::create_model(p.name, args);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--model ") + p.name + ": " + e.what());
+  }
+  if (!a.checkpoint.empty()) {
+    models::LoadOptions lo;
+    lo.checkpoint_key = a.checkpoint_key;
+    models::load_weights(*p.model, a.checkpoint, lo);
+  }
+  const auto& pc = p.model->pretrained_cfg();
+  auto& t = p.transform;
+  t.img_size = a.img_size > 0 ? a.img_size : et.value("img_size", pc.input_size[1]);
+  t.in_chans = models::registry().resolve_args(p.name, args).value("in_chans", int64_t{3});
+  t.mean = a.mean.size() == 3 ? std::array<double, 3>{a.mean[0], a.mean[1], a.mean[2]} : et.value("mean", pc.mean);
+  t.std = a.std.size() == 3 ? std::array<double, 3>{a.std[0], a.std[1], a.std[2]} : et.value("std", pc.std);
+  t.crop_pct = a.crop_pct > 0 ? a.crop_pct : et.value("crop_pct", pc.crop_pct);
+  t.interpolation = !a.interpolation.empty() ? a.interpolation : et.value("interpolation", pc.interpolation);
+  if (meta.is_object() && meta.contains("classes")) p.classes = meta["classes"].get<std::vector<std::string>>();
+  p.model->to(at::Device(a.device));
+  p.model->eval();
+  return p;
+}
+
+void add_common(CLI::App* cmd, EvalArgs& a) {
+  cmd->add_option("--model", a.model.name, "variant or family (default: the one recorded in an attnzoo checkpoint)");
+  cmd->add_option("--config", a.model.config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
+  cmd->add_option("--set", a.model.sets, "override one constructor argument: key=value")->take_all();
+  cmd->add_option("--checkpoint", a.checkpoint, "weights: attnzoo checkpoint, safetensors or official .pth")->check(CLI::ExistingFile);
+  cmd->add_option("--checkpoint-key", a.checkpoint_key, "entry of the checkpoint dict holding the weights");
+  cmd->add_option("--num-classes", a.num_classes, "classifier outputs");
+  cmd->add_option("--in-chans", a.in_chans, "input channels");
+  cmd->add_option("--img-size", a.img_size, "input resolution (default: pretrained config)");
+  cmd->add_option("--crop-pct", a.crop_pct, "center-crop fraction (default: pretrained config)");
+  cmd->add_option("--interpolation", a.interpolation, "bilinear|bicubic|nearest|area");
+  cmd->add_option("--mean", a.mean, "normalisation mean")->expected(3);
+  cmd->add_option("--std", a.std, "normalisation std")->expected(3);
+  cmd->add_option("--device", a.device, "cpu or cuda[:N]");
+}
+
+int run_eval(const EvalArgs& a) {
+  const std::string split = a.split.empty() ? "test" : a.split;
+  datasets::DatasetPtr ds;
+  try {
+    ds = datasets::open_dataset(a.dataset, split, a.class_map);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--data ") + a.dataset + ": " + e.what());
+  }
+  Prepared p = prepare(a, static_cast<int64_t>(ds->classes().size()));
+  datasets::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.workers = a.workers;
+  datasets::Loader loader(ds, datasets::Transform(p.transform, false), lo);
+  auto r = eval::evaluate(*p.model, loader, at::Device(a.device));
+  int64_t params = 0;
+  for (const auto& t : p.model->parameters()) params += t.numel();
+  nlohmann::json j = {{"model", p.name},       {"top1", r.top1},           {"top1_err", 100 - r.top1},
+                      {"top5", r.top5},         {"top5_err", 100 - r.top5}, {"loss", r.loss},
+                      {"param_count", params},  {"img_size", p.transform.img_size}, {"crop_pct", p.transform.crop_pct},
+                      {"interpolation", p.transform.interpolation}, {"count", r.count},
+                      {"images_per_second", r.images_per_second()}, {"data", ds->describe()}};
+  if (!a.results_csv.empty()) {
+    const bool fresh = !std::filesystem::exists(a.results_csv);
+    std::ofstream csv(a.results_csv, std::ios::app);
+    if (!csv) throw std::runtime_error(a.results_csv + ": cannot write");
+    if (fresh) csv << "model,top1,top1_err,top5,top5_err,param_count,img_size,crop_pct,interpolation\n";
+    csv << p.name << "," << r.top1 << "," << 100 - r.top1 << "," << r.top5 << "," << 100 - r.top5 << ","
+        << params / 1e6 << "," << p.transform.img_size << "," << p.transform.crop_pct << "," << p.transform.interpolation
+        << "\n";
+  }
+  if (a.json) {
+    std::cout << j.dump(1) << "\n";
+  } else {
+    std::printf("%s on %s: top1 %.3f  top5 %.3f  loss %.4f  (%ld images, %.0f img/s)\n", p.name.c_str(),
+                ds->describe().c_str(), r.top1, r.top5, r.loss, long(r.count), r.images_per_second());
+  }
+  return 0;
+}
+
+int run_predict(const EvalArgs& a) {
+  Prepared p = prepare(a, -1);
+  datasets::Transform tf(p.transform, false);
+  torch::NoGradGuard ng;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& path : a.images) {
+    const at::Tensor hwc = datasets::read_image(path);
+    datasets::Rng rng(0);
+    auto x = tf(hwc, rng).unsqueeze(0).to(at::Device(a.device));
+    auto prob = torch::softmax(p.model->forward(x), 1)[0].to(at::kCPU);
+    auto [v, idx] = prob.topk(std::min<int64_t>(a.topk, prob.size(0)));
+    std::cout << path << "\n";
+    nlohmann::json preds = nlohmann::json::array();
+    for (int64_t k = 0; k < v.size(0); ++k) {
+      const int64_t c = idx[k].item<int64_t>();
+      const std::string name = c < static_cast<int64_t>(p.classes.size()) ? p.classes[c] : std::to_string(c);
+      std::printf("  %-20s %.4f\n", name.c_str(), v[k].item<double>());
+      preds.push_back({{"class", c}, {"name", name}, {"prob", v[k].item<double>()}});
+    }
+    all.push_back({{"image", path}, {"top", preds}});
+  }
+  if (a.json) std::cout << all.dump(1) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_eval_commands(CLI::App& app, Action& action) {
+  auto* ev = app.add_subcommand("eval", "evaluate a checkpoint: top-1/top-5/loss, images/s, timm results CSV");
+  auto a = std::make_shared<EvalArgs>();
+  add_common(ev, *a);
+  ev->add_option("--data,--dataset", a->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder");
+  ev->add_option("--split", a->split, "split to evaluate (default test; val for folders that have it)");
+  ev->add_option("--class-map", a->class_map, "ImageFolder class order file");
+  ev->add_option("--batch-size", a->batch_size, "batch size")->check(CLI::PositiveNumber);
+  ev->add_option("--workers", a->workers, "loader threads")->check(CLI::PositiveNumber);
+  ev->add_option("--results-csv", a->results_csv, "append a row in timm's results columns");
+  ev->add_flag("--json", a->json, "machine-readable output");
+  ev->callback([&action, a] { action = [a] { return run_eval(*a); }; });
+
+  auto* pr = app.add_subcommand("predict", "top-k classes with probabilities for image files");
+  auto b = std::make_shared<EvalArgs>();
+  add_common(pr, *b);
+  pr->add_option("images", b->images, "image files")->required()->check(CLI::ExistingFile);
+  pr->add_option("--topk", b->topk, "classes to show")->check(CLI::PositiveNumber);
+  pr->add_flag("--json", b->json, "machine-readable output");
+  pr->callback([&action, b] { action = [b] { return run_predict(*b); }; });
+}
+
+}  // namespace attnzoo::cli

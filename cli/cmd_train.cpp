@@ -1,0 +1,143 @@
+#include "commands.h"
+#include "default_recipe.h"
+
+#include <attnzoo/models/config.h>
+#include <attnzoo/train/trainer.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+namespace attnzoo::cli {
+namespace {
+
+// Every train flag; its value is parsed like a YAML scalar/list, so the CLI and recipes share one parser.
+struct Flag {
+  const char* name;
+  int nargs;  // 0 = boolean flag
+  const char* help;
+};
+const Flag kFlags[] = {
+    {"model", 1, "variant or family (default: the Fashion-MNIST recipe's van_b0 configuration)"},
+    {"num-classes", 1, "classifier outputs (default: the dataset's class count)"},
+    {"in-chans", 1, "input channels (1 keeps gray images gray)"},
+    {"img-size", 1, "training/eval resolution (default: the variant's pretrained input size)"},
+    {"drop-path", 1, "stochastic depth rate"},
+    {"initial-checkpoint", 1, "fine-tune from these weights (head dropped if classes differ, stem adapted)"},
+    {"checkpoint-key", 1, "entry of --initial-checkpoint holding the weights"},
+    {"dataset", 1, "fashion-mnist (default), mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR or a folder"},
+    {"data", 1, "alias of --dataset"},
+    {"train-split", 1, "split folder/name used for training (train)"},
+    {"val-split", 1, "split used for evaluation (val, else test)"},
+    {"class-map", 1, "file with one class name per line (ImageFolder class order)"},
+    {"workers", 1, "data loader threads"},
+    {"on-bad-image", 1, "skip|error: what an unreadable image does"},
+    {"interpolation", 1, "bilinear|bicubic|nearest|area"},
+    {"crop-pct", 1, "eval center-crop fraction"},
+    {"mean", 3, "normalisation mean (3 values)"},
+    {"std", 3, "normalisation std (3 values)"},
+    {"no-rrc", 0, "resize (+ --pad-crop) instead of RandomResizedCrop"},
+    {"scale", 2, "RandomResizedCrop area range (0.08 1.0)"},
+    {"ratio", 2, "RandomResizedCrop aspect range (0.75 1.333)"},
+    {"pad-crop", 1, "pad by N pixels and random-crop back (with --no-rrc)"},
+    {"hflip", 1, "horizontal flip probability"},
+    {"aa", 1, "RandAugment policy, e.g. rand-m9-mstd0.5-inc1"},
+    {"reprob", 1, "random erasing probability"},
+    {"mixup", 1, "mixup alpha (0 = off)"},
+    {"cutmix", 1, "cutmix alpha (0 = off)"},
+    {"mixup-prob", 1, "probability of mixing a batch"},
+    {"mixup-switch-prob", 1, "probability of cutmix when both are on"},
+    {"label-smoothing", 1, "label smoothing"},
+    {"epochs", 1, "epochs"},
+    {"batch-size", 1, "batch size per process"},
+    {"opt", 1, "adamw|sgd|lamb"},
+    {"lr", 1, "learning rate (overrides --lr-base)"},
+    {"lr-base", 1, "learning rate at global batch 512, scaled linearly"},
+    {"weight-decay", 1, "weight decay (not on norms, biases, no_weight_decay names)"},
+    {"momentum", 1, "SGD momentum"},
+    {"warmup-epochs", 1, "linear warmup length in epochs (per-step)"},
+    {"warmup-lr", 1, "learning rate at step 0"},
+    {"min-lr", 1, "cosine floor"},
+    {"clip-grad", 1, "clip the global gradient norm (0 = off)"},
+    {"model-ema", 0, "keep an EMA of the weights (evaluated and checkpointed too)"},
+    {"model-ema-decay", 1, "EMA decay"},
+    {"seed", 1, "random seed (data order, augmentation, init)"},
+    {"output", 1, "output folder: checkpoints, summary.csv, log.jsonl"},
+    {"resume", 1, "continue a run exactly from its last.safetensors"},
+    {"device", 1, "cpu or cuda[:N]"},
+    {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
+    {"log-interval", 1, "log.jsonl step line every N updates"},
+    {"max-steps-per-epoch", 1, "truncate epochs (smoke tests)"},
+};
+
+struct TrainArgs {
+  std::string recipe;
+  std::vector<std::string> sets;
+  std::map<std::string, std::vector<std::string>> values;
+  std::map<std::string, bool> flags;
+  std::map<std::string, CLI::Option*> opts;
+};
+
+nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
+  return models::yaml_to_json(raw, "--" + flag);
+}
+
+int run_train(const TrainArgs& a) {
+  train::TrainConfig cfg;
+  const bool use_default = a.recipe.empty() && !a.opts.at("model")->count();
+  if (use_default) {
+    cfg.apply_json(models::yaml_to_json(kDefaultRecipe, kDefaultRecipeName), kDefaultRecipeName);
+  } else if (!a.recipe.empty()) {
+    cfg.apply_json(models::read_config_file(a.recipe), a.recipe);
+  }
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : kFlags) {
+    CLI::Option* o = a.opts.at(f.name);
+    if (!o->count()) continue;
+    if (f.nargs == 0) {
+      j[f.name] = true;
+    } else if (f.nargs == 1) {
+      j[f.name] = parse_value(a.values.at(f.name).at(0), f.name);
+    } else {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& v : a.values.at(f.name)) arr.push_back(parse_value(v, f.name));
+      j[f.name] = arr;
+    }
+  }
+  if (!a.sets.empty()) j["model_args"] = models::apply_overrides(nlohmann::json::object(), a.sets);
+  try {
+    cfg.apply_json(j, "flags");
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (use_default) std::cerr << "attnzoo train: using the built-in recipe " << kDefaultRecipeName << "\n";
+  auto r = train::run_training(cfg);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "done in %.1f s: final eval top1 %.2f top5 %.2f loss %.4f; best top1 %.2f (epoch %ld); checkpoints %s, %s",
+                r.seconds, r.final_top1, r.final_top5, r.final_loss, r.best_top1, long(r.best_epoch),
+                r.last_checkpoint.c_str(), r.best_checkpoint.c_str());
+  std::cout << line << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("train", "train a backbone (no flags: the Fashion-MNIST main job)");
+  auto a = std::make_shared<TrainArgs>();
+  cmd->add_option("--config", a->recipe, "YAML/JSON recipe whose keys are these flag names (flags override it)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", a->sets, "override one official model constructor argument: key=value")->take_all();
+  for (const auto& f : kFlags) {
+    const std::string name = std::string("--") + f.name;
+    if (f.nargs == 0) {
+      a->opts[f.name] = cmd->add_flag(name, a->flags[f.name], f.help);
+    } else {
+      a->opts[f.name] = cmd->add_option(name, a->values[f.name], f.help)->expected(f.nargs);
+    }
+  }
+  cmd->callback([&action, a] { action = [a] { return run_train(*a); }; });
+}
+
+}  // namespace attnzoo::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Model benchmark (timm benchmark.py equivalent): warm-up, timed iterations, median throughput,
+// latency percentiles, peak memory, parameters and FLOPs.
+#include <attnzoo/models/classifier.h>
+
+#include <nlohmann/json.hpp>
+
+namespace attnzoo::eval {
+
+struct BenchOptions {
+  int64_t batch = 32;
+  int64_t img_size = 224;
+  int64_t in_chans = 3;
+  bool train = false;  // forward + backward + SGD-like step instead of inference
+  std::string dtype = "float32";
+  int warmup = 3;
+  int iters = 10;
+  std::string device = "cpu";
+};
+
+struct BenchResult {
+  double images_per_second = 0;  // median over iterations
+  double latency_ms_p50 = 0, latency_ms_p90 = 0, latency_ms_p99 = 0;  // per batch
+  int64_t peak_memory_bytes = 0;  // CPU: peak RSS during the timed part; CUDA: max allocated
+  int64_t param_count = 0;
+  double gmacs = 0, gflops = 0;   // per image, forward
+  nlohmann::json to_json() const;
+};
+
+BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& options);
+
+/// Peak resident set size of this process since the last reset (Linux VmHWM), and its reset.
+int64_t peak_rss_bytes();
+void reset_peak_rss();
+
+}  // namespace attnzoo::eval

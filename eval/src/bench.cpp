@@ -1,0 +1,83 @@
+#include <attnzoo/eval/bench.h>
+
+#include <attnzoo/eval/flops.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+namespace attnzoo::eval {
+
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return 0;
+}
+
+void reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+}
+
+nlohmann::json BenchResult::to_json() const {
+  return {{"images_per_second", images_per_second}, {"latency_ms_p50", latency_ms_p50}, {"latency_ms_p90", latency_ms_p90},
+          {"latency_ms_p99", latency_ms_p99},       {"peak_memory_bytes", peak_memory_bytes}, {"param_count", param_count},
+          {"gmacs", gmacs},                         {"gflops", gflops}};
+}
+
+BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
+  const at::ScalarType dtype = o.dtype == "float64" ? at::kDouble : o.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  const at::Device device(o.device);
+  model.to(device, dtype);
+  BenchResult r;
+  for (const auto& p : model.parameters()) r.param_count += p.numel();
+  const auto x = torch::randn({o.batch, o.in_chans, o.img_size, o.img_size}, torch::TensorOptions().dtype(dtype).device(device));
+  {
+    torch::NoGradGuard ng;
+    model.eval();
+    const auto one = x.narrow(0, 0, 1);
+    const FlopCount c = count_flops([&] { model.forward(one); });
+    r.gmacs = c.gmacs();
+    r.gflops = c.gflops();
+  }
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  auto run_once = [&] {
+    if (o.train) {
+      model.train();
+      model.zero_grad();
+      auto y = model.forward(x);
+      y.to(at::kFloat).logsumexp(1).mean().backward();
+      torch::NoGradGuard ng;
+      for (auto& p : model.parameters())
+        if (p.grad().defined()) p.add_(p.grad(), -1e-6);
+    } else {
+      torch::NoGradGuard ng;
+      model.eval();
+      model.forward(x);
+    }
+    sync();
+  };
+  for (int i = 0; i < o.warmup; ++i) run_once();
+  reset_peak_rss();
+  std::vector<double> ms;
+  for (int i = 0; i < o.iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run_once();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  r.peak_memory_bytes = peak_rss_bytes();
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * (ms.size() - 1) + 0.5))]; };
+  r.latency_ms_p50 = pct(0.5);
+  r.latency_ms_p90 = pct(0.9);
+  r.latency_ms_p99 = pct(0.99);
+  r.images_per_second = o.batch / (r.latency_ms_p50 / 1000.0);
+  return r;
+}
+
+}  // namespace attnzoo::eval

@@ -1,0 +1,83 @@
+#pragma once
+// `attnzoo train`: the training loop with timm train.py's features. Every field mirrors a CLI flag
+// (underscores for dashes) so a YAML recipe can set any of them.
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <string>
+
+namespace attnzoo::train {
+
+struct TrainConfig {
+  // Model.
+  std::string model = "van_fmnist";
+  nlohmann::json model_args = nlohmann::json::object();  // --config/--set overrides (official names)
+  int64_t num_classes = -1;   // -1: from the dataset
+  int64_t in_chans = -1;      // -1: model default (gray data is replicated to 3 channels)
+  int64_t img_size = -1;      // -1: the variant's pretrained input size
+  double drop_path = -1;      // -1: model default
+  std::string initial_checkpoint;
+  std::string checkpoint_key;
+  // Data.
+  std::string dataset = "fashion-mnist";  // see datasets::open_dataset
+  std::string train_split = "train";
+  std::string val_split;                  // empty: "val", or "test" when there is no val split
+  std::string class_map;
+  int workers = 2;
+  bool skip_bad_images = false;           // --on-bad-image skip|error
+  // Transforms.
+  std::string interpolation = "bicubic";
+  double crop_pct = -1;                   // eval; -1: pretrained cfg
+  std::array<double, 3> mean{-1, -1, -1}, std{-1, -1, -1};  // -1: pretrained cfg
+  bool no_rrc = false;                    // plain resize (+ optional pad-crop) instead of RandomResizedCrop
+  std::array<double, 2> scale{0.08, 1.0};
+  std::array<double, 2> ratio{3.0 / 4.0, 4.0 / 3.0};
+  int64_t pad_crop = 0;
+  double hflip = 0.5;
+  std::string aa;                         // "rand-m9-mstd0.5-inc1"
+  double reprob = 0.0;
+  double mixup = 0.0, cutmix = 0.0, mixup_prob = 1.0, mixup_switch_prob = 0.5;
+  double smoothing = 0.1;                 // --label-smoothing
+  // Optimisation.
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  std::string opt = "adamw";
+  double lr = 0;                          // 0: lr_base * batch_size * world_size / 512
+  double lr_base = 5e-4;
+  double weight_decay = 0.05;
+  double momentum = 0.9;
+  double warmup_epochs = 1;
+  double warmup_lr = 1e-6;
+  double min_lr = 1e-5;
+  double clip_grad = 0;                   // 0: off
+  bool model_ema = false;
+  double model_ema_decay = 0.9998;
+  // Run.
+  uint64_t seed = 42;
+  std::string output = "output/train";
+  std::string resume;
+  std::string device = "cpu";
+  int64_t checkpoint_every = 0;           // also save a recovery checkpoint every N updates
+  int64_t log_interval = 50;
+  int64_t max_steps_per_epoch = 0;        // 0: full epochs (for smoke tests)
+  int64_t rank = 0, world_size = 1;
+
+  /// Fills the fields from a recipe (keys = flag names with '-' or '_'); unknown keys are an error.
+  void apply_json(const nlohmann::json& j, const std::string& what);
+  nlohmann::json to_json() const;
+};
+
+struct TrainResult {
+  double best_top1 = 0;
+  int64_t best_epoch = -1;
+  double final_top1 = 0, final_top5 = 0, final_loss = 0;
+  double seconds = 0;
+  std::string last_checkpoint, best_checkpoint;
+};
+
+/// Trains; writes OUTPUT/{summary.csv, log.jsonl, args.json, last.safetensors, best.safetensors}.
+/// Throws std::runtime_error on data/checkpoint problems and on a non-finite loss (after which the
+/// last good checkpoint is left untouched).
+TrainResult run_training(const TrainConfig& config);
+
+}  // namespace attnzoo::train
