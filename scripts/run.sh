@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (Release), and runs the main job.
+# Installs what is missing, builds (Release), and runs the main job: trains a small VAN on
+# Fashion-MNIST (the built-in recipe configs/fashion_mnist/van_tiny.yaml), then evaluates the best
+# checkpoint on the test set.
 # Usage: scripts/run.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,5 +9,5 @@ BUILD=${1:-build}
 bash scripts/setup.sh
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD" --parallel "$(nproc)"
-"$BUILD/cli/attnzoo" list
-"$BUILD/cli/attnzoo" info van_b0
+"$BUILD/cli/attnzoo" train
+"$BUILD/cli/attnzoo" eval --checkpoint output/fashion_mnist_van_tiny/best.safetensors --data fashion-mnist

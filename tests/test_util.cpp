@@ -38,6 +38,43 @@ int run_command(const std::string& cmd, std::string* output) {
 
 std::string cli() { return ATTNZOO_CLI; }
 
+namespace {
+void put_be32(std::string& s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void write_idx(const std::filesystem::path& dir, const std::string& prefix, int n, int classes, int size, unsigned seed) {
+  std::string img, lbl;
+  put_be32(img, 2051);
+  put_be32(img, n);
+  put_be32(img, size);
+  put_be32(img, size);
+  put_be32(lbl, 2049);
+  put_be32(lbl, n);
+  uint32_t state = seed * 2654435761u + 12345u;
+  auto rnd = [&] { return (state = state * 1664525u + 1013904223u) >> 24; };
+  for (int i = 0; i < n; ++i) {
+    const int c = i % classes;
+    lbl.push_back(static_cast<char>(c));
+    const int ox = (c % 2) * (size / 2), oy = (c / 2 % 2) * (size / 2);
+    for (int y = 0; y < size; ++y)
+      for (int x = 0; x < size; ++x) {
+        const bool on = x >= ox + 1 && x < ox + 7 && y >= oy + 1 && y < oy + 7;
+        img.push_back(static_cast<char>(on ? 180 + rnd() % 70 : rnd() % 60));
+      }
+  }
+  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << img;
+  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << lbl;
+}
+}  // namespace
+
+std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_train, int n_test, int classes, int size,
+                                     unsigned seed) {
+  std::filesystem::create_directories(dir);
+  write_idx(dir, "train", n_train, classes, size, seed);
+  write_idx(dir, "t10k", n_test, classes, size, seed + 1);
+  return dir;
+}
+
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }

@@ -16,6 +16,10 @@ std::filesystem::path temp_dir(const std::string& name);
 int run_command(const std::string& cmd, std::string* output);
 /// The attnzoo executable.
 std::string cli();
+/// Writes a tiny, learnable MNIST-format dataset into `dir` (train-/t10k-*-ubyte, uncompressed):
+/// class c has a bright 6x6 square at a class-specific place plus noise. Returns dir.
+std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_train, int n_test, int classes = 4,
+                                     int size = 16, unsigned seed = 1);
 /// max |a - b|
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 

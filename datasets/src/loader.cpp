@@ -78,7 +78,10 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stopping_ = false;
   skipped_ = 0;
   skipped_messages_.clear();
-  for (int w = 0; w < o_.workers; ++w) threads_.emplace_back([this, w] { work(w); });
+  // The first batch is fixed here, not read by the thread when it starts: by then the consumer may
+  // already have taken other workers' batches and moved next_ on.
+  const int64_t first = next_;
+  for (int w = 0; w < o_.workers; ++w) threads_.emplace_back([this, w, first] { work(w, first); });
 }
 
 Batch Loader::make_batch(int64_t b) {
@@ -111,8 +114,8 @@ Batch Loader::make_batch(int64_t b) {
   return out;
 }
 
-void Loader::work(int worker) {
-  for (int64_t b = next_ + worker; b < end_; b += o_.workers) {
+void Loader::work(int worker, int64_t first) {
+  for (int64_t b = first + worker; b < end_; b += o_.workers) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       space_.wait(lock, [&] { return stopping_ || b - next_ < o_.prefetch; });

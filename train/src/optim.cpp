@@ -28,7 +28,7 @@ void Optimizer::zero_grad() {
     if (p.tensor.grad().defined()) p.tensor.mutable_grad().zero_();
 }
 
-at::Tensor& Optimizer::state(size_t i, const std::string& key) {
+at::Tensor Optimizer::state(size_t i, const std::string& key) {
   if (state_.size() != params_.size()) state_.resize(params_.size());
   for (auto& [k, t] : state_[i])
     if (k == key) return t;
@@ -74,8 +74,8 @@ class AdamW : public Optimizer {
       if (!p.grad().defined()) continue;
       const auto& g = p.grad();
       if (params_[i].decay && o_.weight_decay > 0) p.mul_(1 - lr * o_.weight_decay);
-      auto& m = state(i, "exp_avg");
-      auto& v = state(i, "exp_avg_sq");
+      auto m = state(i, "exp_avg");
+      auto v = state(i, "exp_avg_sq");
       m.mul_(o_.beta1).add_(g, 1 - o_.beta1);
       v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
       const auto denom = (v.sqrt() / std::sqrt(bc2)).add_(o_.eps);
@@ -96,7 +96,7 @@ class SGD : public Optimizer {
       at::Tensor d = p.grad();
       if (params_[i].decay && o_.weight_decay > 0) d = d.add(p, o_.weight_decay);
       if (o_.momentum > 0) {
-        auto& buf = state(i, "momentum_buffer");
+        auto buf = state(i, "momentum_buffer");
         if (step_ == 1) buf.copy_(d);
         else buf.mul_(o_.momentum).add_(d);
         d = o_.nesterov ? d.add(buf, o_.momentum) : buf;
@@ -119,8 +119,8 @@ class Lamb : public Optimizer {
       auto& p = params_[i].tensor;
       if (!p.grad().defined()) continue;
       const auto& g = p.grad();
-      auto& m = state(i, "exp_avg");
-      auto& v = state(i, "exp_avg_sq");
+      auto m = state(i, "exp_avg");
+      auto v = state(i, "exp_avg_sq");
       m.mul_(o_.beta1).add_(g, 1 - o_.beta1);
       v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
       at::Tensor update = (m / bc1) / ((v / bc2).sqrt() + o_.eps);

@@ -272,6 +272,10 @@ TrainResult run_training(const TrainConfig& cfg) {
         mid.epoch = epoch;
         save_checkpoint(last_path, *model, *opt, ema.get(), mid, cfg, train_ds->classes(), eval_transform);
       }
+      if (cfg.stop_after_steps > 0 && st.global_step >= cfg.stop_after_steps) {
+        progress.finish();
+        throw std::runtime_error("stopped after " + std::to_string(st.global_step) + " steps (--stop-after-steps)");
+      }
     }
     progress.finish();
     if (train_loader.skipped() > 0)

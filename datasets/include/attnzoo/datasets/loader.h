@@ -61,7 +61,7 @@ class Loader {
 
  private:
   void stop();
-  void work(int worker);
+  void work(int worker, int64_t first);
   Batch make_batch(int64_t b);
 
   DatasetPtr dataset_;

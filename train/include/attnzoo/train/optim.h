@@ -49,7 +49,9 @@ class Optimizer {
   int64_t steps() const { return step_; }
 
  protected:
-  at::Tensor& state(size_t i, const std::string& key);
+  // Returned by value: tensors are shared handles, and a reference into the vector would dangle
+  // when a later call appends to it.
+  at::Tensor state(size_t i, const std::string& key);
   std::vector<Param> params_;
   OptimizerOptions o_;
   int64_t step_ = 0;

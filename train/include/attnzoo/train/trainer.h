@@ -60,6 +60,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;           // also save a recovery checkpoint every N updates
   int64_t log_interval = 50;
   int64_t max_steps_per_epoch = 0;        // 0: full epochs (for smoke tests)
+  int64_t stop_after_steps = 0;           // tests: end abruptly after N updates, saving nothing (a simulated kill)
   int64_t rank = 0, world_size = 1;
 
   /// Fills the fields from a recipe (keys = flag names with '-' or '_'); unknown keys are an error.

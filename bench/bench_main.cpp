@@ -1,0 +1,80 @@
+// Google Benchmark programs for attnzoo. Results are written down in bench/README.md.
+//   build/bench/attnzoo_bench --benchmark_filter=Loader
+#include <attnzoo/datasets/dataset.h>
+#include <attnzoo/datasets/loader.h>
+#include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/lka.h>
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+namespace {
+
+using namespace attnzoo;
+
+// LKA forward (inference) at the four VAN stage resolutions of a 224 input.
+void BM_LKA_Forward(benchmark::State& st) {
+  const int64_t hw = st.range(0), dim = st.range(1);
+  modules::LKA lka{modules::LKAOptions(dim)};
+  lka->eval();
+  auto x = torch::randn({8, dim, hw, hw});
+  torch::NoGradGuard ng;
+  for (auto _ : st) benchmark::DoNotOptimize(lka(x));
+  st.SetItemsProcessed(st.iterations() * 8);
+}
+BENCHMARK(BM_LKA_Forward)->Args({56, 64})->Args({28, 128})->Args({14, 320})->Args({7, 512})->Unit(benchmark::kMillisecond);
+
+// VAN's dilated 7x7 depthwise conv, forward + backward: LibTorch's kernel vs the tap-skipping helper.
+void BM_DilatedDepthwise(benchmark::State& st) {
+  const int64_t hw = st.range(0), dim = st.range(1);
+  const bool skip = st.range(2) != 0;
+  auto w = torch::randn({dim, 1, 7, 7}, torch::requires_grad());
+  auto b = torch::randn({dim}, torch::requires_grad());
+  auto x = torch::randn({64, dim, hw, hw}, torch::requires_grad());
+  for (auto _ : st) {
+    auto y = skip ? modules::depthwise_conv2d(x, w, b, {9, 9}, {3, 3}) : torch::conv2d(x, w, b, 1, 9, 3, dim);
+    y.sum().backward();
+  }
+  st.SetLabel(skip ? "tap-skipping" : "libtorch");
+}
+BENCHMARK(BM_DilatedDepthwise)
+    ->Args({7, 64, 0})->Args({7, 64, 1})->Args({4, 128, 0})->Args({4, 128, 1})->Args({2, 256, 0})->Args({2, 256, 1})
+    ->Args({14, 64, 0})->Args({14, 64, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// Loader throughput on Fashion-MNIST (decode + train augmentation + batching), images/s.
+void BM_Loader_FashionMnist(benchmark::State& st) {
+  auto ds = datasets::open_dataset("fashion-mnist", "train");
+  datasets::TransformOptions to;
+  to.img_size = st.range(1) ? 224 : 28;
+  to.in_chans = 3;
+  if (st.range(1)) to.auto_augment = "rand-m9-mstd0.5-inc1";
+  to.reprob = st.range(1) ? 0.25 : 0.0;
+  datasets::LoaderOptions lo;
+  lo.batch_size = 128;
+  lo.workers = static_cast<int>(st.range(0));
+  datasets::Loader loader(ds, datasets::Transform(to, true), lo);
+  int64_t images = 0, epoch = 0;
+  loader.start_epoch(epoch);
+  for (auto _ : st) {
+    auto b = loader.next();
+    if (!b) {
+      loader.start_epoch(++epoch);
+      b = loader.next();
+    }
+    images += b->images.size(0);
+  }
+  st.SetItemsProcessed(images);
+  st.SetLabel(st.range(1) ? "224px RRC+flip+RandAugment+erasing" : "28px RRC+flip");
+}
+BENCHMARK(BM_Loader_FashionMnist)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  at::set_num_threads(1);  // one intra-op thread: comparable numbers on a loaded 2-core machine
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

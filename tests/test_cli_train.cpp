@@ -1,0 +1,110 @@
+// The training workflow through the attnzoo executable: export -> train on PNG folders -> eval /
+// predict, release checkpoints through eval, bench output, and flag errors.
+#include "test_util.h"
+
+#include <attnzoo/checkpoint/file_util.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace attnzoo;
+
+namespace {
+
+int run(const std::string& args, std::string* out) { return test::run_command(test::cli() + " --threads 1 " + args, out); }
+bool contains(const std::string& s, const std::string& n) { return s.find(n) != std::string::npos; }
+
+const char* kTinyModel =
+    " --model van_b0 --set embed_dims=[8,16,16,16] --set depths=[1,1,1,1] --set mlp_ratios=[2,2,2,2]"
+    " --in-chans 1 --img-size 16 --mean 0.2 0.2 0.2 --std 0.3 0.3 0.3 --crop-pct 1 --no-rrc --workers 1";
+
+TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
+  auto tmp = test::temp_dir("cli_train");
+  auto idx = test::write_tiny_idx(tmp / "idx", 96, 40);
+  std::string out;
+  ASSERT_EQ(run("data export mnist:" + idx.string() + " " + (tmp / "png").string(), &out), 0) << out;
+  EXPECT_TRUE(contains(out, "wrote 96 images")) << out;
+  ASSERT_TRUE(fs::exists(tmp / "png" / "test" / "3"));
+  const std::string train = "train --data " + (tmp / "png").string() + kTinyModel +
+                            " --epochs 5 --batch-size 8 --lr 0.005 --output " + (tmp / "run").string();
+  ASSERT_EQ(run(train, &out), 0) << out;
+  EXPECT_TRUE(contains(out, "epoch 5/5: train_loss")) << out;
+  EXPECT_TRUE(contains(out, "ImageFolder (96 images, 4 classes)")) << out;
+  // eval rebuilds model and transform from the checkpoint's metadata.
+  ASSERT_EQ(run("eval --checkpoint " + (tmp / "run" / "best.safetensors").string() + " --data " + (tmp / "png").string() +
+                    " --json --results-csv " + (tmp / "results.csv").string(),
+                &out),
+            0)
+      << out;
+  auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_GT(j["top1"].get<double>(), 60.0);
+  EXPECT_EQ(j["count"], 40);
+  std::ifstream csv(tmp / "results.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "model,top1,top1_err,top5,top5_err,param_count,img_size,crop_pct,interpolation");
+  // predict prints the class names recorded at training time.
+  const auto img = *fs::directory_iterator(tmp / "png" / "test" / "2");
+  ASSERT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " --topk 2 " + img.path().string(), &out), 0)
+      << out;
+  EXPECT_TRUE(contains(out, img.path().string())) << out;
+  // A corrupt image: one clear line, exit 1.
+  checkpoint::write_file_atomic((tmp / "bad.png").string(), "not a png");
+  EXPECT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " " + (tmp / "bad.png").string(), &out), 1);
+  EXPECT_TRUE(contains(out, "bad.png: cannot decode image")) << out;
+  // Resume an already finished run: nothing left to do, same checkpoint.
+  ASSERT_EQ(run(train + " --resume " + (tmp / "run" / "last.safetensors").string(), &out), 0) << out;
+}
+
+TEST(CliTrain, EvalReadsAReleaseCheckpoint) {
+  auto tmp = test::temp_dir("cli_eval_release");
+  auto idx = test::write_tiny_idx(tmp / "idx", 8, 20, 10);
+  const fs::path F = test::fixtures_dir() / "van";
+  checkpoint::write_file_atomic((tmp / "cfg.json").string(), test::read_json(F / "van_reduced_64.json")["config"].dump());
+  std::string out;
+  ASSERT_EQ(run("eval --model van --config " + (tmp / "cfg.json").string() + " --checkpoint " +
+                    (F / "van_reduced_64.checkpoint.pth").string() + " --data mnist:" + idx.string() +
+                    " --img-size 64 --crop-pct 1 --json",
+                &out),
+            0)
+      << out;
+  auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["count"], 20);
+  EXPECT_EQ(j["param_count"], 60626);
+  EXPECT_GE(j["top5"].get<double>(), j["top1"].get<double>());
+}
+
+TEST(CliTrain, BenchPrintsRealNumbers) {
+  std::string out;
+  ASSERT_EQ(run("bench --model van_b0 --set depths=[1,1,1,1] --img-size 64 --batch 2 --iters 2 --warmup 1 --json", &out), 0) << out;
+  auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_GT(j["images_per_second"].get<double>(), 0);
+  EXPECT_GT(j["peak_memory_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(j["latency_ms_p50"].get<double>(), 0);
+  // FLOPs of van_b0 with depths 1: stem conv alone is 16*16*32*3*49 MACs at 64 px.
+  EXPECT_GT(j["gmacs"].get<double>(), 16.0 * 16 * 32 * 3 * 49 / 1e9);
+  EXPECT_LT(j["gmacs"].get<double>(), 0.9 * 64 * 64 / (224.0 * 224));  // far below full van_b0 at 224
+  ASSERT_EQ(run("bench --model van_b0 --set depths=[1,1,1,1] --img-size 32 --batch 2 --iters 1 --warmup 0 --train", &out), 0) << out;
+  EXPECT_TRUE(contains(out, "img/s")) << out;
+}
+
+TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
+  auto tmp = test::temp_dir("cli_train_errors");
+  std::string out;
+  EXPECT_EQ(run("train --epochs many", &out), 2);
+  EXPECT_EQ(run("train --bogus 1", &out), 2);
+  EXPECT_EQ(run("train --opt adam9 --max-steps-per-epoch 1 --epochs 1 --output " + (tmp / "o").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "--opt adam9")) << out;
+  EXPECT_EQ(run("train --data " + (tmp / "missing").string() + " --epochs 1", &out), 2);
+  EXPECT_TRUE(contains(out, "missing")) << out;
+  fs::create_directories(tmp / "folder" / "train" / "a");
+  EXPECT_EQ(run("train --data " + (tmp / "folder").string() + " --epochs 1", &out), 1);
+  EXPECT_TRUE(contains(out, "holds no images")) << out;
+  checkpoint::write_file_atomic((tmp / "r.yaml").string(), "epochs: [1\n");
+  EXPECT_EQ(run("train --config " + (tmp / "r.yaml").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "r.yaml")) << out;
+}
+
+}  // namespace

@@ -1,0 +1,240 @@
+// Optimizers, schedule, EMA, and the trainer: learning, exact resume after a kill, NaN handling.
+#include "test_util.h"
+
+#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/registry.h>
+#include <attnzoo/train/ema.h>
+#include <attnzoo/train/optim.h>
+#include <attnzoo/train/schedule.h>
+#include <attnzoo/train/trainer.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace attnzoo;
+using namespace attnzoo::train;
+
+namespace {
+
+TEST(Schedule, WarmupThenCosine) {
+  CosineSchedule s;
+  s.lr = 1.0;
+  s.min_lr = 0.1;
+  s.warmup_lr = 0.0;
+  s.warmup_steps = 10;
+  s.total_steps = 110;
+  EXPECT_DOUBLE_EQ(s(0), 0.0);
+  EXPECT_DOUBLE_EQ(s(5), 0.5);
+  EXPECT_DOUBLE_EQ(s(10), 1.0);
+  EXPECT_NEAR(s(60), 0.55, 1e-12);  // halfway: min + (max - min) / 2
+  EXPECT_NEAR(s(110), 0.1, 1e-12);
+  EXPECT_NEAR(s(1000), 0.1, 1e-12);
+}
+
+std::vector<Param> one_param(at::Tensor w, bool decay = true) { return {{"w", w, decay}}; }
+
+TEST(Optim, AdamWMatchesTheFormula) {
+  auto w = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_();
+  OptimizerOptions o;
+  o.weight_decay = 0.1;
+  auto opt = make_optimizer(one_param(w), o);
+  const auto g = torch::tensor({0.5, 0.25}, torch::kDouble);
+  w.mutable_grad() = g.clone();
+  opt->step(0.01);
+  // step 1: m = 0.1 g, v = 0.001 g^2, m_hat = g, v_hat = g^2 -> update = g / (|g| + eps) = sign(g)
+  auto want = torch::tensor({1.0, -2.0}, torch::kDouble) * (1 - 0.01 * 0.1) - 0.01 * g / (g.abs() + 1e-8);
+  EXPECT_LT(test::max_abs_diff(w.detach(), want), 1e-12);
+  EXPECT_EQ(opt->steps(), 1);
+  // State round trip: a restored optimizer continues identically.
+  auto w2 = w.detach().clone().requires_grad_();
+  auto opt2 = make_optimizer(one_param(w2), o);
+  opt2->load_state_dict(opt->state_dict());
+  w.mutable_grad() = g.clone();
+  w2.mutable_grad() = g.clone();
+  opt->step(0.01);
+  opt2->step(0.01);
+  EXPECT_TRUE(w.detach().equal(w2.detach()));
+}
+
+TEST(Optim, SgdNesterovAndNoDecayGroups) {
+  auto w = torch::tensor({1.0}, torch::kDouble).requires_grad_();
+  OptimizerOptions o;
+  o.name = "sgd";
+  o.weight_decay = 0.5;
+  auto opt = make_optimizer(one_param(w, /*decay=*/false), o);
+  w.mutable_grad() = torch::tensor({1.0}, torch::kDouble);
+  opt->step(0.1);  // buf = 1, d = g + 0.9 buf = 1.9 (no decay for this group)
+  EXPECT_NEAR(w.item<double>(), 1.0 - 0.19, 1e-12);
+  auto m = models::create_model("van_b0", {{"depths", {1, 1, 1, 1}}});
+  auto groups = param_groups(*m, {"layer_scale_1"});
+  for (const auto& p : groups) {
+    if (p.name.find("layer_scale_1") != std::string::npos || p.tensor.dim() == 1) {
+      EXPECT_FALSE(p.decay) << p.name;
+    } else {
+      EXPECT_TRUE(p.decay) << p.name;
+    }
+  }
+  EXPECT_THROW(make_optimizer({}, [] { OptimizerOptions x; x.name = "adam9"; return x; }()), std::invalid_argument);
+}
+
+TEST(Optim, LambTrustRatioAndGradClipping) {
+  auto w = torch::tensor({3.0, 4.0}, torch::kDouble).requires_grad_();  // |w| = 5
+  OptimizerOptions o;
+  o.name = "lamb";
+  o.weight_decay = 0;
+  auto opt = make_optimizer(one_param(w), o);
+  w.mutable_grad() = torch::tensor({1.0, 1.0}, torch::kDouble);
+  opt->step(0.1);
+  // update = sign(g) = [1, 1], |update| = sqrt(2): step = 0.1 * 5 / sqrt(2) along [1, 1]
+  const double d = 0.1 * 5 / std::sqrt(2.0);
+  EXPECT_NEAR(w[0].item<double>(), 3.0 - d, 1e-6);
+  w.mutable_grad() = torch::tensor({3.0, 4.0}, torch::kDouble);
+  EXPECT_NEAR(clip_grad_norm(opt->params(), 1.0), 5.0, 1e-12);
+  EXPECT_NEAR(w.grad().norm().item<double>(), 1.0, 1e-6);
+}
+
+TEST(Ema, FollowsTheFormula) {
+  torch::nn::Linear lin(2, 1);
+  ModelEma ema(*lin, 0.9);
+  const auto w0 = lin->weight.detach().clone();
+  {
+    torch::NoGradGuard ng;
+    lin->weight.add_(1.0);
+  }
+  ema.update(*lin);
+  EXPECT_LT(test::max_abs_diff(ema.state()["weight"], w0 * 0.9 + (w0 + 1.0) * 0.1), 1e-6);
+}
+
+TrainConfig tiny_config(const fs::path& data, const fs::path& out) {
+  TrainConfig c;
+  c.model = "van_b0";
+  c.model_args = {{"embed_dims", {8, 16, 16, 16}}, {"depths", {1, 1, 1, 1}}, {"mlp_ratios", {2, 2, 2, 2}}};
+  c.dataset = "mnist:" + data.string();
+  c.in_chans = 1;
+  c.img_size = 16;
+  c.mean = {0.2, 0.2, 0.2};
+  c.std = {0.3, 0.3, 0.3};
+  c.crop_pct = 1.0;
+  c.no_rrc = true;
+  c.pad_crop = 1;
+  c.epochs = 3;
+  c.batch_size = 8;
+  c.lr = 5e-3;
+  c.warmup_epochs = 0.5;
+  c.workers = 2;
+  c.drop_path = 0.1;  // uses the torch RNG: resume must restore it
+  c.mixup = 0.2;      // uses the batch RNG
+  c.model_ema = true;
+  c.model_ema_decay = 0.9;
+  c.output = out.string();
+  c.log_interval = 2;
+  return c;
+}
+
+TEST(Trainer, LearnsWritesLogsAndCheckpoints) {
+  auto tmp = test::temp_dir("train_learn");
+  auto data = test::write_tiny_idx(tmp / "data", 128, 64);
+  auto cfg = tiny_config(data, tmp / "out");
+  cfg.epochs = 6;
+  auto r = run_training(cfg);
+  EXPECT_GT(r.final_top1, 80.0);  // 4 classes: chance is 25%
+  EXPECT_GE(r.best_top1, r.final_top1 - 1e-9);
+  std::ifstream csv(tmp / "out" / "summary.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,img_s,ema_loss,ema_top1,ema_top5");
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 6);
+  std::ifstream log(tmp / "out" / "log.jsonl");
+  int epochs = 0, steps = 0;
+  while (std::getline(log, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["type"] == "epoch") ++epochs;
+    if (j["type"] == "step") ++steps;
+  }
+  EXPECT_EQ(epochs, 6);
+  EXPECT_GT(steps, 0);
+  auto ck = checkpoint::read_safetensors((tmp / "out" / "last.safetensors").string());
+  EXPECT_EQ(ck.metadata.at("attnzoo.envelope"), "1");
+  EXPECT_NE(ck.tensors.find("state_dict_ema.head.weight"), nullptr);
+  EXPECT_NE(ck.tensors.find("optimizer.step"), nullptr);
+  EXPECT_TRUE(fs::exists(tmp / "out" / "best.safetensors"));
+}
+
+TEST(Trainer, ResumeAfterAKillGivesTheSameFinalWeights) {
+  auto tmp = test::temp_dir("train_resume");
+  auto data = test::write_tiny_idx(tmp / "data", 96, 32);
+  // Uninterrupted run.
+  auto full = tiny_config(data, tmp / "full");
+  run_training(full);
+  // Killed after 17 updates (mid-epoch 2 of 12 updates each); the last checkpoint is at update 16.
+  auto killed = tiny_config(data, tmp / "killed");
+  killed.checkpoint_every = 4;
+  killed.stop_after_steps = 17;
+  EXPECT_THROW(run_training(killed), std::runtime_error);
+  auto resumed = tiny_config(data, tmp / "killed");
+  resumed.checkpoint_every = 4;
+  resumed.resume = (tmp / "killed" / "last.safetensors").string();
+  run_training(resumed);
+  auto a = checkpoint::read_safetensors((tmp / "full" / "last.safetensors").string()).tensors;
+  auto b = checkpoint::read_safetensors((tmp / "killed" / "last.safetensors").string()).tensors;
+  int compared = 0;
+  for (const auto& item : a) {
+    if (item.key().rfind("state_dict", 0) != 0 && item.key().rfind("optimizer", 0) != 0) continue;
+    ASSERT_NE(b.find(item.key()), nullptr) << item.key();
+    EXPECT_TRUE(item.value().equal(b[item.key()])) << item.key() << " differs by "
+                                                   << test::max_abs_diff(item.value(), b[item.key()]);
+    ++compared;
+  }
+  EXPECT_GT(compared, 50);
+}
+
+TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  auto tmp = test::temp_dir("train_nan");
+  auto data = test::write_tiny_idx(tmp / "data", 64, 16);
+  auto cfg = tiny_config(data, tmp / "out");
+  cfg.epochs = 1;
+  cfg.model_ema = false;
+  run_training(cfg);
+  const auto good = checkpoint::read_safetensors((tmp / "out" / "last.safetensors").string()).tensors;
+  cfg.resume = (tmp / "out" / "last.safetensors").string();
+  cfg.epochs = 2;
+  cfg.lr = 1e30;
+  cfg.warmup_epochs = 0;
+  cfg.min_lr = 1e30;
+  try {
+    run_training(cfg);
+    FAIL() << "expected a non-finite loss";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("loss is"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("last good checkpoint"), std::string::npos) << e.what();
+  }
+  const auto after = checkpoint::read_safetensors((tmp / "out" / "last.safetensors").string()).tensors;
+  EXPECT_TRUE(after["state_dict.head.weight"].equal(good["state_dict.head.weight"]));
+}
+
+TEST(TrainConfig, RecipeKeysAreFlagNames) {
+  TrainConfig c;
+  c.apply_json({{"batch-size", 64}, {"label_smoothing", 0.2}, {"on-bad-image", "skip"}, {"data", "mnist:/x"},
+                {"model_args", {{"depths", {1, 1, 1, 1}}}}},
+               "recipe.yaml");
+  EXPECT_EQ(c.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.smoothing, 0.2);
+  EXPECT_TRUE(c.skip_bad_images);
+  EXPECT_EQ(c.dataset, "mnist:/x");
+  EXPECT_EQ(c.model_args["depths"], nlohmann::json({1, 1, 1, 1}));
+  try {
+    c.apply_json({{"epochz", 3}}, "recipe.yaml");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("recipe.yaml: unknown key 'epochz'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(c.apply_json({{"epochs", "many"}}, "r"), std::invalid_argument);
+}
+
+}  // namespace
