@@ -71,6 +71,8 @@ TEST_P(Parity, ReproducesOfficialOutputs) {
     for (const auto& name : outputs) {
       if (name == "logits") {
         expect_close(model->forward(x), io_at(name), tol, c.name + " logits");
+      } else if (name == "tokens_normed") {  // ViT-style forward_features: normed tokens [B, N(+1), C]
+        expect_close(model->forward_features(x), io_at(name), tol, c.name + " " + name);
       } else if (name.rfind("features.", 0) == 0) {
         const size_t i = std::stoul(name.substr(9));
         ASSERT_LT(i, feats.size());

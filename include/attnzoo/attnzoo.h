@@ -9,11 +9,16 @@
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/classifier.h>
+#include <attnzoo/models/convit.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
+#include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/drop_path.h>
+#include <attnzoo/modules/gpsa.h>
+#include <attnzoo/modules/init.h>
 #include <attnzoo/modules/lka.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/module_registry.h>

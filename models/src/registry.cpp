@@ -83,6 +83,7 @@ const Registry& registry() {
   static std::once_flag once;
   std::call_once(once, [] {
     register_van(r);
+    register_convit(r);
   });
   return r;
 }

@@ -2,8 +2,8 @@
 
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/args.h>
+#include <attnzoo/modules/init.h>
 
-#include <regex>
 
 namespace attnzoo::models {
 
@@ -43,6 +43,9 @@ VANImpl::VANImpl(const VANOptions& o) : options(o) {
   // The official head always reads embed_dims[3] (van.py), whatever num_stages is.
   num_features_ = o.embed_dims().size() > 3 ? o.embed_dims()[3] : o.embed_dims().back();
   reset_classifier(o.num_classes());
+  // VAN._init_weights: Linear trunc_normal(.02), LayerNorm 1/0, Conv2d N(0, sqrt(2/fan_out)); layer scales
+  // keep 1e-2 and BatchNorm its defaults.
+  modules::init_vit_weights(*this, /*conv_fan_out=*/true);
 }
 
 at::Tensor VANImpl::stage(int64_t i, const at::Tensor& x) {
@@ -93,17 +96,6 @@ std::vector<FeatureInfo> VANImpl::feature_info() const {
 }
 
 namespace {
-
-// Accepts "functools.partial(torch.nn.LayerNorm, eps=1e-06)", "partial(nn.LayerNorm, eps=1e-6)",
-// "LayerNorm", "nn.LayerNorm": the forms a config written from Python would carry.
-double layer_norm_eps(const std::string& spec, const std::string& owner) {
-  if (spec.find("LayerNorm") == std::string::npos)
-    throw std::invalid_argument(owner + ": norm_layer must be a LayerNorm (got '" + spec + "')");
-  static const std::regex eps_re(R"(eps\s*=\s*([0-9.eE+-]+))");
-  std::smatch m;
-  if (std::regex_search(spec, m, eps_re)) return std::stod(m[1].str());
-  return 1e-5;  // nn.LayerNorm default
-}
 
 // van.py uses timm-0.4.12 vision_transformer._cfg(): crop 0.9, bicubic, Inception mean/std (0.5).
 // (_cfg also says fixed_input_size, which VAN does not need: any size works.)

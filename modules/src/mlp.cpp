@@ -30,4 +30,17 @@ at::Tensor DWConvMlpImpl::forward(const at::Tensor& x) {
   return drop(fc2(drop(y)));
 }
 
+MlpImpl::MlpImpl(const MlpOptions& options_) : options(options_) { reset(); }
+
+void MlpImpl::reset() {
+  const int64_t in = options.in_features();
+  const int64_t hidden = options.hidden_features() > 0 ? options.hidden_features() : in;
+  const int64_t out = options.out_features() > 0 ? options.out_features() : in;
+  fc1 = register_module("fc1", torch::nn::Linear(in, hidden));
+  fc2 = register_module("fc2", torch::nn::Linear(hidden, out));
+  drop = register_module("drop", torch::nn::Dropout(options.drop()));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return drop(fc2(drop(torch::gelu(fc1(x))))); }
+
 }  // namespace attnzoo::modules

@@ -1,6 +1,7 @@
 #include <attnzoo/modules/module_registry.h>
 
 #include <attnzoo/modules/args.h>
+#include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/lka.h>
 
 #include <stdexcept>
@@ -46,6 +47,46 @@ std::vector<ModuleEntry> make_entries() {
                  a.ignore("act_layer");
                  a.finish();
                  return unary(VANBlock(o));
+               }});
+  e.push_back({"convit", "GPSA", "attnzoo::modules::GPSA", "ConViT gated positional self-attention", [](const nlohmann::json& c) {
+                 ArgReader a(c, "convit.GPSA");
+                 GPSAOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 o.qkv_bias(a.get<bool>("qkv_bias", false))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .attn_drop(a.get<double>("attn_drop", 0.0))
+                     .proj_drop(a.get<double>("proj_drop", 0.0))
+                     .locality_strength(a.get<double>("locality_strength", 1.0))
+                     .use_local_init(a.get<bool>("use_local_init", true));
+                 a.finish();
+                 return unary(GPSA(o));
+               }});
+  e.push_back({"convit", "MHSA", "attnzoo::modules::MultiHeadSelfAttention", "plain multi-head self-attention (ViT/ConViT)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "convit.MHSA");
+                 MultiHeadSelfAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 o.qkv_bias(a.get<bool>("qkv_bias", false))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .attn_drop(a.get<double>("attn_drop", 0.0))
+                     .proj_drop(a.get<double>("proj_drop", 0.0));
+                 a.finish();
+                 return unary(MultiHeadSelfAttention(o));
+               }});
+  e.push_back({"convit", "Block", "attnzoo::modules::ConViTBlock", "ConViT block (pre-norm GPSA or MHSA + Mlp)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "convit.Block");
+                 ConViTBlockOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads"));
+                 o.mlp_ratio(a.get<double>("mlp_ratio", 4.0))
+                     .qkv_bias(a.get<bool>("qkv_bias", false))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .drop(a.get<double>("drop", 0.0))
+                     .attn_drop(a.get<double>("attn_drop", 0.0))
+                     .drop_path(a.get<double>("drop_path", 0.0))
+                     .use_gpsa(a.get<bool>("use_gpsa", true))
+                     .locality_strength(a.get<double>("locality_strength", 1.0))
+                     .norm_eps(layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "convit.Block"));
+                 a.ignore("act_layer");
+                 a.finish();
+                 return unary(ConViTBlock(o));
                }});
   return e;
 }

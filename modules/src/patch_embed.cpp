@@ -18,4 +18,25 @@ at::Tensor OverlapPatchEmbedImpl::forward(const at::Tensor& x) {
   return norm(proj(x));
 }
 
+PatchEmbedImpl::PatchEmbedImpl(const PatchEmbedOptions& options_) : options(options_) { reset(); }
+
+void PatchEmbedImpl::reset() {
+  const int64_t p = options.patch_size();
+  proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_chans(), options.embed_dim(), p).stride(p)));
+}
+
+int64_t PatchEmbedImpl::num_patches() const {
+  const int64_t s = options.img_size() / options.patch_size();
+  return s * s;
+}
+
+at::Tensor PatchEmbedImpl::forward(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "PatchEmbed: expected input [B, ", options.in_chans(),
+              ", H, W], got ", x.sizes());
+  TORCH_CHECK(!options.strict_img_size() || (x.size(2) == options.img_size() && x.size(3) == options.img_size()),
+              "PatchEmbed: input size (", x.size(2), "x", x.size(3), ") does not match the model (", options.img_size(),
+              "x", options.img_size(), ")");
+  return proj(x).flatten(2).transpose(1, 2);
+}
+
 }  // namespace attnzoo::modules

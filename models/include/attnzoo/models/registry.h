@@ -65,5 +65,6 @@ bool wildcard_match(const std::string& pattern, const std::string& text);
 
 // Family registration functions, one per family file.
 void register_van(Registry& r);
+void register_convit(Registry& r);
 
 }  // namespace attnzoo::models

@@ -60,4 +60,8 @@ class ArgReader {
   std::set<std::string> used_;
 };
 
+/// eps of a `norm_layer` argument written as Python would: "functools.partial(torch.nn.LayerNorm,
+/// eps=1e-06)", "partial(nn.LayerNorm, eps=1e-6)", "nn.LayerNorm" (eps 1e-5). Other norms are rejected.
+double layer_norm_eps(const std::string& spec, const std::string& owner);
+
 }  // namespace attnzoo

@@ -5,6 +5,7 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 namespace attnzoo::modules {
@@ -35,5 +36,19 @@ class DWConvMlpImpl : public torch::nn::Cloneable<DWConvMlpImpl> {
   torch::nn::Dropout drop{nullptr};
 };
 TORCH_MODULE(DWConvMlp);
+
+/// timm Mlp on tokens: fc1 -> GELU (exact) -> drop -> fc2 -> drop.
+class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
+ public:
+  explicit MlpImpl(const MlpOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  MlpOptions options;
+  torch::nn::Linear fc1{nullptr};
+  torch::nn::Linear fc2{nullptr};
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(Mlp);
 
 }  // namespace attnzoo::modules

@@ -23,4 +23,18 @@ class OverlapPatchEmbedImpl : public torch::nn::Cloneable<OverlapPatchEmbedImpl>
 };
 TORCH_MODULE(OverlapPatchEmbed);
 
+/// ViT patch embedding: conv(k = stride = patch_size, bias) -> [B, N, C], N = (H / p) * (W / p).
+/// Registered as `proj`.
+class PatchEmbedImpl : public torch::nn::Cloneable<PatchEmbedImpl> {
+ public:
+  explicit PatchEmbedImpl(const PatchEmbedOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+  int64_t num_patches() const;
+
+  PatchEmbedOptions options;
+  torch::nn::Conv2d proj{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
 }  // namespace attnzoo::modules

@@ -18,6 +18,27 @@ struct DWConvMlpOptions {
   TORCH_ARG(double, drop) = 0.0;
 };
 
+/// fc1 (Linear) -> GELU -> dropout -> fc2 (Linear) -> dropout on [..., C] (timm Mlp).
+struct MlpOptions {
+  explicit MlpOptions(int64_t in_features) : in_features_(in_features) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, hidden_features) = 0;  // 0 = in_features
+  TORCH_ARG(int64_t, out_features) = 0;     // 0 = in_features
+  TORCH_ARG(double, drop) = 0.0;
+};
+
+/// Non-overlapping patch embedding (ViT): conv(k = stride = patch_size) -> flatten to [B, N, C].
+struct PatchEmbedOptions {
+  PatchEmbedOptions(int64_t img_size, int64_t patch_size, int64_t in_chans, int64_t embed_dim)
+      : img_size_(img_size), patch_size_(patch_size), in_chans_(in_chans), embed_dim_(embed_dim) {}
+  TORCH_ARG(int64_t, img_size);
+  TORCH_ARG(int64_t, patch_size);
+  TORCH_ARG(int64_t, in_chans);
+  TORCH_ARG(int64_t, embed_dim);
+  /// Reject inputs of another size (ConViT/DeiT: the position embedding is for img_size only).
+  TORCH_ARG(bool, strict_img_size) = true;
+};
+
 /// Overlapping patch embedding: conv(k, stride, padding k/2) -> BatchNorm2d, NCHW in and out (VAN).
 struct OverlapPatchEmbedOptions {
   OverlapPatchEmbedOptions(int64_t in_chans, int64_t embed_dim) : in_chans_(in_chans), embed_dim_(embed_dim) {}

@@ -1,0 +1,62 @@
+#pragma once
+// ConViT (d'Ascoli et al., ICML 2021, arXiv 2103.10697), official code facebookresearch/convit
+// (convit.py VisionTransformer, models.py variants). Keys and shapes are the official ones: cls_token,
+// pos_embed, patch_embed.proj, blocks.{i} (GPSA for i < local_up_to_layer, MHSA after), norm, head.
+#include <attnzoo/models/classifier.h>
+#include <attnzoo/modules/convit_block.h>
+#include <attnzoo/modules/patch_embed.h>
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+namespace attnzoo::models {
+
+struct ConViTOptions {
+  TORCH_ARG(int64_t, img_size) = 224;
+  TORCH_ARG(int64_t, patch_size) = 16;
+  TORCH_ARG(int64_t, in_chans) = 3;
+  TORCH_ARG(int64_t, num_classes) = 1000;
+  TORCH_ARG(int64_t, embed_dim) = 48;  // the final width (the variants pass 48 * num_heads)
+  TORCH_ARG(int64_t, depth) = 12;
+  TORCH_ARG(int64_t, num_heads) = 12;
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(bool, qkv_bias) = false;
+  TORCH_ARG(double, qk_scale) = 0.0;
+  TORCH_ARG(double, drop_rate) = 0.0;
+  TORCH_ARG(double, attn_drop_rate) = 0.0;
+  TORCH_ARG(double, drop_path_rate) = 0.0;
+  TORCH_ARG(double, norm_eps) = 1e-5;
+  TORCH_ARG(int64_t, local_up_to_layer) = 10;
+  TORCH_ARG(double, locality_strength) = 1.0;
+  TORCH_ARG(bool, use_pos_embed) = true;
+};
+
+class ConViTImpl : public ClassifierImpl {
+ public:
+  explicit ConViTImpl(const ConViTOptions& options);
+
+  /// Normed tokens [B, N + 1, C] (class token first once it has been inserted).
+  at::Tensor forward_features(const at::Tensor& x) override;
+  /// Class token -> head.
+  at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
+  /// Output of every block, [B, N(+1), C].
+  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  void reset_classifier(int64_t num_classes) override;
+  std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
+  std::vector<FeatureInfo> feature_info() const override;
+
+  ConViTOptions options;
+  at::Tensor cls_token, pos_embed;
+  modules::PatchEmbed patch_embed{nullptr};
+  torch::nn::ModuleList blocks;
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear head{nullptr};
+
+ private:
+  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* per_block);
+};
+TORCH_MODULE(ConViT);
+
+ConViTOptions convit_options_from_args(const nlohmann::json& args);
+
+}  // namespace attnzoo::models

@@ -1,0 +1,175 @@
+#include <attnzoo/models/convit.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/init.h>
+
+#include <torch/torch.h>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+
+ConViTImpl::ConViTImpl(const ConViTOptions& o) : options(o) {
+  const int64_t C = o.embed_dim();
+  TORCH_CHECK(o.img_size() % o.patch_size() == 0, "ConViT: img_size ", o.img_size(), " is not a multiple of patch_size ",
+              o.patch_size());
+  // cls_token and pos_embed are the module's own parameters: they come first in the state dict.
+  cls_token = register_parameter("cls_token", torch::zeros({1, 1, C}));
+  patch_embed = modules::PatchEmbed(modules::PatchEmbedOptions(o.img_size(), o.patch_size(), o.in_chans(), C));
+  if (o.use_pos_embed()) pos_embed = register_parameter("pos_embed", torch::zeros({1, patch_embed->num_patches(), C}));
+  register_module("patch_embed", patch_embed);
+  for (int64_t i = 0; i < o.depth(); ++i) {
+    const double dpr = o.depth() > 1 ? o.drop_path_rate() * static_cast<double>(i) / static_cast<double>(o.depth() - 1) : 0.0;
+    blocks->push_back(modules::ConViTBlock(modules::ConViTBlockOptions(C, o.num_heads())
+                                               .mlp_ratio(o.mlp_ratio())
+                                               .qkv_bias(o.qkv_bias())
+                                               .qk_scale(o.qk_scale())
+                                               .drop(o.drop_rate())
+                                               .attn_drop(o.attn_drop_rate())
+                                               .drop_path(dpr)
+                                               .norm_eps(o.norm_eps())
+                                               .use_gpsa(i < o.local_up_to_layer())
+                                               .locality_strength(o.locality_strength())));
+  }
+  register_module("blocks", blocks);
+  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({C}).eps(o.norm_eps())));
+  num_features_ = C;
+  reset_classifier(o.num_classes());
+  // Official init: trunc_normal(.02) for Linear / pos_embed / cls_token, LayerNorm 1/0, then the GPSA
+  // local init (which overrides their v and pos_proj).
+  modules::init_vit_weights(*this);
+  modules::trunc_normal_(cls_token, 0.02);
+  if (pos_embed.defined()) modules::trunc_normal_(pos_embed, 0.02);
+  for (const auto& b : *blocks) {
+    auto blk = b->as<modules::ConViTBlockImpl>();
+    if (blk->gpsa) blk->gpsa->local_init();
+  }
+}
+
+at::Tensor ConViTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* per_block) {
+  const int64_t B = x.size(0);
+  at::Tensor t = patch_embed(x);
+  if (pos_embed.defined()) t = t + pos_embed;
+  const auto cls = cls_token.expand({B, -1, -1});
+  int64_t u = 0;
+  for (const auto& b : *blocks) {
+    // The class token joins at the first non-local layer (never, if local_up_to_layer >= depth).
+    if (u == options.local_up_to_layer()) t = torch::cat({cls, t}, 1);
+    t = b->as<modules::ConViTBlockImpl>()->forward(t);
+    if (per_block) per_block->push_back(t);
+    ++u;
+  }
+  return norm(t);
+}
+
+at::Tensor ConViTImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+
+std::vector<at::Tensor> ConViTImpl::forward_intermediates(const at::Tensor& x) {
+  std::vector<at::Tensor> out;
+  run(x, &out);
+  return out;
+}
+
+at::Tensor ConViTImpl::forward_head(const at::Tensor& x, bool pre_logits) {
+  at::Tensor pooled = x.select(1, 0);  // the class token (or the first patch token, as officially)
+  if (pre_logits || !head) return pooled;
+  return head(pooled);
+}
+
+void ConViTImpl::reset_classifier(int64_t num_classes) {
+  TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0");
+  if (head) unregister_module("head");
+  head = nullptr;
+  if (num_classes > 0) {
+    head = register_module("head", nn::Linear(num_features_, num_classes));
+    torch::NoGradGuard ng;
+    modules::trunc_normal_(head->weight, 0.02);
+    head->bias.zero_();
+  }
+  num_classes_ = num_classes;
+  options.num_classes(num_classes);
+}
+
+std::vector<FeatureInfo> ConViTImpl::feature_info() const {
+  std::vector<FeatureInfo> f;
+  for (int64_t i = 0; i < options.depth(); ++i)
+    f.push_back({options.embed_dim(), options.patch_size(), "blocks." + std::to_string(i)});
+  return f;
+}
+
+ConViTOptions convit_options_from_args(const nlohmann::json& args) {
+  ArgReader a(args, "convit");
+  ConViTOptions o;
+  o.img_size(a.get("img_size", o.img_size()))
+      .patch_size(a.get("patch_size", o.patch_size()))
+      .in_chans(a.get("in_chans", o.in_chans()))
+      .num_classes(a.get("num_classes", o.num_classes()))
+      .embed_dim(a.get("embed_dim", o.embed_dim()))
+      .depth(a.get("depth", o.depth()))
+      .num_heads(a.get("num_heads", o.num_heads()))
+      .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
+      .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
+      .qk_scale(a.get("qk_scale", o.qk_scale()))
+      .drop_rate(a.get("drop_rate", o.drop_rate()))
+      .attn_drop_rate(a.get("attn_drop_rate", o.attn_drop_rate()))
+      .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
+      .local_up_to_layer(a.get("local_up_to_layer", o.local_up_to_layer()))
+      .locality_strength(a.get("locality_strength", o.locality_strength()))
+      .use_pos_embed(a.get("use_pos_embed", o.use_pos_embed()));
+  o.norm_eps(layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "convit"));
+  if (a.has("hybrid_backbone") && !args.at("hybrid_backbone").is_null())
+    throw std::invalid_argument("convit: hybrid_backbone is not supported (no official variant uses it)");
+  a.ignore("hybrid_backbone");
+  a.ignore("global_pool");
+  a.finish();
+  return o;
+}
+
+void register_convit(Registry& r) {
+  const ConViTOptions d;
+  ModelFamily fam;
+  fam.name = "convit";
+  fam.description = "ConViT, gated positional self-attention (d'Ascoli et al. 2021, arXiv 2103.10697)";
+  fam.default_args = {{"img_size", d.img_size()},
+                      {"patch_size", d.patch_size()},
+                      {"in_chans", d.in_chans()},
+                      {"num_classes", d.num_classes()},
+                      {"embed_dim", d.embed_dim()},
+                      {"depth", d.depth()},
+                      {"num_heads", d.num_heads()},
+                      {"mlp_ratio", d.mlp_ratio()},
+                      {"qkv_bias", d.qkv_bias()},
+                      {"qk_scale", nullptr},
+                      {"drop_rate", d.drop_rate()},
+                      {"attn_drop_rate", d.attn_drop_rate()},
+                      {"drop_path_rate", d.drop_path_rate()},
+                      {"hybrid_backbone", nullptr},
+                      {"norm_layer", "nn.LayerNorm"},
+                      {"global_pool", nullptr},
+                      {"local_up_to_layer", d.local_up_to_layer()},
+                      {"locality_strength", d.locality_strength()},
+                      {"use_pos_embed", d.use_pos_embed()}};
+  fam.build = [](const nlohmann::json& args) -> ClassifierPtr { return ConViT(convit_options_from_args(args)).ptr(); };
+  // timm's ConViT pretrained cfg (DeiT pipeline): crop 0.875, bicubic, ImageNet mean/std, fixed input size.
+  PretrainedCfg cfg;
+  cfg.first_conv = "patch_embed.proj";
+  cfg.classifier = "head";
+  cfg.fixed_input_size = true;
+  cfg.paper = "arXiv:2103.10697";
+  fam.pretrained = cfg;
+  r.add_family(fam);
+  for (const auto& [name, heads] : std::vector<std::pair<std::string, int64_t>>{{"convit_tiny", 4}, {"convit_small", 9}, {"convit_base", 16}}) {
+    ModelVariant v;
+    v.name = name;
+    v.family = "convit";
+    // models.py: embed_dim = 48 * num_heads, local_up_to_layer 10, locality_strength 1, LayerNorm eps 1e-6.
+    v.args = {{"num_heads", heads}, {"embed_dim", 48 * heads}, {"local_up_to_layer", 10}, {"locality_strength", 1.0},
+              {"norm_layer", "functools.partial(torch.nn.LayerNorm, eps=1e-06)"}};
+    v.pretrained = cfg;
+    v.pretrained.url = "https://dl.fbaipublicfiles.com/convit/" + name + ".pth";
+    r.add_variant(v);
+  }
+}
+
+}  // namespace attnzoo::models

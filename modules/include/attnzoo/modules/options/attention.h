@@ -1,0 +1,38 @@
+#pragma once
+// Options of the attention modules on token sequences [B, N, C].
+#include <torch/arg.h>
+
+#include <cstdint>
+
+namespace attnzoo::modules {
+
+/// Plain multi-head self-attention (ViT / timm `Attention`, ConViT `MHSA`): qkv Linear(C, 3C) split
+/// [q|k|v] then heads, softmax(q k^T * scale) v, proj Linear(C, C).
+/// `MultiHeadSelfAttention attn(MultiHeadSelfAttentionOptions(192, 3).qkv_bias(true));`
+struct MultiHeadSelfAttentionOptions {
+  MultiHeadSelfAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = false;
+  /// 0 = head_dim ** -0.5
+  TORCH_ARG(double, qk_scale) = 0.0;
+  TORCH_ARG(double, attn_drop) = 0.0;
+  TORCH_ARG(double, proj_drop) = 0.0;
+};
+
+/// ConViT's gated positional self-attention (d'Ascoli et al. 2021): content attention and a learned
+/// relative-position attention mixed per head by sigmoid(gating_param).
+struct GPSAOptions {
+  GPSAOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = false;
+  TORCH_ARG(double, qk_scale) = 0.0;
+  TORCH_ARG(double, attn_drop) = 0.0;
+  TORCH_ARG(double, proj_drop) = 0.0;
+  TORCH_ARG(double, locality_strength) = 1.0;
+  /// Apply ConViT's local init (v = identity, pos_proj = a grid of local offsets).
+  TORCH_ARG(bool, use_local_init) = true;
+};
+
+}  // namespace attnzoo::modules
