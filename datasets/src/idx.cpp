@@ -74,7 +74,7 @@ class IdxDataset : public Dataset {
       for (int64_t c = 0; c <= max_label; ++c) classes_.push_back(std::to_string(c));
     if (max_label >= static_cast<int64_t>(classes_.size()))
       throw std::runtime_error(lbl_path + ": label " + std::to_string(max_label) + " outside the class list");
-    split_ = split;
+    split_ = split == "train" ? "train" : "test";  // "val" is an alias of the test files
   }
   size_t size() const override { return n_; }
   Sample get(size_t i) const override {

@@ -1,6 +1,8 @@
 // ImageNet-style class folders, decoded with OpenCV; and the PNG exporter.
 #include <attnzoo/datasets/dataset.h>
 
+#include <attnzoo/checkpoint/natural_sort.h>
+
 #include <ATen/ATen.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -15,29 +17,6 @@
 namespace attnzoo::datasets {
 namespace fs = std::filesystem;
 namespace {
-
-bool natural_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(uint8_t(a[i])) && std::isdigit(uint8_t(b[j]))) {
-      size_t ie = i, je = j;
-      while (ie < a.size() && std::isdigit(uint8_t(a[ie]))) ++ie;
-      while (je < b.size() && std::isdigit(uint8_t(b[je]))) ++je;
-      const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
-      const size_t za = std::min(na.find_first_not_of('0'), na.size()), zb = std::min(nb.find_first_not_of('0'), nb.size());
-      const std::string ta = na.substr(za), tb = nb.substr(zb);
-      if (ta.size() != tb.size()) return ta.size() < tb.size();
-      if (ta != tb) return ta < tb;
-      i = ie;
-      j = je;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
 
 bool is_image(const fs::path& p) {
   std::string e = p.extension().string();

@@ -8,6 +8,7 @@
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/biformer.h>
 #include <attnzoo/models/classifier.h>
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/config.h>
@@ -15,6 +16,8 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/biformer_block.h>
+#include <attnzoo/modules/bra.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/gpsa.h>

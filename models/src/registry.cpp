@@ -1,5 +1,7 @@
 #include <attnzoo/models/registry.h>
 
+#include <attnzoo/checkpoint/natural_sort.h>
+
 #include <algorithm>
 #include <cctype>
 #include <mutex>
@@ -84,35 +86,13 @@ const Registry& registry() {
   std::call_once(once, [] {
     register_van(r);
     register_convit(r);
+    register_biformer(r);
   });
   return r;
 }
 
 ClassifierPtr create_model(const std::string& name, const nlohmann::json& overrides) {
   return registry().create(name, overrides);
-}
-
-bool natural_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      size_t ie = i, je = j;
-      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
-      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
-      const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
-      const std::string ta = na.substr(std::min(na.find_first_not_of('0'), na.size()));
-      const std::string tb = nb.substr(std::min(nb.find_first_not_of('0'), nb.size()));
-      if (ta.size() != tb.size()) return ta.size() < tb.size();
-      if (ta != tb) return ta < tb;
-      i = ie;
-      j = je;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
 }
 
 bool wildcard_match(const std::string& p, const std::string& t) {

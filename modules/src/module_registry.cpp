@@ -1,6 +1,7 @@
 #include <attnzoo/modules/module_registry.h>
 
 #include <attnzoo/modules/args.h>
+#include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/lka.h>
 
@@ -87,6 +88,67 @@ std::vector<ModuleEntry> make_entries() {
                  a.ignore("act_layer");
                  a.finish();
                  return unary(ConViTBlock(o));
+               }});
+  e.push_back({"biformer", "BiLevelRoutingAttention", "attnzoo::modules::BiLevelRoutingAttention",
+               "bi-level routing attention (NHWC): top-k window routing + token attention + LePE", [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer.BiLevelRoutingAttention");
+                 BiLevelRoutingAttentionOptions o(a.get<int64_t>("dim"));
+                 o.num_heads(a.get<int64_t>("num_heads", 8))
+                     .n_win(a.get<int64_t>("n_win", 7))
+                     .qk_dim(a.get<int64_t>("qk_dim", 0))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .kv_per_win(a.get<int64_t>("kv_per_win", 4))
+                     .kv_downsample_ratio(a.get<int64_t>("kv_downsample_ratio", 4))
+                     .kv_downsample_mode(a.get<std::string>("kv_downsample_mode", "identity"))
+                     .topk(a.get<int64_t>("topk", 4))
+                     .param_attention(a.get<std::string>("param_attention", "qkvo"))
+                     .param_routing(a.get<bool>("param_routing", false))
+                     .diff_routing(a.get<bool>("diff_routing", false))
+                     .soft_routing(a.get<bool>("soft_routing", false))
+                     .side_dwconv(a.get<int64_t>("side_dwconv", 3))
+                     .auto_pad(a.get<bool>("auto_pad", false));
+                 a.ignore("kv_downsample_kernel");
+                 a.finish();
+                 return unary(BiLevelRoutingAttention(o));
+               }});
+  e.push_back({"biformer", "AttentionLePE", "attnzoo::modules::AttentionLePE", "global attention + LePE side branch (NHWC)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer.AttentionLePE");
+                 AttentionLePEOptions o(a.get<int64_t>("dim"));
+                 o.num_heads(a.get<int64_t>("num_heads", 8))
+                     .qkv_bias(a.get<bool>("qkv_bias", false))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .side_dwconv(a.get<int64_t>("side_dwconv", 5));
+                 a.finish();
+                 return unary(AttentionLePE(o));
+               }});
+  e.push_back({"biformer", "Block", "attnzoo::modules::BiFormerBlock", "BiFormer block (NCHW; attention chosen by topk)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer.Block");
+                 BiFormerBlockOptions o(a.get<int64_t>("dim"));
+                 o.drop_path(a.get<double>("drop_path", 0.0))
+                     .layer_scale_init_value(a.get<double>("layer_scale_init_value", -1))
+                     .num_heads(a.get<int64_t>("num_heads", 8))
+                     .n_win(a.get<int64_t>("n_win", 7))
+                     .qk_dim(a.get<int64_t>("qk_dim", 0))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .kv_per_win(a.get<int64_t>("kv_per_win", 4))
+                     .kv_downsample_ratio(a.get<int64_t>("kv_downsample_ratio", 4))
+                     .kv_downsample_mode(a.get<std::string>("kv_downsample_mode", "ada_avgpool"))
+                     .topk(a.get<int64_t>("topk", 4))
+                     .param_attention(a.get<std::string>("param_attention", "qkvo"))
+                     .param_routing(a.get<bool>("param_routing", false))
+                     .diff_routing(a.get<bool>("diff_routing", false))
+                     .soft_routing(a.get<bool>("soft_routing", false))
+                     .mlp_ratio(a.get<double>("mlp_ratio", 4.0))
+                     .mlp_dwconv(a.get<bool>("mlp_dwconv", false))
+                     .side_dwconv(a.get<int64_t>("side_dwconv", 5))
+                     .before_attn_dwconv(a.get<int64_t>("before_attn_dwconv", 3))
+                     .pre_norm(a.get<bool>("pre_norm", true))
+                     .auto_pad(a.get<bool>("auto_pad", false));
+                 a.ignore("kv_downsample_kernel");
+                 a.finish();
+                 return unary(BiFormerBlock(o));
                }});
   return e;
 }

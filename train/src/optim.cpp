@@ -36,6 +36,14 @@ at::Tensor Optimizer::state(size_t i, const std::string& key) {
   return state_[i].back().second;
 }
 
+std::pair<at::Tensor, at::Tensor> Optimizer::update_moments(size_t i, const at::Tensor& g) {
+  auto m = state(i, "exp_avg");
+  auto v = state(i, "exp_avg_sq");
+  m.mul_(o_.beta1).add_(g, 1 - o_.beta1);
+  v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
+  return {m, v};
+}
+
 checkpoint::TensorDict Optimizer::state_dict() const {
   checkpoint::TensorDict d;
   d.insert("step", torch::tensor(step_, torch::kLong));
@@ -74,10 +82,7 @@ class AdamW : public Optimizer {
       if (!p.grad().defined()) continue;
       const auto& g = p.grad();
       if (params_[i].decay && o_.weight_decay > 0) p.mul_(1 - lr * o_.weight_decay);
-      auto m = state(i, "exp_avg");
-      auto v = state(i, "exp_avg_sq");
-      m.mul_(o_.beta1).add_(g, 1 - o_.beta1);
-      v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
+      auto [m, v] = update_moments(i, g);
       const auto denom = (v.sqrt() / std::sqrt(bc2)).add_(o_.eps);
       p.addcdiv_(m, denom, -lr / bc1);
     }
@@ -118,11 +123,7 @@ class Lamb : public Optimizer {
     for (size_t i = 0; i < params_.size(); ++i) {
       auto& p = params_[i].tensor;
       if (!p.grad().defined()) continue;
-      const auto& g = p.grad();
-      auto m = state(i, "exp_avg");
-      auto v = state(i, "exp_avg_sq");
-      m.mul_(o_.beta1).add_(g, 1 - o_.beta1);
-      v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
+      auto [m, v] = update_moments(i, p.grad());
       at::Tensor update = (m / bc1) / ((v / bc2).sqrt() + o_.eps);
       if (params_[i].decay && o_.weight_decay > 0) update.add_(p, o_.weight_decay);
       const double wn = p.norm().item<double>(), un = update.norm().item<double>();

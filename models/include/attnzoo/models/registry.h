@@ -1,6 +1,7 @@
 #pragma once
 // The model registry: variant name -> family + official constructor arguments + pretrained config.
 // Families register explicitly (register_all_families), never through static initialisers.
+#include <attnzoo/checkpoint/natural_sort.h>
 #include <attnzoo/models/classifier.h>
 
 #include <nlohmann/json.hpp>
@@ -59,12 +60,13 @@ const Registry& registry();
 ClassifierPtr create_model(const std::string& name, const nlohmann::json& overrides = {});
 
 /// Natural ordering ("van_b2" < "van_b10").
-bool natural_less(const std::string& a, const std::string& b);
+using attnzoo::natural_less;
 /// fnmatch-style '*' / '?' matching.
 bool wildcard_match(const std::string& pattern, const std::string& text);
 
 // Family registration functions, one per family file.
 void register_van(Registry& r);
 void register_convit(Registry& r);
+void register_biformer(Registry& r);
 
 }  // namespace attnzoo::models

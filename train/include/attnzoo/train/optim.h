@@ -52,6 +52,8 @@ class Optimizer {
   // Returned by value: tensors are shared handles, and a reference into the vector would dangle
   // when a later call appends to it.
   at::Tensor state(size_t i, const std::string& key);
+  /// Adam's moment updates for parameter i (AdamW, LAMB): m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2.
+  std::pair<at::Tensor, at::Tensor> update_moments(size_t i, const at::Tensor& grad);
   std::vector<Param> params_;
   OptimizerOptions o_;
   int64_t step_ = 0;

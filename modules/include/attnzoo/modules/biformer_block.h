@@ -1,0 +1,79 @@
+#pragma once
+// BiFormer's block (official models/biformer.py Block): depthwise-conv position embedding, then a
+// pre-norm (or post-norm) transformer block whose attention is chosen by topk:
+//   topk > 0  -> BiLevelRoutingAttention;  -1 -> plain attention (8 heads);
+//   -2 -> AttentionLePE (8 heads, the Block does not pass num_heads);  0 -> a conv stand-in.
+// Input and output NCHW; attention and MLP run in NHWC.
+#include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/bra.h>
+#include <attnzoo/modules/drop_path.h>
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/normalization.h>
+
+namespace attnzoo::modules {
+
+struct BiFormerBlockOptions {
+  explicit BiFormerBlockOptions(int64_t dim) : dim_(dim) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(double, drop_path) = 0.0;
+  TORCH_ARG(double, layer_scale_init_value) = -1;  // > 0 enables gamma1/gamma2
+  TORCH_ARG(int64_t, num_heads) = 8;
+  TORCH_ARG(int64_t, n_win) = 7;
+  TORCH_ARG(int64_t, qk_dim) = 0;
+  TORCH_ARG(double, qk_scale) = 0.0;
+  TORCH_ARG(int64_t, kv_per_win) = 4;
+  TORCH_ARG(int64_t, kv_downsample_ratio) = 4;
+  TORCH_ARG(std::string, kv_downsample_mode) = "ada_avgpool";  // the Block's default (variants pass identity)
+  TORCH_ARG(int64_t, topk) = 4;
+  TORCH_ARG(std::string, param_attention) = "qkvo";
+  TORCH_ARG(bool, param_routing) = false;
+  TORCH_ARG(bool, diff_routing) = false;
+  TORCH_ARG(bool, soft_routing) = false;
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(bool, mlp_dwconv) = false;
+  TORCH_ARG(int64_t, side_dwconv) = 5;
+  TORCH_ARG(int64_t, before_attn_dwconv) = 3;
+  TORCH_ARG(bool, pre_norm) = true;
+  TORCH_ARG(bool, auto_pad) = false;
+};
+
+/// Depthwise 3x3 conv on NHWC tensors (BiFormer's DWConv); key `dwconv`.
+class DWConvNHWCImpl : public torch::nn::Cloneable<DWConvNHWCImpl> {
+ public:
+  explicit DWConvNHWCImpl(int64_t dim) : dim_(dim) { reset(); }
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+  torch::nn::Conv2d dwconv{nullptr};
+
+ private:
+  int64_t dim_;
+};
+TORCH_MODULE(DWConvNHWC);
+
+/// Keys: [gamma1, gamma2], pos_embed, norm1, attn (per topk), norm2, mlp.0 / mlp.3 (Sequential
+/// Linear, Identity|DWConv, GELU, Linear).
+class BiFormerBlockImpl : public torch::nn::Cloneable<BiFormerBlockImpl> {
+ public:
+  explicit BiFormerBlockImpl(const BiFormerBlockOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);  // NCHW
+
+  BiFormerBlockOptions options;
+  at::Tensor gamma1, gamma2;
+  torch::nn::Conv2d pos_embed{nullptr};
+  torch::nn::LayerNorm norm1{nullptr};
+  BiLevelRoutingAttention bra{nullptr};       // topk > 0
+  MultiHeadSelfAttention plain{nullptr};      // topk == -1
+  AttentionLePE attn_lepe{nullptr};           // topk == -2
+  torch::nn::Sequential conv_stand_in{nullptr};  // topk == 0
+  torch::nn::LayerNorm norm2{nullptr};
+  torch::nn::Sequential mlp{nullptr};
+  DropPath drop_path{nullptr};
+
+ private:
+  at::Tensor attend(const at::Tensor& x);  // NHWC
+};
+TORCH_MODULE(BiFormerBlock);
+
+}  // namespace attnzoo::modules
