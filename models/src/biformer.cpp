@@ -83,16 +83,11 @@ at::Tensor BiFormerImpl::forward_features(const at::Tensor& x) { return norm(for
 
 at::Tensor BiFormerImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   at::Tensor pooled = x.flatten(2).mean(-1);
-  if (pre_logits || !head) return pooled;
-  return head(pooled);
+  return apply_head(pooled, pre_logits);
 }
 
 void BiFormerImpl::reset_classifier(int64_t num_classes) {
-  TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0");
-  if (head) unregister_module("head");
-  head = nullptr;
-  if (num_classes > 0) head = register_module("head", nn::Linear(num_features_, num_classes));
-  num_classes_ = num_classes;
+  ClassifierImpl::reset_classifier(num_classes);
   options.num_classes(num_classes);
 }
 

@@ -73,22 +73,17 @@ std::vector<at::Tensor> ConViTImpl::forward_intermediates(const at::Tensor& x) {
 
 at::Tensor ConViTImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   at::Tensor pooled = x.select(1, 0);  // the class token (or the first patch token, as officially)
-  if (pre_logits || !head) return pooled;
-  return head(pooled);
+  return apply_head(pooled, pre_logits);
 }
 
 void ConViTImpl::reset_classifier(int64_t num_classes) {
-  TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0");
-  if (head) unregister_module("head");
-  head = nullptr;
-  if (num_classes > 0) {
-    head = register_module("head", nn::Linear(num_features_, num_classes));
+  ClassifierImpl::reset_classifier(num_classes);
+  options.num_classes(num_classes);
+  if (head) {  // the official _init_weights: trunc_normal(.02), bias 0
     torch::NoGradGuard ng;
     modules::trunc_normal_(head->weight, 0.02);
     head->bias.zero_();
   }
-  num_classes_ = num_classes;
-  options.num_classes(num_classes);
 }
 
 std::vector<FeatureInfo> ConViTImpl::feature_info() const {

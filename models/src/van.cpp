@@ -75,16 +75,11 @@ std::vector<at::Tensor> VANImpl::forward_intermediates(const at::Tensor& x) {
 
 at::Tensor VANImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   at::Tensor pooled = x.mean({2, 3});  // == official x.mean(dim=1) over the tokens
-  if (pre_logits || !head) return pooled;
-  return head->forward(pooled);
+  return apply_head(pooled, pre_logits);
 }
 
 void VANImpl::reset_classifier(int64_t num_classes) {
-  TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0");
-  if (head) unregister_module("head");
-  head = nullptr;
-  if (num_classes > 0) head = register_module("head", nn::Linear(num_features_, num_classes));
-  num_classes_ = num_classes;
+  ClassifierImpl::reset_classifier(num_classes);
   options.num_classes(num_classes);
 }
 

@@ -54,7 +54,6 @@ class BiFormerImpl : public ClassifierImpl {
   torch::nn::ModuleList downsample_layers;
   torch::nn::ModuleList stages;
   torch::nn::BatchNorm2d norm{nullptr};
-  torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(BiFormer);
 

@@ -3,6 +3,7 @@
 #include <attnzoo/models/pretrained_cfg.h>
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
 
 #include <string>
 #include <vector>
@@ -24,18 +25,22 @@ class ClassifierImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) { return forward_head(forward_features(x)); }
   /// Per-stage outputs (NCHW), in the order of feature_info().
   virtual std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) = 0;
-  /// New classifier with `num_classes` outputs (0 = none: forward returns pooled features).
-  virtual void reset_classifier(int64_t num_classes) = 0;
+  /// New classifier `head` (Linear num_features -> num_classes; 0 = none: forward returns the pooled
+  /// features). Families whose official code initialises the head differently override and call this.
+  virtual void reset_classifier(int64_t num_classes);
   /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
   virtual std::vector<std::string> no_weight_decay() const { return {}; }
   virtual std::vector<FeatureInfo> feature_info() const = 0;
 
   int64_t num_classes() const { return num_classes_; }
+  torch::nn::Linear head{nullptr};  // official key "head" in every family so far
   int64_t num_features() const { return num_features_; }
   const PretrainedCfg& pretrained_cfg() const { return pretrained_cfg_; }
   void set_pretrained_cfg(PretrainedCfg cfg) { pretrained_cfg_ = std::move(cfg); }
 
  protected:
+  /// pooled -> head(pooled), or pooled itself for pre_logits / no head.
+  at::Tensor apply_head(const at::Tensor& pooled, bool pre_logits) { return pre_logits || !head ? pooled : head(pooled); }
   int64_t num_classes_ = 0;
   int64_t num_features_ = 0;
   PretrainedCfg pretrained_cfg_;

@@ -50,7 +50,6 @@ class ConViTImpl : public ClassifierImpl {
   modules::PatchEmbed patch_embed{nullptr};
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm norm{nullptr};
-  torch::nn::Linear head{nullptr};
 
  private:
   at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* per_block);

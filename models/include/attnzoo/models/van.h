@@ -42,7 +42,6 @@ class VANImpl : public ClassifierImpl {
   std::vector<modules::OverlapPatchEmbed> patch_embeds;
   std::vector<torch::nn::ModuleList> blocks;
   std::vector<torch::nn::LayerNorm> norms;
-  torch::nn::Linear head{nullptr};  // null when num_classes == 0
 
  private:
   // Runs stage i (0-based) on NCHW input; returns NCHW output after its LayerNorm.
