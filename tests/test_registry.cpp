@@ -119,3 +119,68 @@ TEST(Modules, FactoryListsAndRejectsUnknown) {
 }
 
 }  // namespace
+
+namespace {
+
+// timm's model contract on every registered family, at small sizes: forward shape, every parameter
+// gets a gradient, per-stage outputs match feature_info, reset_classifier(0) gives pooled features.
+struct SmallConfig {
+  std::string family;
+  nlohmann::json args;
+  int64_t img;
+};
+
+const std::vector<SmallConfig>& small_configs() {
+  static const std::vector<SmallConfig> c = {
+      {"van", {{"embed_dims", {8, 16, 24, 32}}, {"depths", {1, 1, 1, 1}}, {"num_classes", 7}}, 64},
+      {"convit",
+       {{"img_size", 32}, {"patch_size", 8}, {"embed_dim", 32}, {"depth", 2}, {"num_heads", 4}, {"local_up_to_layer", 1},
+        {"num_classes", 7}},
+       32},
+      {"biformer",
+       {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 24, 32, 32}}, {"qk_dims", {16, 24, 32, 32}}, {"head_dim", 8}, {"n_win", 2},
+        {"topks", {1, 2, 2, -2}}, {"kv_downsample_mode", "identity"}, {"kv_per_wins", {-1, -1, -1, -1}}, {"num_classes", 7}},
+       64},
+      {"biformer_stl",
+       {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 32, 32, 64}}, {"head_dim", 8}, {"n_wins", {2, 2, 2, 2}},
+        {"topks", {1, 2, 2, -2}}, {"num_classes", 7}},
+       64},
+  };
+  return c;
+}
+
+TEST(ModelContract, EveryFamilyHasASmallConfigHere) {
+  for (const auto& f : models::registry().families()) {
+    bool found = false;
+    for (const auto& c : small_configs()) found |= c.family == f.name;
+    EXPECT_TRUE(found) << f.name << " has no small config in test_registry.cpp";
+  }
+}
+
+class FamilyContract : public ::testing::TestWithParam<SmallConfig> {};
+
+TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
+  const auto& c = GetParam();
+  torch::manual_seed(0);
+  auto m = models::create_model(c.family, c.args);
+  const auto x = torch::randn({2, 3, c.img, c.img});
+  auto y = m->forward(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 7}));
+  EXPECT_FALSE(y.isnan().any().item<bool>());
+  y.pow(2).sum().backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << c.family << " " << p.key();
+  }
+  EXPECT_EQ(m->forward_intermediates(x).size(), m->feature_info().size());
+  EXPECT_EQ(m->forward_head(m->forward_features(x), true).size(1), m->num_features());
+  m->reset_classifier(0);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, m->num_features()}));
+  m->reset_classifier(3);
+  EXPECT_EQ(m->forward(x).size(1), 3);
+  EXPECT_EQ(m->num_classes(), 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FamilyContract, ::testing::ValuesIn(small_configs()),
+                         [](const ::testing::TestParamInfo<SmallConfig>& i) { return i.param.family; });
+
+}  // namespace

@@ -25,4 +25,5 @@
 #include <attnzoo/modules/lka.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/module_registry.h>
+#include <attnzoo/modules/norm.h>
 #include <attnzoo/modules/patch_embed.h>

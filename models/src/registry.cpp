@@ -87,6 +87,7 @@ const Registry& registry() {
     register_van(r);
     register_convit(r);
     register_biformer(r);
+    register_biformer_stl(r);
   });
   return r;
 }

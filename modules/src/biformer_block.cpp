@@ -58,7 +58,7 @@ void BiFormerBlockImpl::reset() {
   nn::Sequential m;
   m->push_back(nn::Linear(C, hidden));
   if (o.mlp_dwconv()) m->push_back(DWConvNHWC(hidden));
-  else m->push_back(nn::Identity());
+  else if (o.mlp_dwconv_slot()) m->push_back(nn::Identity());
   m->push_back(nn::GELU());
   m->push_back(nn::Linear(hidden, C));
   mlp = register_module("mlp", m);

@@ -68,5 +68,6 @@ bool wildcard_match(const std::string& pattern, const std::string& text);
 void register_van(Registry& r);
 void register_convit(Registry& r);
 void register_biformer(Registry& r);
+void register_biformer_stl(Registry& r);
 
 }  // namespace attnzoo::models

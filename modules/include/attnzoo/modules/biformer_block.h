@@ -32,6 +32,9 @@ struct BiFormerBlockOptions {
   TORCH_ARG(bool, soft_routing) = false;
   TORCH_ARG(double, mlp_ratio) = 4.0;
   TORCH_ARG(bool, mlp_dwconv) = false;
+  /// The Block of models/biformer.py keeps an Identity in the MLP where the optional DWConv goes
+  /// (keys mlp.0 / mlp.3); the STL model's block has none (keys mlp.0 / mlp.2).
+  TORCH_ARG(bool, mlp_dwconv_slot) = true;
   TORCH_ARG(int64_t, side_dwconv) = 5;
   TORCH_ARG(int64_t, before_attn_dwconv) = 3;
   TORCH_ARG(bool, pre_norm) = true;

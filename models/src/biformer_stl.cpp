@@ -1,0 +1,151 @@
+#include <attnzoo/models/biformer.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/init.h>
+#include <attnzoo/modules/norm.h>
+
+#include <torch/torch.h>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+
+namespace {
+
+nn::AnyModule make_norm(const std::string& kind, int64_t C) {
+  if (kind.find("BatchNorm2d") != std::string::npos) return nn::AnyModule(nn::BatchNorm2d(C));
+  if (kind.find("LayerNorm2d") != std::string::npos) return nn::AnyModule(modules::LayerNorm2d(C));
+  throw std::invalid_argument("biformer_stl: norm_layer must be BatchNorm2d or LayerNorm2d, got '" + kind + "'");
+}
+
+}  // namespace
+
+BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
+  const auto& E = o.embed_dim();
+  for (auto n : {o.depth().size(), E.size(), o.mlp_ratios().size(), o.n_wins().size(), o.topks().size()})
+    TORCH_CHECK(n == 4, "biformer_stl: depth, embed_dim, mlp_ratios, n_wins and topks need 4 entries");
+  nn::Sequential stem;
+  stem->push_back(nn::Conv2d(nn::Conv2dOptions(o.in_chans(), E[0], 4).stride(4)));
+  stem->push_back(make_norm(o.norm_layer(), E[0]));
+  downsample_layers->push_back(stem);
+  for (int i = 0; i < 3; ++i) {  // patch merging: norm -> conv 2x2/2
+    nn::Sequential down;
+    down->push_back(make_norm(o.norm_layer(), E[i]));
+    down->push_back(nn::Conv2d(nn::Conv2dOptions(E[i], E[i + 1], 2).stride(2)));
+    downsample_layers->push_back(down);
+  }
+  register_module("downsample_layers", downsample_layers);
+  int64_t total = 0;
+  for (auto d : o.depth()) total += d;
+  int64_t cur = 0;
+  for (int i = 0; i < 4; ++i) {
+    nn::ModuleList blocks;
+    for (int64_t j = 0; j < o.depth()[i]; ++j, ++cur) {
+      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
+      blocks->push_back(modules::BiFormerBlock(modules::BiFormerBlockOptions(E[i])
+                                                   .drop_path(dpr)
+                                                   .num_heads(E[i] / o.head_dim())
+                                                   .n_win(o.n_wins()[i])
+                                                   .qk_dim(E[i])
+                                                   .qk_scale(o.qk_scale())
+                                                   .topk(o.topks()[i])
+                                                   .kv_downsample_mode("identity")  // the BRA default here
+                                                   .mlp_ratio(o.mlp_ratios()[i])
+                                                   .side_dwconv(o.side_dwconv())
+                                                   .before_attn_dwconv(0)  // no conv position embedding
+                                                   .mlp_dwconv_slot(false)));
+    }
+    auto stage = std::make_shared<nn::Module>("BasicLayer");  // keys stages.{i}.blocks.{j}
+    stage->register_module("blocks", blocks);
+    stages->push_back(stage);
+  }
+  register_module("stages", stages);
+  auto final_norm = make_norm(o.pre_head_norm_layer().empty() ? o.norm_layer() : o.pre_head_norm_layer(), E[3]);
+  norm = register_module("norm", final_norm.ptr());
+  num_features_ = E[3];
+  reset_classifier(o.num_classes());
+  modules::init_vit_weights(*this);
+}
+
+at::Tensor BiFormerSTLImpl::apply(const std::shared_ptr<nn::Module>& m, const at::Tensor& x) const {
+  if (auto* bn = m->as<nn::BatchNorm2d>()) return bn->forward(x);
+  return m->as<modules::LayerNorm2d>()->forward(x);
+}
+
+std::vector<at::Tensor> BiFormerSTLImpl::forward_intermediates(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "biformer_stl: expected input [B, ", options.in_chans(),
+              ", H, W], got ", x.sizes());
+  std::vector<at::Tensor> out;
+  at::Tensor y = x;
+  for (size_t i = 0; i < 4; ++i) {
+    y = downsample_layers[i]->as<nn::Sequential>()->forward(y);
+    for (const auto& b : *stages[i]->named_children()["blocks"]->as<nn::ModuleList>())
+      y = b->as<modules::BiFormerBlockImpl>()->forward(y);
+    out.push_back(y);
+  }
+  return out;
+}
+
+at::Tensor BiFormerSTLImpl::forward_features(const at::Tensor& x) { return apply(norm, forward_intermediates(x).back()); }
+
+at::Tensor BiFormerSTLImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({2, 3}), pre_logits); }
+
+void BiFormerSTLImpl::reset_classifier(int64_t num_classes) {
+  ClassifierImpl::reset_classifier(num_classes);
+  options.num_classes(num_classes);
+}
+
+std::vector<FeatureInfo> BiFormerSTLImpl::feature_info() const {
+  std::vector<FeatureInfo> f;
+  for (int i = 0; i < 4; ++i) f.push_back({options.embed_dim()[i], int64_t{4} << i, "stages." + std::to_string(i)});
+  return f;
+}
+
+void register_biformer_stl(Registry& r) {
+  const BiFormerSTLOptions d;
+  ModelFamily fam;
+  fam.name = "biformer_stl";
+  fam.description = "BiFormer-STL, BRA in the Swin-T layout (BiFormer paper ablation, arXiv 2303.08810)";
+  fam.default_args = {{"in_chans", d.in_chans()},     {"num_classes", d.num_classes()}, {"depth", d.depth()},
+                      {"embed_dim", d.embed_dim()},   {"head_dim", d.head_dim()},       {"qk_scale", nullptr},
+                      {"drop_path_rate", 0.0},        {"drop_rate", 0.0},               {"use_checkpoint_stages", nlohmann::json::array()},
+                      {"mlp_ratios", d.mlp_ratios()}, {"norm_layer", d.norm_layer()},   {"pre_head_norm_layer", nullptr},
+                      {"n_wins", d.n_wins()},         {"topks", d.topks()},             {"side_dwconv", d.side_dwconv()}};
+  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
+    ArgReader a(args, "biformer_stl");
+    BiFormerSTLOptions o;
+    o.in_chans(a.get("in_chans", o.in_chans()))
+        .num_classes(a.get("num_classes", o.num_classes()))
+        .depth(a.get("depth", o.depth()))
+        .embed_dim(a.get("embed_dim", o.embed_dim()))
+        .head_dim(a.get("head_dim", o.head_dim()))
+        .qk_scale(a.get("qk_scale", o.qk_scale()))
+        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
+        .mlp_ratios(a.get("mlp_ratios", o.mlp_ratios()))
+        .norm_layer(a.get("norm_layer", o.norm_layer()))
+        .pre_head_norm_layer(a.get("pre_head_norm_layer", o.pre_head_norm_layer()))
+        .n_wins(a.get("n_wins", o.n_wins()))
+        .topks(a.get("topks", o.topks()))
+        .side_dwconv(a.get("side_dwconv", o.side_dwconv()));
+    a.ignore("drop_rate");              // unused by the official forward
+    a.ignore("use_checkpoint_stages");  // memory only
+    a.finish();
+    return BiFormerSTL(o).ptr();
+  };
+  PretrainedCfg cfg;
+  cfg.first_conv = "downsample_layers.0.0";
+  cfg.classifier = "head";
+  cfg.paper = "arXiv:2303.08810";
+  fam.pretrained = cfg;
+  r.add_family(fam);
+  ModelVariant v;
+  v.name = "biformer_stl";
+  v.family = "biformer_stl";
+  v.args = {{"depth", {2, 2, 6, 2}}, {"embed_dim", {96, 192, 384, 768}}, {"mlp_ratios", {4, 4, 4, 4}}, {"head_dim", 32},
+            {"norm_layer", "nn.BatchNorm2d"}, {"n_wins", {7, 7, 7, 7}}, {"topks", {1, 4, 16, -2}}, {"side_dwconv", 5}};
+  v.pretrained = cfg;
+  r.add_variant(v);
+}
+
+}  // namespace attnzoo::models
