@@ -92,9 +92,7 @@ void BiFormerImpl::reset_classifier(int64_t num_classes) {
 }
 
 std::vector<FeatureInfo> BiFormerImpl::feature_info() const {
-  std::vector<FeatureInfo> f;
-  for (int i = 0; i < 4; ++i) f.push_back({options.embed_dim()[i], int64_t{4} << i, "stages." + std::to_string(i)});
-  return f;
+  return hierarchical_feature_info(options.embed_dim(), 4, "stages.");
 }
 
 BiFormerOptions biformer_options_from_args(const nlohmann::json& args) {

@@ -10,4 +10,11 @@ void ClassifierImpl::reset_classifier(int64_t num_classes) {
   num_classes_ = num_classes;
 }
 
+std::vector<FeatureInfo> hierarchical_feature_info(const std::vector<int64_t>& dims, int64_t num_stages,
+                                                   const std::string& prefix, int64_t index_base) {
+  std::vector<FeatureInfo> f;
+  for (int64_t i = 0; i < num_stages; ++i) f.push_back({dims.at(i), int64_t{4} << i, prefix + std::to_string(i + index_base)});
+  return f;
+}
+
 }  // namespace attnzoo::models

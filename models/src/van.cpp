@@ -84,10 +84,7 @@ void VANImpl::reset_classifier(int64_t num_classes) {
 }
 
 std::vector<FeatureInfo> VANImpl::feature_info() const {
-  std::vector<FeatureInfo> f;
-  for (int64_t i = 0; i < options.num_stages(); ++i)
-    f.push_back({options.embed_dims()[i], int64_t{4} << i, "norm" + std::to_string(i + 1)});
-  return f;
+  return hierarchical_feature_info(options.embed_dims(), options.num_stages(), "norm", 1);
 }
 
 namespace {

@@ -48,4 +48,9 @@ class ClassifierImpl : public torch::nn::Module {
 
 using ClassifierPtr = std::shared_ptr<ClassifierImpl>;
 
+/// feature_info of a 4-stage hierarchical backbone (strides 4, 8, 16, 32): stage i has dims[i]
+/// channels and is produced by module `prefix + (i + index_base)`.
+std::vector<FeatureInfo> hierarchical_feature_info(const std::vector<int64_t>& dims, int64_t num_stages,
+                                                   const std::string& prefix, int64_t index_base = 0);
+
 }  // namespace attnzoo::models
