@@ -3,6 +3,7 @@
 
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/config.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/train/ema.h>
 #include <attnzoo/train/optim.h>
@@ -237,6 +238,24 @@ TEST(TrainConfig, RecipeKeysAreFlagNames) {
     EXPECT_NE(std::string(e.what()).find("recipe.yaml: unknown key 'epochz'"), std::string::npos) << e.what();
   }
   EXPECT_THROW(c.apply_json({{"epochs", "many"}}, "r"), std::invalid_argument);
+}
+
+}  // namespace
+
+namespace {
+
+// Every recipe under configs/ parses, uses only known keys, and names a buildable model configuration.
+TEST(Recipes, EveryShippedRecipeIsValid) {
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(ATTNZOO_CONFIGS_DIR)) {
+    if (e.path().extension() != ".yaml") continue;
+    ++n;
+    TrainConfig c;
+    ASSERT_NO_THROW(c.apply_json(models::read_config_file(e.path().string()), e.path().string())) << e.path();
+    EXPECT_NO_THROW(models::registry().resolve_args(c.model, c.model_args)) << e.path();
+    EXPECT_GT(c.epochs, 0) << e.path();
+  }
+  EXPECT_GE(n, 6);
 }
 
 }  // namespace
