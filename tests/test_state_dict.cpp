@@ -107,3 +107,42 @@ TEST(LoadWeights, FineTuneDropsHeadAndAdaptsStem) {
 }
 
 }  // namespace
+
+namespace {
+
+// DaViT weights published in timm's layout load into the official-layout model unchanged.
+TEST(LoadWeights, DaViTAcceptsTimmConvertedCheckpoints) {
+  auto src = models::create_model("davit", {{"embed_dims", {8, 16, 16, 16}}, {"num_heads", {2, 2, 2, 2}},
+                                            {"depths", {1, 1, 1, 1}}, {"num_classes", 5}});
+  // Official -> timm (timm's checkpoint_filter_fn renames).
+  TensorDict timm;
+  for (const auto& item : checkpoint::state_dict(*src)) {
+    std::string k = item.key();
+    auto rep = [&](const std::string& from, const std::string& to) {
+      const auto p = k.find(from);
+      if (p != std::string::npos) k.replace(p, from.size(), to);
+    };
+    if (k.rfind("patch_embeds.0.", 0) == 0) k = "stem." + k.substr(15);
+    for (int i = 1; i < 4; ++i) rep("patch_embeds." + std::to_string(i) + ".", "stages." + std::to_string(i) + ".downsample.");
+    rep("main_blocks.", "stages.");
+    if (k.rfind("stages.", 0) == 0 && k.find(".downsample.") == std::string::npos) k.insert(k.find('.', 7), ".blocks");
+    rep("stem.proj.", "stem.conv.");
+    rep("downsample.proj.", "downsample.conv.");
+    rep(".cpe.0.", ".cpe1.");
+    rep(".cpe.1.", ".cpe2.");
+    if (k.rfind("head.", 0) == 0) k = "head.fc." + k.substr(5);
+    if (k.rfind("norms.", 0) == 0) k = "head.norm." + k.substr(6);
+    timm.insert(k, item.value().clone());
+  }
+  ASSERT_NE(timm.find("stages.2.blocks.0.1.cpe2.proj.weight"), nullptr);
+  ASSERT_NE(timm.find("stem.conv.weight"), nullptr);
+  auto dst = models::create_model("davit", {{"embed_dims", {8, 16, 16, 16}}, {"num_heads", {2, 2, 2, 2}},
+                                            {"depths", {1, 1, 1, 1}}, {"num_classes", 5}});
+  models::load_weights(*dst, timm, "timm-layout");
+  const auto x = torch::randn({1, 3, 32, 32});
+  src->eval();
+  dst->eval();
+  EXPECT_TRUE(src->forward(x).equal(dst->forward(x)));
+}
+
+}  // namespace

@@ -11,6 +11,7 @@
 #include <attnzoo/models/biformer.h>
 #include <attnzoo/models/classifier.h>
 #include <attnzoo/models/convit.h>
+#include <attnzoo/models/davit.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
@@ -19,6 +20,7 @@
 #include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/bra.h>
 #include <attnzoo/modules/convit_block.h>
+#include <attnzoo/modules/davit.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/gpsa.h>
 #include <attnzoo/modules/init.h>

@@ -6,6 +6,7 @@ namespace attnzoo::models {
 
 checkpoint::LoadReport load_weights(ClassifierImpl& model, checkpoint::TensorDict weights, const std::string& what,
                                     const LoadOptions& options) {
+  weights = model.filter_checkpoint(std::move(weights));
   const auto own = checkpoint::state_dict(model);
   const PretrainedCfg& cfg = model.pretrained_cfg();
   bool dropped_head = false;

@@ -88,6 +88,7 @@ const Registry& registry() {
     register_convit(r);
     register_biformer(r);
     register_biformer_stl(r);
+    register_davit(r);
   });
   return r;
 }

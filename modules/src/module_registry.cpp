@@ -3,6 +3,7 @@
 #include <attnzoo/modules/args.h>
 #include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/convit_block.h>
+#include <attnzoo/modules/davit.h>
 #include <attnzoo/modules/lka.h>
 
 #include <stdexcept>
@@ -20,6 +21,32 @@ BuiltModule unary(Holder m) {
     return std::vector<at::Tensor>{m->forward(in[0])};
   };
   return b;
+}
+
+// Wraps a block taking tokens and the map size: extra {"size": [H, W]}.
+template <typename Holder>
+BuiltModule sized(Holder m) {
+  BuiltModule b;
+  b.module = m.ptr();
+  b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
+    TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+    if (!extra.contains("size")) throw std::invalid_argument("this block needs the map size: extra {\"size\": [H, W]}");
+    const auto s = extra.at("size").get<std::vector<int64_t>>();
+    TORCH_CHECK(s.size() == 2, "size must be [H, W]");
+    return std::vector<at::Tensor>{m->forward(in[0], {s[0], s[1]})};
+  };
+  return b;
+}
+
+DaViTBlockOptions davit_block_options(ArgReader& a) {
+  DaViTBlockOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads"));
+  o.window_size(a.get<int64_t>("window_size", 7))
+      .mlp_ratio(a.get<double>("mlp_ratio", 4.0))
+      .drop_path(a.get<double>("drop_path", 0.0))
+      .ffn(a.get<bool>("ffn", true));
+  a.ignore("act_layer");
+  a.ignore("norm_layer");
+  return o;
 }
 
 std::vector<ModuleEntry> make_entries() {
@@ -149,6 +176,36 @@ std::vector<ModuleEntry> make_entries() {
                  a.ignore("kv_downsample_kernel");
                  a.finish();
                  return unary(BiFormerBlock(o));
+               }});
+  e.push_back({"davit", "WindowAttention", "attnzoo::modules::MultiHeadSelfAttention",
+               "DaViT window attention on pre-partitioned windows [B*nW, ws*ws, C]", [](const nlohmann::json& c) {
+                 ArgReader a(c, "davit.WindowAttention");
+                 MultiHeadSelfAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads"));
+                 o.qkv_bias(a.get<bool>("qkv_bias", true));
+                 a.ignore("window_size");  // the module sees whole windows; size only matters to the block
+                 a.finish();
+                 return unary(MultiHeadSelfAttention(o));
+               }});
+  e.push_back({"davit", "ChannelAttention", "attnzoo::modules::ChannelAttention", "DaViT channel group attention",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "davit.ChannelAttention");
+                 ChannelAttention m(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8), a.get<bool>("qkv_bias", false));
+                 a.finish();
+                 return unary(m);
+               }});
+  e.push_back({"davit", "SpatialBlock", "attnzoo::modules::DaViTSpatialBlock", "DaViT spatial-window block (tokens + size)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "davit.SpatialBlock");
+                 auto o = davit_block_options(a).qkv_bias(a.get<bool>("qkv_bias", true));
+                 a.finish();
+                 return sized(DaViTSpatialBlock(o));
+               }});
+  e.push_back({"davit", "ChannelBlock", "attnzoo::modules::DaViTChannelBlock", "DaViT channel-group block (tokens + size)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "davit.ChannelBlock");
+                 auto o = davit_block_options(a).qkv_bias(a.get<bool>("qkv_bias", false));
+                 a.finish();
+                 return sized(DaViTChannelBlock(o));
                }});
   return e;
 }

@@ -1,5 +1,6 @@
 #pragma once
 // The interface every image classifier in the zoo offers (timm's model contract).
+#include <attnzoo/checkpoint/tensor_dict.h>
 #include <attnzoo/models/pretrained_cfg.h>
 
 #include <torch/nn/module.h>
@@ -31,6 +32,9 @@ class ClassifierImpl : public torch::nn::Module {
   /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
   virtual std::vector<std::string> no_weight_decay() const { return {}; }
   virtual std::vector<FeatureInfo> feature_info() const = 0;
+  /// Maps other published layouts of this family's weights to the official key names (timm's
+  /// checkpoint_filter_fn). Called by load_weights before matching keys; identity by default.
+  virtual checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const { return weights; }
 
   int64_t num_classes() const { return num_classes_; }
   torch::nn::Linear head{nullptr};  // official key "head" in every family so far

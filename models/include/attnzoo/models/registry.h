@@ -69,5 +69,6 @@ void register_van(Registry& r);
 void register_convit(Registry& r);
 void register_biformer(Registry& r);
 void register_biformer_stl(Registry& r);
+void register_davit(Registry& r);
 
 }  // namespace attnzoo::models

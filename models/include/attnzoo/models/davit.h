@@ -1,0 +1,49 @@
+#pragma once
+// DaViT (Ding et al., ECCV 2022, arXiv 2204.03645), official code dingmyu/davit. Official keys:
+// patch_embeds.{i}, main_blocks.{stage}.{layer}.{0 spatial | 1 channel}, norms, head. timm-converted
+// checkpoints (stem / stages.{i}.downsample / stages.{i}.blocks / head.norm / head.fc) load too.
+#include <attnzoo/models/classifier.h>
+#include <attnzoo/modules/davit.h>
+
+#include <torch/arg.h>
+
+namespace attnzoo::models {
+
+struct DaViTOptions {
+  TORCH_ARG(int64_t, in_chans) = 3;
+  TORCH_ARG(int64_t, num_classes) = 1000;
+  TORCH_ARG(std::vector<int64_t>, depths) = std::vector<int64_t>{1, 1, 3, 1};
+  TORCH_ARG(int64_t, patch_size) = 4;
+  TORCH_ARG(std::vector<int64_t>, embed_dims) = std::vector<int64_t>{64, 128, 192, 256};
+  TORCH_ARG(std::vector<int64_t>, num_heads) = std::vector<int64_t>{3, 6, 12, 24};
+  TORCH_ARG(int64_t, window_size) = 7;
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(bool, qkv_bias) = true;
+  TORCH_ARG(double, drop_path_rate) = 0.1;
+  TORCH_ARG(bool, ffn) = true;
+  TORCH_ARG(bool, overlapped_patch) = false;
+};
+
+class DaViTImpl : public ClassifierImpl {
+ public:
+  explicit DaViTImpl(const DaViTOptions& options);
+  /// Tokens of the last stage as NCHW [B, C, H, W] (no norm: DaViT normalises after pooling).
+  at::Tensor forward_features(const at::Tensor& x) override;
+  /// mean over tokens -> norms (LayerNorm) -> head.
+  at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
+  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  void reset_classifier(int64_t num_classes) override;
+  std::vector<FeatureInfo> feature_info() const override;
+  checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const override;
+
+  DaViTOptions options;
+  torch::nn::ModuleList patch_embeds;
+  torch::nn::ModuleList main_blocks;
+  torch::nn::LayerNorm norms{nullptr};
+};
+TORCH_MODULE(DaViT);
+
+/// timm's DaViT key names -> the official ones (the inverse of timm's checkpoint_filter_fn).
+checkpoint::TensorDict davit_from_timm_keys(const checkpoint::TensorDict& weights);
+
+}  // namespace attnzoo::models

@@ -1,0 +1,172 @@
+#include <attnzoo/models/davit.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/init.h>
+
+#include <torch/torch.h>
+
+#include <regex>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+using modules::DaViTBlockOptions;
+
+DaViTImpl::DaViTImpl(const DaViTOptions& o) : options(o) {
+  const auto& E = o.embed_dims();
+  const size_t S = E.size();
+  TORCH_CHECK(S >= 1 && o.num_heads().size() == S && o.depths().size() == S,
+              "DaViT: embed_dims, num_heads and depths need the same number of stages");
+  int64_t layers = 0;
+  for (auto d : o.depths()) layers += d;
+  for (size_t i = 0; i < S; ++i)
+    patch_embeds->push_back(modules::DaViTPatchEmbed(i == 0 ? o.patch_size() : 2, i == 0 ? o.in_chans() : E[i - 1], E[i],
+                                                     o.overlapped_patch()));
+  register_module("patch_embeds", patch_embeds);
+  // dpr = linspace(0, rate, 2 * layers): layer l's spatial block gets dpr[2l], its channel block dpr[2l+1].
+  auto dpr = [&](int64_t k) { return 2 * layers > 1 ? o.drop_path_rate() * k / static_cast<double>(2 * layers - 1) : 0.0; };
+  int64_t l = 0;
+  for (size_t i = 0; i < S; ++i) {
+    nn::ModuleList stage;
+    for (int64_t j = 0; j < o.depths()[i]; ++j, ++l) {
+      auto bo = DaViTBlockOptions(E[i], o.num_heads()[i]).window_size(o.window_size()).mlp_ratio(o.mlp_ratio()).qkv_bias(o.qkv_bias()).ffn(o.ffn());
+      nn::ModuleList pair;  // MySequential(SpatialBlock, ChannelBlock): keys .0 / .1
+      pair->push_back(modules::DaViTSpatialBlock(DaViTBlockOptions(bo).drop_path(dpr(2 * l))));
+      pair->push_back(modules::DaViTChannelBlock(DaViTBlockOptions(bo).drop_path(dpr(2 * l + 1))));
+      stage->push_back(pair);
+    }
+    main_blocks->push_back(stage);
+  }
+  register_module("main_blocks", main_blocks);
+  norms = register_module("norms", nn::LayerNorm(nn::LayerNormOptions({E.back()})));
+  num_features_ = E.back();
+  reset_classifier(o.num_classes());
+  modules::init_vit_weights(*this);  // _init_vit_weights without names: Linear trunc_normal, LN 1/0
+}
+
+std::vector<at::Tensor> DaViTImpl::forward_intermediates(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "DaViT: expected input [B, ", options.in_chans(),
+              ", H, W], got ", x.sizes());
+  std::vector<at::Tensor> out;
+  at::Tensor t = x;
+  modules::Size2 size{x.size(2), x.size(3)};
+  for (size_t i = 0; i < main_blocks->size(); ++i) {
+    std::tie(t, size) = patch_embeds[i]->as<modules::DaViTPatchEmbedImpl>()->forward(t, size);
+    for (const auto& layer : *main_blocks[i]->as<nn::ModuleList>()) {
+      const auto& pair = *layer->as<nn::ModuleList>();
+      t = pair[0]->as<modules::DaViTSpatialBlockImpl>()->forward(t, size);
+      t = pair[1]->as<modules::DaViTChannelBlockImpl>()->forward(t, size);
+    }
+    out.push_back(t.transpose(1, 2).reshape({t.size(0), t.size(2), size[0], size[1]}));
+  }
+  return out;
+}
+
+at::Tensor DaViTImpl::forward_features(const at::Tensor& x) { return forward_intermediates(x).back(); }
+
+at::Tensor DaViTImpl::forward_head(const at::Tensor& x, bool pre_logits) {
+  return apply_head(norms(x.flatten(2).mean(-1)), pre_logits);  // pool, then norm (unlike Swin)
+}
+
+void DaViTImpl::reset_classifier(int64_t num_classes) {
+  ClassifierImpl::reset_classifier(num_classes);
+  options.num_classes(num_classes);
+}
+
+std::vector<FeatureInfo> DaViTImpl::feature_info() const {
+  return hierarchical_feature_info(options.embed_dims(), static_cast<int64_t>(options.embed_dims().size()), "main_blocks.");
+}
+
+checkpoint::TensorDict davit_from_timm_keys(const checkpoint::TensorDict& w) {
+  if (!w.contains("head.fc.weight") && !w.contains("stem.conv.weight")) return w;  // already official
+  static const std::vector<std::pair<std::regex, std::string>> rules = {
+      {std::regex(R"(^stem\.conv\.)"), "patch_embeds.0.proj."},
+      {std::regex(R"(^stem\.norm\.)"), "patch_embeds.0.norm."},
+      {std::regex(R"(^stages\.(\d+)\.downsample\.conv\.)"), "patch_embeds.$1.proj."},
+      {std::regex(R"(^stages\.(\d+)\.downsample\.norm\.)"), "patch_embeds.$1.norm."},
+      {std::regex(R"(^stages\.(\d+)\.blocks\.)"), "main_blocks.$1."},
+      {std::regex(R"(\.cpe1\.)"), ".cpe.0."},
+      {std::regex(R"(\.cpe2\.)"), ".cpe.1."},
+      {std::regex(R"(^head\.fc\.)"), "head."},
+      {std::regex(R"(^head\.norm\.)"), "norms."},
+  };
+  checkpoint::TensorDict out;
+  for (const auto& item : w) {
+    std::string k = item.key();
+    for (const auto& [re, rep] : rules) k = std::regex_replace(k, re, rep);
+    out.insert(k, item.value());
+  }
+  return out;
+}
+
+checkpoint::TensorDict DaViTImpl::filter_checkpoint(checkpoint::TensorDict weights) const {
+  return davit_from_timm_keys(weights);
+}
+
+void register_davit(Registry& r) {
+  const DaViTOptions d;
+  ModelFamily fam;
+  fam.name = "davit";
+  fam.description = "DaViT, dual (spatial window + channel group) attention (Ding et al. ECCV 2022, arXiv 2204.03645)";
+  fam.default_args = {{"in_chans", d.in_chans()},       {"num_classes", d.num_classes()}, {"depths", d.depths()},
+                      {"patch_size", d.patch_size()},   {"embed_dims", d.embed_dims()},   {"num_heads", d.num_heads()},
+                      {"window_size", d.window_size()}, {"mlp_ratio", d.mlp_ratio()},     {"qkv_bias", d.qkv_bias()},
+                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"},
+                      {"attention_types", {"spatial", "channel"}}, {"ffn", d.ffn()},
+                      {"overlapped_patch", d.overlapped_patch()}, {"weight_init", ""}, {"img_size", 224},
+                      {"drop_rate", 0.0},                {"attn_drop_rate", 0.0}};
+  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
+    ArgReader a(args, "davit");
+    DaViTOptions o;
+    o.in_chans(a.get("in_chans", o.in_chans()))
+        .num_classes(a.get("num_classes", o.num_classes()))
+        .depths(a.get("depths", o.depths()))
+        .patch_size(a.get("patch_size", o.patch_size()))
+        .embed_dims(a.get("embed_dims", o.embed_dims()))
+        .num_heads(a.get("num_heads", o.num_heads()))
+        .window_size(a.get("window_size", o.window_size()))
+        .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
+        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
+        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
+        .ffn(a.get("ffn", o.ffn()))
+        .overlapped_patch(a.get("overlapped_patch", o.overlapped_patch()));
+    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "davit") != 1e-5)
+      throw std::invalid_argument("davit: only nn.LayerNorm (eps 1e-5) is supported as norm_layer");
+    const auto types = a.get<std::vector<std::string>>("attention_types", {"spatial", "channel"});
+    if (types != std::vector<std::string>{"spatial", "channel"})
+      throw std::invalid_argument("davit: attention_types must be [spatial, channel] (as in every official variant)");
+    if (a.get<std::string>("weight_init", "") == "conv") throw std::invalid_argument("davit: weight_init 'conv' is not supported");
+    for (const char* k : {"img_size", "drop_rate", "attn_drop_rate"}) a.ignore(k);  // unused by the official forward
+    a.finish();
+    return DaViT(o).ptr();
+  };
+  PretrainedCfg cfg;  // timm's DaViT cfg: crop 0.95, bicubic, ImageNet mean/std
+  cfg.first_conv = "patch_embeds.0.proj";
+  cfg.classifier = "head";
+  cfg.crop_pct = 0.95;
+  cfg.paper = "arXiv:2204.03645";
+  fam.pretrained = cfg;
+  r.add_family(fam);
+  struct V {
+    const char* name;
+    std::vector<int64_t> depths, dims, heads;
+    int64_t window, img;
+  };
+  for (const auto& v : {V{"davit_tiny", {1, 1, 3, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224},
+                        V{"davit_small", {1, 1, 9, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224},
+                        V{"davit_base", {1, 1, 9, 1}, {128, 256, 512, 1024}, {4, 8, 16, 32}, 7, 224},
+                        V{"davit_large_window12_384", {1, 1, 9, 1}, {192, 384, 768, 1536}, {6, 12, 24, 48}, 12, 384}}) {
+    ModelVariant mv;
+    mv.name = v.name;
+    mv.family = "davit";
+    mv.args = {{"depths", v.depths}, {"embed_dims", v.dims}, {"num_heads", v.heads}, {"window_size", v.window},
+               {"patch_size", 4}, {"mlp_ratio", 4.0}, {"qkv_bias", true}, {"overlapped_patch", false}, {"img_size", v.img}};
+    mv.pretrained = cfg;
+    mv.pretrained.input_size = {3, v.img, v.img};
+    if (v.img == 384) mv.pretrained.crop_pct = 1.0;
+    r.add_variant(mv);
+  }
+}
+
+}  // namespace attnzoo::models

@@ -1,0 +1,131 @@
+#include <attnzoo/modules/davit.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace attnzoo::modules {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+void ConvPosEncImpl::reset() {
+  proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(dim_, dim_, k_).padding(k_ / 2).groups(dim_)));
+}
+
+at::Tensor ConvPosEncImpl::forward(const at::Tensor& x, Size2 size) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+  TORCH_CHECK(N == size[0] * size[1], "ConvPosEnc: ", N, " tokens for a ", size[0], "x", size[1], " map");
+  const auto feat = proj(x.transpose(1, 2).reshape({B, C, size[0], size[1]}));
+  return x + feat.flatten(2).transpose(1, 2);
+}
+
+void ChannelAttentionImpl::reset() {
+  TORCH_CHECK(dim_ % heads_ == 0, "ChannelAttention: dim ", dim_, " is not divisible by num_heads ", heads_);
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim_, 3 * dim_).bias(bias_)));
+  proj = register_module("proj", nn::Linear(dim_, dim_));
+}
+
+at::Tensor ChannelAttentionImpl::forward(const at::Tensor& x) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), G = heads_;
+  const auto qkv_ = qkv(x).reshape({B, N, 3, G, C / G}).permute({2, 0, 3, 1, 4});
+  const auto q = qkv_[0], k = qkv_[1] * std::pow(static_cast<double>(C / G), -0.5), v = qkv_[2];
+  const auto attention = torch::matmul(k.transpose(-1, -2), v).softmax(-1);          // [B, G, d, d]
+  const auto y = torch::matmul(attention, q.transpose(-1, -2)).transpose(-1, -2);    // [B, G, N, d]
+  return proj(y.transpose(1, 2).reshape({B, N, C}));
+}
+
+namespace {
+nn::ModuleList two_cpe(int64_t dim) {
+  nn::ModuleList l;
+  l->push_back(ConvPosEnc(dim, 3));
+  l->push_back(ConvPosEnc(dim, 3));
+  return l;
+}
+Mlp make_mlp(const DaViTBlockOptions& o) {
+  return Mlp(MlpOptions(o.dim()).hidden_features(static_cast<int64_t>(o.dim() * o.mlp_ratio())));
+}
+}  // namespace
+
+DaViTSpatialBlockImpl::DaViTSpatialBlockImpl(const DaViTBlockOptions& options_) : options(options_) { reset(); }
+
+void DaViTSpatialBlockImpl::reset() {
+  const int64_t C = options.dim();
+  cpe = register_module("cpe", two_cpe(C));
+  norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
+  attn = register_module("attn", MultiHeadSelfAttention(MultiHeadSelfAttentionOptions(C, options.num_heads()).qkv_bias(options.qkv_bias())));
+  drop_path = register_module("drop_path", DropPath(options.drop_path()));
+  if (options.ffn()) {
+    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
+    mlp = register_module("mlp", make_mlp(options));
+  }
+}
+
+at::Tensor DaViTSpatialBlockImpl::forward(const at::Tensor& x, Size2 size) {
+  const int64_t B = x.size(0), C = x.size(2), H = size[0], W = size[1], ws = options.window_size();
+  TORCH_CHECK(x.size(1) == H * W, "DaViT SpatialBlock: input feature has wrong size");
+  const auto shortcut = cpe[0]->as<ConvPosEncImpl>()->forward(x, size);
+  at::Tensor t = norm1(shortcut).view({B, H, W, C});
+  const int64_t pad_r = (ws - W % ws) % ws, pad_b = (ws - H % ws) % ws;
+  t = F::pad(t, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));  // zeros after the norm, no mask
+  const int64_t Hp = H + pad_b, Wp = W + pad_r;
+  // window_partition: windows row-major over (Hp/ws, Wp/ws), tokens row-major inside.
+  auto win = t.view({B, Hp / ws, ws, Wp / ws, ws, C}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, ws * ws, C});
+  win = attn(win);
+  t = win.view({B, Hp / ws, Wp / ws, ws, ws, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, Hp, Wp, C});
+  if (pad_r > 0 || pad_b > 0) t = t.narrow(1, 0, H).narrow(2, 0, W).contiguous();
+  at::Tensor y = shortcut + drop_path(t.view({B, H * W, C}));
+  y = cpe[1]->as<ConvPosEncImpl>()->forward(y, size);
+  if (options.ffn()) y = y + drop_path(mlp(norm2(y)));
+  return y;
+}
+
+DaViTChannelBlockImpl::DaViTChannelBlockImpl(const DaViTBlockOptions& options_) : options(options_) { reset(); }
+
+void DaViTChannelBlockImpl::reset() {
+  const int64_t C = options.dim();
+  cpe = register_module("cpe", two_cpe(C));
+  norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
+  attn = register_module("attn", ChannelAttention(C, options.num_heads(), options.qkv_bias()));
+  drop_path = register_module("drop_path", DropPath(options.drop_path()));
+  if (options.ffn()) {
+    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
+    mlp = register_module("mlp", make_mlp(options));
+  }
+}
+
+at::Tensor DaViTChannelBlockImpl::forward(const at::Tensor& x, Size2 size) {
+  at::Tensor y = cpe[0]->as<ConvPosEncImpl>()->forward(x, size);
+  y = y + drop_path(attn(norm1(y)));
+  y = cpe[1]->as<ConvPosEncImpl>()->forward(y, size);
+  if (options.ffn()) y = y + drop_path(mlp(norm2(y)));
+  return y;
+}
+
+void DaViTPatchEmbedImpl::reset() {
+  TORCH_CHECK(patch_ == 4 || patch_ == 2, "DaViT PatchEmbed: patch_size must be 4 (stem) or 2 (merging), got ", patch_);
+  if (patch_ == 4) {
+    proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(in_, out_, 7).stride(4).padding(3)));
+    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({out_})));
+  } else {
+    const int64_t k = overlapped_ ? 3 : 2, p = overlapped_ ? 1 : 0;
+    proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(in_, out_, k).stride(2).padding(p)));
+    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({in_})));
+  }
+}
+
+std::pair<at::Tensor, Size2> DaViTPatchEmbedImpl::forward(const at::Tensor& x_in, Size2 size) {
+  at::Tensor x = x_in;
+  const bool tokens = x.dim() == 3;
+  if (tokens) x = norm(x).reshape({x.size(0), size[0], size[1], x.size(2)}).permute({0, 3, 1, 2}).contiguous();
+  const int64_t H = x.size(2), W = x.size(3);
+  if (W % patch_ != 0) x = F::pad(x, F::PadFuncOptions({0, patch_ - W % patch_}));
+  if (H % patch_ != 0) x = F::pad(x, F::PadFuncOptions({0, 0, 0, patch_ - H % patch_}));
+  x = proj(x);
+  const Size2 out_size{x.size(2), x.size(3)};
+  x = x.flatten(2).transpose(1, 2);
+  if (!tokens) x = norm(x);
+  return {x, out_size};
+}
+
+}  // namespace attnzoo::modules
