@@ -13,6 +13,7 @@
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
 #include <attnzoo/models/config.h>
+#include <attnzoo/models/litv2.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
@@ -21,7 +22,9 @@
 #include <attnzoo/modules/bra.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/davit.h>
+#include <attnzoo/modules/deform_conv.h>
 #include <attnzoo/modules/drop_path.h>
+#include <attnzoo/modules/hilo.h>
 #include <attnzoo/modules/gpsa.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/lka.h>

@@ -89,6 +89,7 @@ const Registry& registry() {
     register_biformer(r);
     register_biformer_stl(r);
     register_davit(r);
+    register_litv2(r);
   });
   return r;
 }

@@ -4,6 +4,9 @@
 #include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/davit.h>
+#include <attnzoo/modules/hilo.h>
+
+#include <cmath>
 #include <attnzoo/modules/lka.h>
 
 #include <stdexcept>
@@ -47,6 +50,26 @@ DaViTBlockOptions davit_block_options(ArgReader& a) {
   a.ignore("act_layer");
   a.ignore("norm_layer");
   return o;
+}
+
+// Token modules on an H x W map: extra {"H", "W"}, else the square side sqrt(N) (the official
+// classification code's assumption).
+template <typename Holder>
+BuiltModule on_map(Holder m, int64_t fixed_h = 0, int64_t fixed_w = 0) {
+  BuiltModule b;
+  b.module = m.ptr();
+  b.forward = [m, fixed_h, fixed_w](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
+    TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+    int64_t H = fixed_h, W = fixed_w;
+    if (extra.contains("H")) {
+      H = extra.at("H").get<int64_t>();
+      W = extra.at("W").get<int64_t>();
+    } else if (H == 0) {
+      H = W = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(in[0].size(1)))));
+    }
+    return std::vector<at::Tensor>{m->forward(in[0], H, W)};
+  };
+  return b;
 }
 
 std::vector<ModuleEntry> make_entries() {
@@ -206,6 +229,44 @@ std::vector<ModuleEntry> make_entries() {
                  auto o = davit_block_options(a).qkv_bias(a.get<bool>("qkv_bias", false));
                  a.finish();
                  return sized(DaViTChannelBlock(o));
+               }});
+  e.push_back({"hilo", "HiLo", "attnzoo::modules::HiLo", "LITv2 HiLo attention (Lo-Fi pooled heads + Hi-Fi window heads)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "hilo.HiLo");
+                 HiLoOptions o(a.get<int64_t>("dim"));
+                 o.num_heads(a.get<int64_t>("num_heads", 8))
+                     .qkv_bias(a.get<bool>("qkv_bias", false))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .window_size(a.get<int64_t>("window_size", 2))
+                     .alpha(a.get<double>("alpha", 0.5));
+                 a.ignore("attn_drop");
+                 a.ignore("proj_drop");
+                 a.finish();
+                 return on_map(HiLo(o));
+               }});
+  e.push_back({"hilo", "Block", "attnzoo::modules::LITBlock", "LITv2 block (HiLo + DWMlp; ConvFFN without attention)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "hilo.Block");
+                 LITBlockOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads"));
+                 o.mlp_ratio(a.get<double>("mlp_ratio", 4.0))
+                     .qkv_bias(a.get<bool>("qkv_bias", true))
+                     .qk_scale(a.get<double>("qk_scale", 0.0))
+                     .drop_path(a.get<double>("drop_path", 0.0))
+                     .local_ws(a.get<int64_t>("local_ws", 1))
+                     .alpha(a.get<double>("alpha", 0.5));
+                 const auto res = a.get<std::vector<int64_t>>("input_resolution");
+                 for (const char* k : {"drop", "attn_drop", "norm_layer", "act_layer"}) a.ignore(k);
+                 a.finish();
+                 return on_map(LITBlock(o), res.at(0), res.at(1));
+               }});
+  e.push_back({"hilo", "DTM", "attnzoo::modules::DTM", "LITv2 deformable token merging (deform conv 2x2/2 + BN + GELU)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "hilo.DTM");
+                 const auto res = a.get<std::vector<int64_t>>("input_resolution");
+                 DTM m(a.get<int64_t>("dim"));
+                 a.ignore("norm_layer");
+                 a.finish();
+                 return on_map(m, res.at(0), res.at(1));
                }});
   return e;
 }

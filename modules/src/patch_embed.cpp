@@ -23,6 +23,7 @@ PatchEmbedImpl::PatchEmbedImpl(const PatchEmbedOptions& options_) : options(opti
 void PatchEmbedImpl::reset() {
   const int64_t p = options.patch_size();
   proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_chans(), options.embed_dim(), p).stride(p)));
+  if (options.norm()) norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.embed_dim()})));
 }
 
 int64_t PatchEmbedImpl::num_patches() const {
@@ -36,7 +37,8 @@ at::Tensor PatchEmbedImpl::forward(const at::Tensor& x) {
   TORCH_CHECK(!options.strict_img_size() || (x.size(2) == options.img_size() && x.size(3) == options.img_size()),
               "PatchEmbed: input size (", x.size(2), "x", x.size(3), ") does not match the model (", options.img_size(),
               "x", options.img_size(), ")");
-  return proj(x).flatten(2).transpose(1, 2);
+  const at::Tensor t = proj(x).flatten(2).transpose(1, 2);
+  return norm ? norm(t) : t;
 }
 
 }  // namespace attnzoo::modules

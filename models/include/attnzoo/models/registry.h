@@ -70,5 +70,6 @@ void register_convit(Registry& r);
 void register_biformer(Registry& r);
 void register_biformer_stl(Registry& r);
 void register_davit(Registry& r);
+void register_litv2(Registry& r);
 
 }  // namespace attnzoo::models

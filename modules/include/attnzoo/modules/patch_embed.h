@@ -5,6 +5,7 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
 namespace attnzoo::modules {
@@ -34,6 +35,7 @@ class PatchEmbedImpl : public torch::nn::Cloneable<PatchEmbedImpl> {
 
   PatchEmbedOptions options;
   torch::nn::Conv2d proj{nullptr};
+  torch::nn::LayerNorm norm{nullptr};  // with options.norm()
 };
 TORCH_MODULE(PatchEmbed);
 

@@ -37,6 +37,8 @@ struct PatchEmbedOptions {
   TORCH_ARG(int64_t, embed_dim);
   /// Reject inputs of another size (ConViT/DeiT: the position embedding is for img_size only).
   TORCH_ARG(bool, strict_img_size) = true;
+  /// LayerNorm on the tokens after the projection (Swin/LITv2 `patch_norm`), key `norm`.
+  TORCH_ARG(bool, norm) = false;
 };
 
 /// Overlapping patch embedding: conv(k, stride, padding k/2) -> BatchNorm2d, NCHW in and out (VAN).

@@ -1,0 +1,51 @@
+#pragma once
+// LITv2 (Pan et al., NeurIPS 2022, arXiv 2205.13213), official code ziplab/LITv2 classification/models.
+// Keys: patch_embed.{proj,norm}, layers.{i}.blocks.{j} (HiLo blocks where has_msa, ConvFFN blocks
+// before), layers.{i}.downsample (DTM with a deformable conv), norm, head. Square inputs of img_size.
+#include <attnzoo/models/classifier.h>
+#include <attnzoo/modules/hilo.h>
+#include <attnzoo/modules/patch_embed.h>
+
+#include <torch/arg.h>
+
+namespace attnzoo::models {
+
+struct LITv2Options {
+  TORCH_ARG(int64_t, img_size) = 224;
+  TORCH_ARG(int64_t, patch_size) = 4;
+  TORCH_ARG(int64_t, in_chans) = 3;
+  TORCH_ARG(int64_t, num_classes) = 1000;
+  TORCH_ARG(int64_t, embed_dim) = 96;
+  TORCH_ARG(std::vector<int64_t>, depths) = std::vector<int64_t>{2, 2, 6, 2};
+  TORCH_ARG(std::vector<int64_t>, num_heads) = std::vector<int64_t>{3, 6, 12, 24};
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(bool, qkv_bias) = true;
+  TORCH_ARG(double, qk_scale) = 0.0;
+  TORCH_ARG(double, drop_path_rate) = 0.1;
+  TORCH_ARG(std::vector<int64_t>, has_msa) = std::vector<int64_t>{0, 0, 1, 1};
+  TORCH_ARG(double, alpha) = 0.5;
+  TORCH_ARG(std::vector<int64_t>, local_ws) = std::vector<int64_t>{0, 0, 2, 1};
+};
+
+class LITv2Impl : public ClassifierImpl {
+ public:
+  explicit LITv2Impl(const LITv2Options& options);
+  /// Normed tokens of the last stage as NCHW.
+  at::Tensor forward_features(const at::Tensor& x) override;
+  at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
+  /// Tokens after the last block of each stage (before its DTM), NCHW.
+  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  void reset_classifier(int64_t num_classes) override;
+  std::vector<FeatureInfo> feature_info() const override;
+
+  LITv2Options options;
+  modules::PatchEmbed patch_embed{nullptr};
+  torch::nn::ModuleList layers;
+  torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* stages);
+};
+TORCH_MODULE(LITv2);
+
+}  // namespace attnzoo::models

@@ -1,0 +1,158 @@
+#include <attnzoo/models/litv2.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/init.h>
+
+#include <torch/torch.h>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+
+LITv2Impl::LITv2Impl(const LITv2Options& o) : options(o) {
+  const size_t S = o.depths().size();
+  TORCH_CHECK(o.num_heads().size() == S && o.has_msa().size() == S && o.local_ws().size() == S,
+              "LITv2: depths, num_heads, has_msa and local_ws need the same number of stages");
+  patch_embed = register_module("patch_embed", modules::PatchEmbed(modules::PatchEmbedOptions(o.img_size(), o.patch_size(),
+                                                                                               o.in_chans(), o.embed_dim())
+                                                                       .norm(true)));
+  int64_t total = 0;
+  for (auto d : o.depths()) total += d;
+  int64_t cur = 0;
+  for (size_t i = 0; i < S; ++i) {
+    const int64_t dim = o.embed_dim() << i;
+    nn::ModuleList blocks;
+    for (int64_t j = 0; j < o.depths()[i]; ++j, ++cur) {
+      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
+      blocks->push_back(modules::LITBlock(modules::LITBlockOptions(dim, o.num_heads()[i])
+                                              .mlp_ratio(o.mlp_ratio())
+                                              .qkv_bias(o.qkv_bias())
+                                              .qk_scale(o.qk_scale())
+                                              .drop_path(dpr)
+                                              .local_ws(o.local_ws()[i])
+                                              .alpha(o.alpha())
+                                              .has_msa(o.has_msa()[i] == 1)));
+    }
+    auto layer = std::make_shared<nn::Module>("LITLayer");
+    layer->register_module("blocks", blocks);
+    if (i + 1 < S) layer->register_module("downsample", modules::DTM(dim));
+    layers->push_back(layer);
+  }
+  register_module("layers", layers);
+  num_features_ = o.embed_dim() << (S - 1);
+  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({num_features_})));
+  reset_classifier(o.num_classes());
+  modules::init_vit_weights(*this);  // Linear trunc_normal(.02) / LN 1/0; convs keep defaults
+  for (const auto& l : *layers)       // ... and the DTM offset convs stay zero (mmcv's init_offset)
+    if (auto d = l->named_children().find("downsample")) {
+      torch::NoGradGuard ng;
+      (*d)->as<modules::DTMImpl>()->dconv->conv_offset->weight.zero_();
+      (*d)->as<modules::DTMImpl>()->dconv->conv_offset->bias.zero_();
+    }
+}
+
+at::Tensor LITv2Impl::run(const at::Tensor& x, std::vector<at::Tensor>* stages) {
+  at::Tensor t = patch_embed(x);
+  int64_t H = x.size(2) / options.patch_size(), W = x.size(3) / options.patch_size();
+  for (const auto& l : *layers) {
+    for (const auto& b : *l->named_children()["blocks"]->as<nn::ModuleList>()) t = b->as<modules::LITBlockImpl>()->forward(t, H, W);
+    if (stages) stages->push_back(t.transpose(1, 2).reshape({t.size(0), t.size(2), H, W}));
+    if (auto d = l->named_children().find("downsample")) {
+      t = (*d)->as<modules::DTMImpl>()->forward(t, H, W);
+      H /= 2;
+      W /= 2;
+    }
+  }
+  t = norm(t);
+  return t.transpose(1, 2).reshape({t.size(0), t.size(2), H, W});
+}
+
+at::Tensor LITv2Impl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+
+std::vector<at::Tensor> LITv2Impl::forward_intermediates(const at::Tensor& x) {
+  std::vector<at::Tensor> out;
+  run(x, &out);
+  return out;
+}
+
+at::Tensor LITv2Impl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.flatten(2).mean(-1), pre_logits); }
+
+void LITv2Impl::reset_classifier(int64_t num_classes) {
+  ClassifierImpl::reset_classifier(num_classes);
+  options.num_classes(num_classes);
+}
+
+std::vector<FeatureInfo> LITv2Impl::feature_info() const {
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < options.depths().size(); ++i) dims.push_back(options.embed_dim() << i);
+  return hierarchical_feature_info(dims, static_cast<int64_t>(dims.size()), "layers.");
+}
+
+void register_litv2(Registry& r) {
+  const LITv2Options d;
+  ModelFamily fam;
+  fam.name = "litv2";
+  fam.description = "LITv2, HiLo attention + deformable token merging (Pan et al. NeurIPS 2022, arXiv 2205.13213)";
+  fam.default_args = {{"img_size", d.img_size()},     {"patch_size", d.patch_size()},   {"in_chans", d.in_chans()},
+                      {"num_classes", d.num_classes()}, {"embed_dim", d.embed_dim()},   {"depths", d.depths()},
+                      {"num_heads", d.num_heads()},   {"mlp_ratio", d.mlp_ratio()},     {"qkv_bias", d.qkv_bias()},
+                      {"qk_scale", nullptr},          {"drop_rate", 0.0},               {"attn_drop_rate", 0.0},
+                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"}, {"ape", false},
+                      {"patch_norm", true},           {"use_checkpoint", false},        {"has_msa", d.has_msa()},
+                      {"alpha", d.alpha()},           {"local_ws", nullptr}};
+  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
+    ArgReader a(args, "litv2");
+    LITv2Options o;
+    o.img_size(a.get("img_size", o.img_size()))
+        .patch_size(a.get("patch_size", o.patch_size()))
+        .in_chans(a.get("in_chans", o.in_chans()))
+        .num_classes(a.get("num_classes", o.num_classes()))
+        .embed_dim(a.get("embed_dim", o.embed_dim()))
+        .depths(a.get("depths", o.depths()))
+        .num_heads(a.get("num_heads", o.num_heads()))
+        .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
+        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
+        .qk_scale(a.get("qk_scale", o.qk_scale()))
+        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
+        .has_msa(a.get("has_msa", o.has_msa()))
+        .alpha(a.get("alpha", o.alpha()));
+    if (!a.has("local_ws") || args.at("local_ws").is_null())
+      throw std::invalid_argument("litv2: local_ws is required (the official constructor indexes it per stage)");
+    o.local_ws(a.get<std::vector<int64_t>>("local_ws"));
+    if (a.get<bool>("ape", false)) throw std::invalid_argument("litv2: ape (absolute position embedding) is not supported");
+    if (!a.get<bool>("patch_norm", true)) throw std::invalid_argument("litv2: patch_norm false is not supported");
+    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "litv2") != 1e-5)
+      throw std::invalid_argument("litv2: only nn.LayerNorm (eps 1e-5) is supported as norm_layer");
+    for (const char* k : {"drop_rate", "attn_drop_rate", "use_checkpoint"}) a.ignore(k);  // zero / memory only
+    a.finish();
+    return LITv2(o).ptr();
+  };
+  PretrainedCfg cfg;  // the authors' DeiT/Swin pipeline: crop 0.875, bicubic, ImageNet mean/std
+  cfg.first_conv = "patch_embed.proj";
+  cfg.classifier = "head";
+  cfg.fixed_input_size = true;
+  cfg.paper = "arXiv:2205.13213";
+  fam.pretrained = cfg;
+  r.add_family(fam);
+  struct V {
+    const char* name;
+    int64_t embed;
+    std::vector<int64_t> depths, heads;
+    int64_t img;
+  };
+  for (const auto& v : {V{"litv2_s", 96, {2, 2, 6, 2}, {3, 6, 12, 24}, 224}, V{"litv2_m", 96, {2, 2, 18, 2}, {3, 6, 12, 24}, 224},
+                        V{"litv2_b", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 224}, V{"litv2_b_384", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 384}}) {
+    ModelVariant mv;
+    mv.name = v.name;
+    mv.family = "litv2";
+    mv.args = {{"img_size", v.img}, {"embed_dim", v.embed}, {"depths", v.depths}, {"num_heads", v.heads},
+               {"alpha", 0.9},      {"local_ws", {0, 0, 2, 1}}, {"mlp_ratio", 4.0}, {"qkv_bias", true}};
+    mv.pretrained = cfg;
+    mv.pretrained.input_size = {3, v.img, v.img};
+    if (v.img == 384) mv.pretrained.crop_pct = 1.0;
+    r.add_variant(mv);
+  }
+}
+
+}  // namespace attnzoo::models

@@ -1,0 +1,114 @@
+#include <attnzoo/modules/hilo.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace attnzoo::modules {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+HiLoImpl::HiLoImpl(const HiLoOptions& options_) : options(options_) { reset(); }
+
+void HiLoImpl::reset() {
+  const auto& o = options;
+  head_dim = static_cast<int64_t>(static_cast<double>(o.dim()) / static_cast<double>(o.num_heads()));
+  l_heads = static_cast<int64_t>(static_cast<double>(o.num_heads()) * o.alpha());  // truncated, as officially
+  h_heads = o.num_heads() - l_heads;
+  if (o.window_size() == 1) {  // no windows: everything through Lo-Fi, without pooling
+    h_heads = 0;
+    l_heads = o.num_heads();
+  }
+  const int64_t l_dim = l_heads * head_dim, h_dim = h_heads * head_dim;
+  if (l_heads > 0) {
+    l_q = register_module("l_q", nn::Linear(nn::LinearOptions(o.dim(), l_dim).bias(o.qkv_bias())));
+    l_kv = register_module("l_kv", nn::Linear(nn::LinearOptions(o.dim(), 2 * l_dim).bias(o.qkv_bias())));
+    l_proj = register_module("l_proj", nn::Linear(l_dim, l_dim));
+  }
+  if (h_heads > 0) {
+    h_qkv = register_module("h_qkv", nn::Linear(nn::LinearOptions(o.dim(), 3 * h_dim).bias(o.qkv_bias())));
+    h_proj = register_module("h_proj", nn::Linear(h_dim, h_dim));
+  }
+}
+
+at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), ws = options.window_size(), hd = head_dim;
+  TORCH_CHECK(N == H * W, "HiLo: ", N, " tokens for a ", H, "x", W, " map");
+  const double scale = options.qk_scale() > 0 ? options.qk_scale() : std::pow(static_cast<double>(hd), -0.5);
+  at::Tensor m = x.reshape({B, H, W, C});
+  const int64_t pad_r = (ws - W % ws) % ws, pad_b = (ws - H % ws) % ws;
+  if (pad_r || pad_b) m = F::pad(m, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));
+  const int64_t Hp = H + pad_b, Wp = W + pad_r;
+  std::vector<at::Tensor> parts;
+  if (h_heads > 0) {  // Hi-Fi: attention inside ws x ws windows
+    const int64_t hg = Hp / ws, wg = Wp / ws, nwin = hg * wg, hdim = h_heads * hd;
+    const auto t = m.reshape({B, hg, ws, wg, ws, C}).transpose(2, 3);
+    const auto qkv = h_qkv(t).reshape({B, nwin, -1, 3, h_heads, hd}).permute({3, 0, 1, 4, 2, 5});
+    const auto attn = (torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale).softmax(-1);
+    auto out = torch::matmul(attn, qkv[2]).transpose(2, 3).reshape({B, hg, wg, ws, ws, hdim});
+    out = h_proj(out.transpose(2, 3).reshape({B, hg * ws, wg * ws, hdim}));
+    parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
+  }
+  if (l_heads > 0) {  // Lo-Fi: every query against average-pooled keys/values
+    const int64_t ldim = l_heads * hd;
+    const auto q = l_q(m).reshape({B, Hp * Wp, l_heads, hd}).permute({0, 2, 1, 3});
+    at::Tensor src = m;
+    if (ws > 1) src = torch::avg_pool2d(m.permute({0, 3, 1, 2}), {ws, ws}, {ws, ws}).reshape({B, C, -1}).permute({0, 2, 1});
+    const auto kv = l_kv(src).reshape({B, -1, 2, l_heads, hd}).permute({2, 0, 3, 1, 4});
+    const auto attn = (torch::matmul(q, kv[0].transpose(-2, -1)) * scale).softmax(-1);
+    auto out = l_proj(torch::matmul(attn, kv[1]).transpose(1, 2).reshape({B, Hp, Wp, ldim}));
+    parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
+  }
+  return torch::cat(parts, -1).reshape({B, N, -1});
+}
+
+void TokenDWMlpImpl::reset() {
+  fc1 = register_module("fc1", nn::Linear(dim_, hidden_));
+  dwconv = register_module("dwconv", DWConv(hidden_));
+  fc2 = register_module("fc2", nn::Linear(hidden_, dim_));
+}
+
+at::Tensor TokenDWMlpImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  const int64_t B = x.size(0), N = x.size(1);
+  at::Tensor h = fc1(x);
+  h = dwconv(h.transpose(1, 2).reshape({B, hidden_, H, W})).flatten(2).transpose(1, 2);
+  TORCH_CHECK(h.size(1) == N, "DWMlp: token count changed");
+  return fc2(torch::gelu(h));
+}
+
+LITBlockImpl::LITBlockImpl(const LITBlockOptions& options_) : options(options_) { reset(); }
+
+void LITBlockImpl::reset() {
+  const auto& o = options;
+  const int64_t C = o.dim();
+  if (o.has_msa()) {
+    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
+    attn = register_module("attn", HiLo(HiLoOptions(C).num_heads(o.num_heads()).qkv_bias(o.qkv_bias()).qk_scale(o.qk_scale())
+                                            .window_size(o.local_ws()).alpha(o.alpha())));
+  }
+  drop_path = register_module("drop_path", DropPath(o.drop_path()));
+  norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
+  mlp = register_module("mlp", TokenDWMlp(C, static_cast<int64_t>(C * o.mlp_ratio())));
+}
+
+at::Tensor LITBlockImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  at::Tensor y = x;
+  if (attn) y = y + drop_path(attn(norm1(y), H, W));
+  return y + drop_path(mlp(norm2(y), H, W));
+}
+
+void DTMImpl::reset() {
+  dconv = register_module("dconv", DeformConv2dPack(dim_, 2 * dim_, 2, 2, 0));
+  norm_layer = register_module("norm_layer", nn::BatchNorm2d(2 * dim_));
+}
+
+at::Tensor DTMImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  const int64_t B = x.size(0), L = x.size(1), C = x.size(2);
+  TORCH_CHECK(L == H * W, "DTM: input feature has wrong size");
+  TORCH_CHECK(H % 2 == 0 && W % 2 == 0, "DTM: x size (", H, "*", W, ") are not even.");
+  const auto y = dconv(x.reshape({B, H, W, C}).permute({0, 3, 1, 2}).contiguous());
+  return torch::gelu(norm_layer(y)).flatten(2).transpose(1, 2);
+}
+
+}  // namespace attnzoo::modules
