@@ -121,3 +121,39 @@ TEST(Cli, BadInputsGiveOneLineErrorsAndExitCodes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every model fixture's release-style .checkpoint.pth reproduces the official logits through
+// `attnzoo forward` (family from the folder, else the official class name).
+TEST(Cli, ForwardReproducesEveryReleaseCheckpoint) {
+  auto dir = test::temp_dir("cli_forward_all");
+  int checked = 0;
+  for (const auto& fam : fs::directory_iterator(test::fixtures_dir())) {
+    if (!fam.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(fam.path())) {
+      if (f.path().extension() != ".pth") continue;
+      const std::string name = f.path().stem().stem().string();  // x.checkpoint.pth -> x
+      if (!fs::exists(fam.path() / (name + ".json"))) continue;   // the unpickler's own test files
+      const auto spec = test::read_json(fam.path() / (name + ".json"));
+      std::string family = fam.path().filename().string();
+      if (family == "hilo") family = "litv2";
+      const std::string cfg = (dir / (name + ".json")).string();
+      checkpoint::write_file_atomic(cfg, spec["config"].dump());
+      const std::string out_file = (dir / (name + ".out.safetensors")).string();
+      std::string out;
+      ASSERT_EQ(run("forward --model " + family + " --config " + cfg + " --weights " + f.path().string() + " --input " +
+                        (fam.path() / (name + ".io.safetensors")).string() + " --output " + out_file + " --dtype float64",
+                    &out),
+                0)
+          << name << ": " << out;
+      auto got = checkpoint::read_safetensors(out_file).tensors;
+      auto want = checkpoint::read_safetensors((fam.path() / (name + ".io.safetensors")).string()).tensors;
+      EXPECT_LT(test::max_abs_diff(got["logits"], want["logits"]), 1e-8) << name;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 5);
+}
+
+}  // namespace
