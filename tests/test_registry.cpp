@@ -1,6 +1,7 @@
 // Registry behaviour and the timm model contract on every variant family.
 #include "test_util.h"
 
+#include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/lka.h>
@@ -190,5 +191,28 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyContract, ::testing::ValuesIn(small_configs()),
                          [](const ::testing::TestParamInfo<SmallConfig>& i) { return i.param.family; });
+
+}  // namespace
+
+namespace {
+
+// DaViT with overlapped patch merging on a non-square input whose sizes are not multiples of the
+// window: padding in the patch embeddings and spatial blocks keeps every stage consistent.
+TEST(ModelContract, DaViTOverlappedNonSquare) {
+  auto m = models::create_model("davit", {{"embed_dims", {8, 16, 16, 16}}, {"num_heads", {2, 2, 2, 2}}, {"depths", {1, 1, 1, 1}},
+                                          {"window_size", 5}, {"overlapped_patch", true}, {"num_classes", 3}});
+  const auto x = torch::randn({2, 3, 72, 56});
+  auto feats = m->forward_intermediates(x);
+  ASSERT_EQ(feats.size(), 4u);
+  EXPECT_EQ(feats[0].sizes(), (std::vector<int64_t>{2, 8, 18, 14}));
+  EXPECT_EQ(feats[1].sizes(), (std::vector<int64_t>{2, 16, 9, 7}));
+  EXPECT_EQ(feats[2].sizes(), (std::vector<int64_t>{2, 16, 5, 4}));
+  EXPECT_EQ(feats[3].sizes(), (std::vector<int64_t>{2, 16, 3, 2}));
+  auto y = m->forward(x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3}));
+  y.sum().backward();
+  for (const auto& p : m->named_parameters()) EXPECT_TRUE(p.value().grad().defined()) << p.key();
+  EXPECT_EQ(checkpoint::state_dict(*m)["patch_embeds.1.proj.weight"].size(-1), 3);  // 3x3 kernels when overlapped
+}
 
 }  // namespace
