@@ -136,8 +136,7 @@ TEST(Cli, ForwardReproducesEveryReleaseCheckpoint) {
       const std::string name = f.path().stem().stem().string();  // x.checkpoint.pth -> x
       if (!fs::exists(fam.path() / (name + ".json"))) continue;   // the unpickler's own test files
       const auto spec = test::read_json(fam.path() / (name + ".json"));
-      std::string family = fam.path().filename().string();
-      if (family == "hilo") family = "litv2";
+      const std::string family = test::model_family_for(fam.path().filename().string(), spec);
       const std::string cfg = (dir / (name + ".json")).string();
       checkpoint::write_file_atomic(cfg, spec["config"].dump());
       const std::string out_file = (dir / (name + ".out.safetensors")).string();

@@ -58,13 +58,7 @@ TEST_P(Parity, ReproducesOfficialOutputs) {
   const auto outputs = spec.at("output_names").get<std::vector<std::string>>();
   torch::NoGradGuard no_grad;
 
-  // The model family: the fixture folder's name, else the official class name in lower case
-  // ("hilo/" holds the LITv2 model case).
-  std::string family = c.family;
-  if (!models::registry().find_family(family)) {
-    family = spec.at("official").at("class").get<std::string>();
-    std::transform(family.begin(), family.end(), family.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  }
+  const std::string family = test::model_family_for(c.family, spec);
   if (spec.at("kind") == "model") {
     auto model = models::create_model(family, spec.at("config"));
     model->to(at::kDouble);

@@ -1,6 +1,11 @@
 #include "test_util.h"
 
+#include <attnzoo/models/registry.h>
+
 #include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include <array>
 #include <cstdio>
@@ -73,6 +78,13 @@ std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_tra
   write_idx(dir, "train", n_train, classes, size, seed);
   write_idx(dir, "t10k", n_test, classes, size, seed + 1);
   return dir;
+}
+
+std::string model_family_for(const std::string& folder, const nlohmann::json& spec) {
+  if (models::registry().find_family(folder)) return folder;
+  std::string family = spec.at("official").at("class").get<std::string>();
+  std::transform(family.begin(), family.end(), family.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return family;
 }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

@@ -20,6 +20,9 @@ std::string cli();
 /// class c has a bright 6x6 square at a class-specific place plus noise. Returns dir.
 std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_train, int n_test, int classes = 4,
                                      int size = 16, unsigned seed = 1);
+/// The model family of a fixture case: the fixture folder's name when that is a registered family,
+/// else the official class name in lower case ("hilo/" holds the LITv2 model case).
+std::string model_family_for(const std::string& folder, const nlohmann::json& spec);
 /// max |a - b|
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
