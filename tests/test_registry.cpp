@@ -154,6 +154,27 @@ const std::vector<SmallConfig>& small_configs() {
        {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 32, 32, 64}}, {"head_dim", 8}, {"n_wins", {2, 2, 2, 2}},
         {"topks", {1, 2, 2, -2}}, {"num_classes", 7}},
        64},
+      // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
+      // BoTNet attention (fixed size, avg-pool stride), final conv.
+      {"halonet",
+       {{"cfg",
+         {{"blocks",
+           {{{"type", "bottle"}, {"d", 1}, {"c", 16}, {"s", 1}, {"br", 0.25}, {"attn_layer", "se"}},
+            {{{"type", "bottle"}, {"d", 1}, {"c", 32}, {"s", 2}, {"br", 0.25}},
+             {{"type", "self_attn"}, {"d", 1}, {"c", 32}, {"s", 2}, {"br", 0.25}, {"self_attn_layer", "lambda"},
+              {"self_attn_kwargs", {{"r", 3}, {"num_heads", 2}, {"dim_head", 4}}}}},
+            {{"type", "self_attn"}, {"d", 1}, {"c", 32}, {"s", 2}, {"br", 0.5}},
+            {{"type", "self_attn"}, {"d", 1}, {"c", 64}, {"s", 2}, {"br", 0.25}, {"self_attn_layer", "bottleneck"},
+             {"self_attn_kwargs", {{"num_heads", 2}}}}}},
+          {"stem_chs", 16},
+          {"stem_type", "tiered"},
+          {"num_features", 48},
+          {"act_layer", "silu"},
+          {"self_attn_layer", "halo"},
+          {"self_attn_kwargs", {{"block_size", 2}, {"halo_size", 1}, {"num_heads", 2}}}}},
+        {"img_size", 64},
+        {"num_classes", 7}},
+       64},
   };
   return c;
 }

@@ -4,9 +4,19 @@ namespace attnzoo::models {
 
 void ClassifierImpl::reset_classifier(int64_t num_classes) {
   TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0, got ", num_classes);
-  if (head) unregister_module("head");
+  // "head.fc": the Linear sits in a parameter-less container module "head" (timm's ClassifierHead).
+  torch::nn::Module* owner = this;
+  std::string leaf = head_name_;
+  if (const auto dot = head_name_.find('.'); dot != std::string::npos) {
+    const std::string prefix = head_name_.substr(0, dot);
+    leaf = head_name_.substr(dot + 1);
+    auto children = named_children();
+    if (!children.contains(prefix)) register_module(prefix, std::make_shared<torch::nn::Module>("ClassifierHead"));
+    owner = named_children()[prefix].get();
+  }
+  if (head) owner->unregister_module(leaf);
   head = nullptr;
-  if (num_classes > 0) head = register_module("head", torch::nn::Linear(num_features_, num_classes));
+  if (num_classes > 0) head = owner->register_module(leaf, torch::nn::Linear(num_features_, num_classes));
   num_classes_ = num_classes;
 }
 

@@ -90,6 +90,7 @@ const Registry& registry() {
     register_biformer_stl(r);
     register_davit(r);
     register_litv2(r);
+    register_halonet(r);
   });
   return r;
 }

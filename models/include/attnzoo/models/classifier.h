@@ -37,7 +37,7 @@ class ClassifierImpl : public torch::nn::Module {
   virtual checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const { return weights; }
 
   int64_t num_classes() const { return num_classes_; }
-  torch::nn::Linear head{nullptr};  // official key "head" in every family so far
+  torch::nn::Linear head{nullptr};  // registered under head_name_ ("head", or "head.fc" for timm heads)
   int64_t num_features() const { return num_features_; }
   const PretrainedCfg& pretrained_cfg() const { return pretrained_cfg_; }
   void set_pretrained_cfg(PretrainedCfg cfg) { pretrained_cfg_ = std::move(cfg); }
@@ -47,6 +47,8 @@ class ClassifierImpl : public torch::nn::Module {
   at::Tensor apply_head(const at::Tensor& pooled, bool pre_logits) { return pre_logits || !head ? pooled : head(pooled); }
   int64_t num_classes_ = 0;
   int64_t num_features_ = 0;
+  /// Where the classifier Linear lives in the state_dict: "head" or "<container>.<leaf>" ("head.fc").
+  std::string head_name_ = "head";
   PretrainedCfg pretrained_cfg_;
 };
 

@@ -1,0 +1,49 @@
+#pragma once
+// timm's conv-norm-act layers: ConvNormAct (keys conv.*, bn.*) and BatchNormAct2d (BatchNorm2d whose
+// parameters sit directly under the module, followed by an activation).
+#include <attnzoo/modules/options/byob.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+
+namespace attnzoo::modules {
+
+/// Applies a timm activation by name ("relu", "silu"/"swish", "gelu", "gelu_tanh", "tanh", "sigmoid",
+/// "identity"/""). Unknown names throw std::invalid_argument.
+at::Tensor apply_activation(const at::Tensor& x, const std::string& act);
+/// Throws std::invalid_argument naming `owner` when `act` is not a known activation.
+void check_activation(const std::string& act, const std::string& owner);
+
+class ConvNormActImpl : public torch::nn::Cloneable<ConvNormActImpl> {
+ public:
+  explicit ConvNormActImpl(const ConvNormActOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  ConvNormActOptions options;
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+};
+TORCH_MODULE(ConvNormAct);
+
+/// BatchNorm2d (eps 1e-5, momentum 0.1) + activation; state_dict keys weight, bias, running_mean,
+/// running_var, num_batches_tracked directly under the module, as timm's BatchNormAct2d. (Own module:
+/// LibTorch's BatchNorm2dImpl cannot be subclassed across shared libraries.)
+class BatchNormAct2dImpl : public torch::nn::Cloneable<BatchNormAct2dImpl> {
+ public:
+  BatchNormAct2dImpl(int64_t num_features, std::string act_layer);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  int64_t num_features;
+  std::string act_layer;
+  double eps = 1e-5, momentum = 0.1;
+  at::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+};
+TORCH_MODULE(BatchNormAct2d);
+
+}  // namespace attnzoo::modules
