@@ -12,6 +12,7 @@
 #include <attnzoo/models/classifier.h>
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
+#include <attnzoo/models/halonet.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/litv2.h>
 #include <attnzoo/models/load.h>
@@ -19,6 +20,8 @@
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/biformer_block.h>
+#include <attnzoo/modules/bottleneck_attn.h>
+#include <attnzoo/modules/byob_blocks.h>
 #include <attnzoo/modules/bra.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/davit.h>
@@ -26,9 +29,11 @@
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/hilo.h>
 #include <attnzoo/modules/gpsa.h>
+#include <attnzoo/modules/halo.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/lka.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/module_registry.h>
 #include <attnzoo/modules/norm.h>
 #include <attnzoo/modules/patch_embed.h>
+#include <attnzoo/modules/squeeze_excite.h>
