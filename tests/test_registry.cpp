@@ -154,6 +154,10 @@ const std::vector<SmallConfig>& small_configs() {
        {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 32, 32, 64}}, {"head_dim", 8}, {"n_wins", {2, 2, 2, 2}},
         {"topks", {1, 2, 2, -2}}, {"num_classes", 7}},
        64},
+      {"biformer_stl_nchw",
+       {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 32, 32, 64}}, {"head_dim", 8}, {"n_wins", {2, 2, 2, 2}},
+        {"topks", {1, 2, 2, -1}}, {"norm_layer", "nn.BatchNorm2d"}, {"num_classes", 7}},
+       64},
       // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
       // BoTNet attention (fixed size, avg-pool stride), final conv.
       {"halonet",

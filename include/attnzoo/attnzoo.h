@@ -23,6 +23,7 @@
 #include <attnzoo/modules/bottleneck_attn.h>
 #include <attnzoo/modules/byob_blocks.h>
 #include <attnzoo/modules/bra.h>
+#include <attnzoo/modules/bra_nchw.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/davit.h>
 #include <attnzoo/modules/deform_conv.h>

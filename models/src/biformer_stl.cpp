@@ -2,6 +2,7 @@
 
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/args.h>
+#include <attnzoo/modules/bra_nchw.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/norm.h>
 
@@ -41,9 +42,23 @@ BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
   int64_t cur = 0;
   for (int i = 0; i < 4; ++i) {
     nn::ModuleList blocks;
+    blocks_.emplace_back();
     for (int64_t j = 0; j < o.depth()[i]; ++j, ++cur) {
       const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
-      blocks->push_back(modules::BiFormerBlock(modules::BiFormerBlockOptions(E[i])
+      if (o.nchw_bra()) {
+        modules::NchwBiFormerBlock b(modules::NchwBiFormerBlockOptions(E[i])
+                                         .drop_path(dpr)
+                                         .num_heads(E[i] / o.head_dim())
+                                         .n_win(o.n_wins()[i])
+                                         .qk_scale(o.qk_scale())
+                                         .topk(o.topks()[i])
+                                         .mlp_ratio(o.mlp_ratios()[i])
+                                         .side_dwconv(o.side_dwconv()));
+        blocks->push_back(b);
+        blocks_.back().emplace_back(b);
+        continue;
+      }
+      modules::BiFormerBlock b(modules::BiFormerBlockOptions(E[i])
                                                    .drop_path(dpr)
                                                    .num_heads(E[i] / o.head_dim())
                                                    .n_win(o.n_wins()[i])
@@ -54,7 +69,9 @@ BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
                                                    .mlp_ratio(o.mlp_ratios()[i])
                                                    .side_dwconv(o.side_dwconv())
                                                    .before_attn_dwconv(0)  // no conv position embedding
-                                                   .mlp_dwconv_slot(false)));
+                                                   .mlp_dwconv_slot(false));
+      blocks->push_back(b);
+      blocks_.back().emplace_back(b);
     }
     auto stage = std::make_shared<nn::Module>("BasicLayer");  // keys stages.{i}.blocks.{j}
     stage->register_module("blocks", blocks);
@@ -80,8 +97,7 @@ std::vector<at::Tensor> BiFormerSTLImpl::forward_intermediates(const at::Tensor&
   at::Tensor y = x;
   for (size_t i = 0; i < 4; ++i) {
     y = downsample_layers[i]->as<nn::Sequential>()->forward(y);
-    for (const auto& b : *stages[i]->named_children()["blocks"]->as<nn::ModuleList>())
-      y = b->as<modules::BiFormerBlockImpl>()->forward(y);
+    for (auto& b : blocks_[i]) y = b.forward(y);
     out.push_back(y);
   }
   return out;
@@ -100,18 +116,22 @@ std::vector<FeatureInfo> BiFormerSTLImpl::feature_info() const {
   return hierarchical_feature_info(options.embed_dim(), 4, "stages.");
 }
 
-void register_biformer_stl(Registry& r) {
+namespace {
+
+// Both classes (BiFormerSTL, nchwBiFormerSTL) take the same constructor arguments.
+void register_stl_family(Registry& r, const std::string& name, bool nchw, const std::string& description,
+                         const std::vector<int64_t>& topks) {
   const BiFormerSTLOptions d;
   ModelFamily fam;
-  fam.name = "biformer_stl";
-  fam.description = "BiFormer-STL, BRA in the Swin-T layout (BiFormer paper ablation, arXiv 2303.08810)";
+  fam.name = name;
+  fam.description = description;
   fam.default_args = {{"in_chans", d.in_chans()},     {"num_classes", d.num_classes()}, {"depth", d.depth()},
                       {"embed_dim", d.embed_dim()},   {"head_dim", d.head_dim()},       {"qk_scale", nullptr},
                       {"drop_path_rate", 0.0},        {"drop_rate", 0.0},               {"use_checkpoint_stages", nlohmann::json::array()},
                       {"mlp_ratios", d.mlp_ratios()}, {"norm_layer", d.norm_layer()},   {"pre_head_norm_layer", nullptr},
                       {"n_wins", d.n_wins()},         {"topks", d.topks()},             {"side_dwconv", d.side_dwconv()}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
-    ArgReader a(args, "biformer_stl");
+  fam.build = [name, nchw](const nlohmann::json& args) -> ClassifierPtr {
+    ArgReader a(args, name);
     BiFormerSTLOptions o;
     o.in_chans(a.get("in_chans", o.in_chans()))
         .num_classes(a.get("num_classes", o.num_classes()))
@@ -125,7 +145,8 @@ void register_biformer_stl(Registry& r) {
         .pre_head_norm_layer(a.get("pre_head_norm_layer", o.pre_head_norm_layer()))
         .n_wins(a.get("n_wins", o.n_wins()))
         .topks(a.get("topks", o.topks()))
-        .side_dwconv(a.get("side_dwconv", o.side_dwconv()));
+        .side_dwconv(a.get("side_dwconv", o.side_dwconv()))
+        .nchw_bra(nchw);
     a.ignore("drop_rate");              // unused by the official forward
     a.ignore("use_checkpoint_stages");  // memory only
     a.finish();
@@ -138,12 +159,22 @@ void register_biformer_stl(Registry& r) {
   fam.pretrained = cfg;
   r.add_family(fam);
   ModelVariant v;
-  v.name = "biformer_stl";
-  v.family = "biformer_stl";
+  v.name = name;
+  v.family = name;
   v.args = {{"depth", {2, 2, 6, 2}}, {"embed_dim", {96, 192, 384, 768}}, {"mlp_ratios", {4, 4, 4, 4}}, {"head_dim", 32},
-            {"norm_layer", "nn.BatchNorm2d"}, {"n_wins", {7, 7, 7, 7}}, {"topks", {1, 4, 16, -2}}, {"side_dwconv", 5}};
+            {"norm_layer", "nn.BatchNorm2d"}, {"n_wins", {7, 7, 7, 7}}, {"topks", topks}, {"side_dwconv", 5}};
   v.pretrained = cfg;
   r.add_variant(v);
+}
+
+}  // namespace
+
+void register_biformer_stl(Registry& r) {
+  register_stl_family(r, "biformer_stl", false,
+                      "BiFormer-STL, BRA in the Swin-T layout (BiFormer paper ablation, arXiv 2303.08810)", {1, 4, 16, -2});
+  register_stl_family(r, "biformer_stl_nchw", true,
+                      "BiFormer-STL with the refactored NCHW BRA (ops/bra_nchw.py; not numerically the legacy BRA)",
+                      {1, 4, 16, -1});
 }
 
 }  // namespace attnzoo::models

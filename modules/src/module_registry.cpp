@@ -2,6 +2,7 @@
 
 #include <attnzoo/modules/args.h>
 #include <attnzoo/modules/biformer_block.h>
+#include <attnzoo/modules/bra_nchw.h>
 #include <attnzoo/modules/byob_blocks.h>
 #include <attnzoo/modules/convit_block.h>
 #include <attnzoo/modules/davit.h>
@@ -200,6 +201,51 @@ std::vector<ModuleEntry> make_entries() {
                  a.ignore("kv_downsample_kernel");
                  a.finish();
                  return unary(BiFormerBlock(o));
+               }});
+  e.push_back({"biformer_stl_nchw", "nchwBRA", "attnzoo::modules::NchwBRA",
+               "refactored NCHW bi-level routing attention (ops/bra_nchw.py; auto-pads to whole regions)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer_stl_nchw.nchwBRA");
+                 NchwBRAOptions o(a.get<int64_t>("dim"));
+                 o.num_heads(a.get("num_heads", o.num_heads()))
+                     .n_win(a.get("n_win", o.n_win()))
+                     .qk_scale(a.get("qk_scale", o.qk_scale()))
+                     .topk(a.get("topk", o.topk()))
+                     .side_dwconv(a.get("side_dwconv", o.side_dwconv()));
+                 a.ignore("auto_pad");  // accepted and unused by the official forward (it always pads)
+                 if (a.get<std::string>("attn_backend", "torch") != "torch")
+                   throw std::invalid_argument("biformer_stl_nchw.nchwBRA: attn_backend must be 'torch'");
+                 a.finish();
+                 return unary(NchwBRA(o));
+               }});
+  e.push_back({"biformer_stl_nchw", "nchwAttentionLePE", "attnzoo::modules::NchwAttentionLePE",
+               "global attention + LePE on NCHW input", [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer_stl_nchw.nchwAttentionLePE");
+                 NchwAttentionLePEOptions o(a.get<int64_t>("dim"));
+                 o.num_heads(a.get("num_heads", o.num_heads()))
+                     .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
+                     .qk_scale(a.get("qk_scale", o.qk_scale()))
+                     .side_dwconv(a.get("side_dwconv", o.side_dwconv()));
+                 a.ignore("attn_drop");
+                 a.ignore("proj_drop");
+                 a.finish();
+                 return unary(NchwAttentionLePE(o));
+               }});
+  e.push_back({"biformer_stl_nchw", "BiFormerBlock", "attnzoo::modules::NchwBiFormerBlock",
+               "biformer_stl_nchw block (LayerNorm2d, nchwBRA or global attention, 1x1-conv MLP)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "biformer_stl_nchw.BiFormerBlock");
+                 NchwBiFormerBlockOptions o(a.get<int64_t>("dim"));
+                 o.drop_path(a.get("drop_path", o.drop_path()))
+                     .num_heads(a.get("num_heads", o.num_heads()))
+                     .n_win(a.get("n_win", o.n_win()))
+                     .qk_scale(a.get("qk_scale", o.qk_scale()))
+                     .topk(a.get("topk", o.topk()))
+                     .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
+                     .side_dwconv(a.get("side_dwconv", o.side_dwconv()));
+                 a.ignore("norm_layer");
+                 a.finish();
+                 return unary(NchwBiFormerBlock(o));
                }});
   e.push_back({"davit", "WindowAttention", "attnzoo::modules::MultiHeadSelfAttention",
                "DaViT window attention on pre-partitioned windows [B*nW, ws*ws, C]", [](const nlohmann::json& c) {

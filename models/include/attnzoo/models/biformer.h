@@ -7,6 +7,7 @@
 
 #include <torch/arg.h>
 #include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
 
 namespace attnzoo::models {
@@ -80,6 +81,9 @@ struct BiFormerSTLOptions {
   TORCH_ARG(std::vector<int64_t>, n_wins) = std::vector<int64_t>{7, 7, 7, 7};
   TORCH_ARG(std::vector<int64_t>, topks) = std::vector<int64_t>{1, 4, 16, -2};
   TORCH_ARG(int64_t, side_dwconv) = 5;
+  /// biformer_stl_nchw (models/biformer_stl_nchw.py): the same network with the refactored NCHW BRA
+  /// (ops/bra_nchw.py) in blocks whose norms are always LayerNorm2d; topk -1 = global attention.
+  TORCH_ARG(bool, nchw_bra) = false;
 };
 
 class BiFormerSTLImpl : public ClassifierImpl {
@@ -97,6 +101,7 @@ class BiFormerSTLImpl : public ClassifierImpl {
   std::shared_ptr<torch::nn::Module> norm;
 
  private:
+  std::vector<std::vector<torch::nn::AnyModule>> blocks_;  // [stage][block], either block type
   at::Tensor apply(const std::shared_ptr<torch::nn::Module>& m, const at::Tensor& x) const;
 };
 TORCH_MODULE(BiFormerSTL);
