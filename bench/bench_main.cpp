@@ -3,6 +3,7 @@
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/halo.h>
 #include <attnzoo/modules/lka.h>
 
 #include <benchmark/benchmark.h>
@@ -23,6 +24,19 @@ void BM_LKA_Forward(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * 8);
 }
 BENCHMARK(BM_LKA_Forward)->Args({56, 64})->Args({28, 128})->Args({14, 320})->Args({7, 512})->Unit(benchmark::kMillisecond);
+
+// HaloAttention forward (inference, batch 8) at halonet26t's attention layers (256 input):
+// stage 3 (16x16, 256 ch), stage 4 first block (16x16 -> 8x8 strided queries, 512 ch), stage 4 (8x8, 512).
+void BM_HaloAttention_Forward(benchmark::State& st) {
+  const int64_t hw = st.range(0), dim = st.range(1), stride = st.range(2);
+  modules::HaloAttention halo{modules::HaloAttentionOptions(dim).num_heads(8).block_size(8).halo_size(2).stride(stride)};
+  halo->eval();
+  auto x = torch::randn({8, dim, hw, hw});
+  torch::NoGradGuard ng;
+  for (auto _ : st) benchmark::DoNotOptimize(halo(x));
+  st.SetItemsProcessed(st.iterations() * 8);
+}
+BENCHMARK(BM_HaloAttention_Forward)->Args({16, 256, 1})->Args({16, 512, 2})->Args({8, 512, 1})->Unit(benchmark::kMillisecond);
 
 // VAN's dilated 7x7 depthwise conv, forward + backward: LibTorch's kernel vs the tap-skipping helper.
 void BM_DilatedDepthwise(benchmark::State& st) {
