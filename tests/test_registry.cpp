@@ -158,6 +158,20 @@ const std::vector<SmallConfig>& small_configs() {
        {{"depth", {1, 1, 1, 1}}, {"embed_dim", {16, 32, 32, 64}}, {"head_dim", 8}, {"n_wins", {2, 2, 2, 2}},
         {"topks", {1, 2, 2, -1}}, {"norm_layer", "nn.BatchNorm2d"}, {"num_classes", 7}},
        64},
+      {"nat",
+       {{"embed_dim", 8}, {"depths", {1, 2, 1}}, {"num_heads", {1, 2, 2}}, {"kernel_size", 3},
+        {"dilations", {{1}, {1, 2}, {1}}}, {"layer_scale", 0.5}, {"num_classes", 7}},
+       64},
+      // 60 px: 15x15 -> 8x8 -> 4x4 (odd map through patch merging; the last level is smaller than k * d and
+      // takes natten 0.14's padding path).
+      {"dinat_s",
+       {{"embed_dim", 8}, {"depths", {1, 2, 1}}, {"num_heads", {1, 2, 2}}, {"kernel_size", 5},
+        {"dilations", {{1}, {1, 2}, {2}}}, {"num_classes", 7}},
+       60},
+      {"nat_isotropic",
+       {{"img_size", 64}, {"patch_size", 16}, {"embed_dim", 16}, {"depth", 2}, {"num_heads", 2},
+        {"layer", "VisionTransformerLayer"}, {"num_classes", 7}},
+       64},
       // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
       // BoTNet attention (fixed size, avg-pool stride), final conv.
       {"halonet",

@@ -91,6 +91,7 @@ const Registry& registry() {
     register_davit(r);
     register_litv2(r);
     register_halonet(r);
+    register_nat(r);
   });
   return r;
 }

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/neighborhood.h>
 
 #include <stdexcept>
 
@@ -316,6 +317,33 @@ std::vector<ModuleEntry> make_entries() {
                  return on_map(m, res.at(0), res.at(1));
                }});
 
+  // NAT / DiNAT: natten 0.14 module arguments.
+  auto na_options = [](ArgReader& a) {
+    NeighborhoodAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads"), a.get<int64_t>("kernel_size"));
+    o.dilation(a.get<int64_t>("dilation", 1))
+        .bias(a.get("bias", o.bias()))
+        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
+        .qk_scale(a.get("qk_scale", 0.0))
+        .attn_drop(a.get("attn_drop", 0.0))
+        .proj_drop(a.get("proj_drop", 0.0));
+    return o;
+  };
+  e.push_back({"nat", "NeighborhoodAttention2D", "attnzoo::modules::NeighborhoodAttention2D",
+               "(dilated) 2-D neighborhood attention, NATTEN semantics, own kernels (channels-last)",
+               [na_options](const nlohmann::json& c) {
+                 ArgReader a(c, "nat.NeighborhoodAttention2D");
+                 auto o = na_options(a);
+                 a.finish();
+                 return unary(NeighborhoodAttention2D(o));
+               }});
+  e.push_back({"nat", "NeighborhoodAttention1D", "attnzoo::modules::NeighborhoodAttention1D",
+               "(dilated, optionally causal) 1-D neighborhood attention [B, L, C]", [na_options](const nlohmann::json& c) {
+                 ArgReader a(c, "nat.NeighborhoodAttention1D");
+                 auto o = na_options(a);
+                 o.causal(a.get("causal", false));
+                 a.finish();
+                 return unary(NeighborhoodAttention1D(o));
+               }});
   // HaloNet / timm byoanet: attention layers take timm's keyword arguments (dim and stride explicit).
   auto self_attn_entry = [&e](const char* official, const char* layer, const char* cpp, const char* desc) {
     e.push_back({"halonet", official, cpp, desc, [official, layer](const nlohmann::json& c) {

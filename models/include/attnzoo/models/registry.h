@@ -72,5 +72,6 @@ void register_biformer_stl(Registry& r);
 void register_davit(Registry& r);
 void register_litv2(Registry& r);
 void register_halonet(Registry& r);
+void register_nat(Registry& r);
 
 }  // namespace attnzoo::models

@@ -1,0 +1,69 @@
+#pragma once
+// Neighborhood attention (NAT / DiNAT) with NATTEN's exact semantics, on our own CPU kernels.
+//
+// Per axis of length L, odd kernel k (r = k / 2) and dilation d, query i belongs to the dilation group
+// g = i % d at in-group position p = i / d (the group has Lg = ceil((L - g) / d) members). Its window
+// starts at s = max(p - r, 0) + [p + r >= Lg] * (Lg - p - r - 1): shifted to stay inside the group, so
+// every query sees exactly k keys (s + t) * d + g, t < k. The relative position bias index is
+// (k - 1) + (s + t - p). 2-D is separable; neighbour n = ki * kw + kj.
+//
+// The ops never copy K/V per query: na_qk computes the [.., k*k] logits (+ bias) directly from q and k,
+// na_av the weighted sums from the attention weights and v; both have hand-written backward kernels
+// (autograd functions). Memory is O(tokens * k^2) for the weights, not O(tokens * k^2 * head_dim).
+#include <attnzoo/modules/options/neighborhood.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <array>
+
+namespace attnzoo::modules {
+
+/// Logits of neighborhood attention. q, k: [B, heads, H, W, d] (float32 / float64, CPU); rpb: [heads,
+/// 2kh-1, 2kw-1] or undefined. Returns [B, heads, H, W, kh * kw]. Differentiable in q, k and rpb.
+/// `causal` (per axis) restricts the window to the query and the k - 1 group members before it (no rpb).
+at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
+                 std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
+/// Weighted sum over the neighbourhood: attn [B, heads, H, W, kh * kw], v [B, heads, H, W, d] -> [B, heads, H, W, d].
+at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
+                 std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
+/// The naive reference: gathers K and V per query (k^2 * d memory per token) and uses plain tensor ops.
+/// softmax(q . k_nbr + rpb) . v_nbr; q already scaled. Used by the tests and the benchmark.
+at::Tensor na_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb,
+                        std::array<int64_t, 2> kernel, std::array<int64_t, 2> dilation,
+                        std::array<bool, 2> causal = {false, false});
+/// Per-axis neighbour indices [L, k] and bias indices [L, k] (long), for tests and the reference.
+std::array<at::Tensor, 2> na_axis_indices(int64_t length, int64_t kernel, int64_t dilation, bool causal = false);
+
+/// 2-D neighborhood attention module (natten 0.14 NeighborhoodAttention2D): x [B, H, W, C] (channels-last)
+/// -> same. Keys rpb [heads, 2k-1, 2k-1] (with bias), qkv, proj. Maps smaller than kernel * dilation are
+/// zero-padded at the bottom/right before qkv and cropped after (natten 0.14 behaviour).
+class NeighborhoodAttention2DImpl : public torch::nn::Cloneable<NeighborhoodAttention2DImpl> {
+ public:
+  explicit NeighborhoodAttention2DImpl(const NeighborhoodAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  NeighborhoodAttentionOptions options;
+  at::Tensor rpb;
+  torch::nn::Linear qkv{nullptr};
+  torch::nn::Linear proj{nullptr};
+};
+TORCH_MODULE(NeighborhoodAttention2D);
+
+/// 1-D neighborhood attention (natten 0.14 NeighborhoodAttention1D): x [B, L, C] -> same; rpb [heads, 2k-1].
+class NeighborhoodAttention1DImpl : public torch::nn::Cloneable<NeighborhoodAttention1DImpl> {
+ public:
+  explicit NeighborhoodAttention1DImpl(const NeighborhoodAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x);
+
+  NeighborhoodAttentionOptions options;
+  at::Tensor rpb;
+  torch::nn::Linear qkv{nullptr};
+  torch::nn::Linear proj{nullptr};
+};
+TORCH_MODULE(NeighborhoodAttention1D);
+
+}  // namespace attnzoo::modules

@@ -1,0 +1,101 @@
+#include <attnzoo/modules/neighborhood.h>
+
+#include <attnzoo/modules/init.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace attnzoo::modules {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+namespace {
+
+void check_options(const NeighborhoodAttentionOptions& o, const char* who) {
+  TORCH_CHECK(o.num_heads() > 0 && o.dim() % o.num_heads() == 0, who, ": dim ", o.dim(),
+              " is not divisible by num_heads ", o.num_heads());
+  TORCH_CHECK(o.kernel_size() > 1 && (o.kernel_size() % 2 == 1 || o.causal()), who,
+              ": kernel_size must be an odd number > 1, got ", o.kernel_size());
+  TORCH_CHECK(o.dilation() >= 1, who, ": dilation must be >= 1, got ", o.dilation());
+}
+
+// Shared body on a [B, H, W, C] map (1-D: H == 1): qkv -> NA -> merge heads -> proj.
+at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn::Linear proj,
+                      const at::Tensor& rpb, at::Tensor x, std::array<int64_t, 2> kernel,
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal, bool training) {
+  const int64_t B = x.size(0), Hp = x.size(1), Wp = x.size(2), C = x.size(3);
+  // natten 0.14: maps smaller than kernel * dilation are zero-padded at the bottom / right (before qkv, so
+  // padded tokens carry k = v = qkv.bias) and the output is cropped.
+  const int64_t pad_b = std::max<int64_t>(0, kernel[0] * dilation[0] - Hp);
+  const int64_t pad_r = std::max<int64_t>(0, kernel[1] * dilation[1] - Wp);
+  if (pad_b > 0 || pad_r > 0) x = F::pad(x, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));
+  const int64_t H = x.size(1), W = x.size(2), heads = o.num_heads(), hd = C / heads;
+  const at::Tensor t = qkv(x).reshape({B, H, W, 3, heads, hd}).permute({3, 0, 4, 1, 2, 5});
+  const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(hd), -0.5);
+  const at::Tensor q = t[0] * scale;
+  at::Tensor attn = na_qk(q, t[1], rpb, kernel, dilation, causal).softmax(-1);
+  if (o.attn_drop() > 0) attn = F::dropout(attn, F::DropoutFuncOptions().p(o.attn_drop()).training(training));
+  at::Tensor out = na_av(attn, t[2], kernel, dilation, causal).permute({0, 2, 3, 1, 4}).reshape({B, H, W, C});
+  if (pad_b > 0 || pad_r > 0) out = out.slice(1, 0, Hp).slice(2, 0, Wp);
+  out = proj(out);
+  if (o.proj_drop() > 0) out = F::dropout(out, F::DropoutFuncOptions().p(o.proj_drop()).training(training));
+  return out;
+}
+
+}  // namespace
+
+NeighborhoodAttention2DImpl::NeighborhoodAttention2DImpl(const NeighborhoodAttentionOptions& options_)
+    : options(options_) {
+  check_options(options, "NeighborhoodAttention2D");
+  TORCH_CHECK(!options.causal(), "NeighborhoodAttention2D: causal masking is 1-D only");
+  reset();
+}
+
+void NeighborhoodAttention2DImpl::reset() {
+  const int64_t C = options.dim(), k = options.kernel_size();
+  if (options.bias()) {
+    rpb = register_parameter("rpb", torch::zeros({options.num_heads(), 2 * k - 1, 2 * k - 1}));
+    trunc_normal_(rpb, 0.02);
+  }
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(options.qkv_bias())));
+  proj = register_module("proj", nn::Linear(C, C));
+}
+
+at::Tensor NeighborhoodAttention2DImpl::forward(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(3) == options.dim(), "NeighborhoodAttention2D: expected channels-last input [B, H, W, ",
+              options.dim(), "], got ", x.sizes());
+  const int64_t k = options.kernel_size(), d = options.dilation();
+  return na_forward(options, qkv, proj, rpb, x, {k, k}, {d, d}, {false, false}, is_training());
+}
+
+NeighborhoodAttention1DImpl::NeighborhoodAttention1DImpl(const NeighborhoodAttentionOptions& options_)
+    : options(options_) {
+  check_options(options, "NeighborhoodAttention1D");
+  TORCH_CHECK(!(options.causal() && options.bias()),
+              "NeighborhoodAttention1D: causal attention has no relative position bias (set bias=false)");
+  reset();
+}
+
+void NeighborhoodAttention1DImpl::reset() {
+  const int64_t C = options.dim(), k = options.kernel_size();
+  if (options.bias()) {
+    rpb = register_parameter("rpb", torch::zeros({options.num_heads(), 2 * k - 1}));
+    trunc_normal_(rpb, 0.02);
+  }
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(options.qkv_bias())));
+  proj = register_module("proj", nn::Linear(C, C));
+}
+
+at::Tensor NeighborhoodAttention1DImpl::forward(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == options.dim(), "NeighborhoodAttention1D: expected input [B, L, ",
+              options.dim(), "], got ", x.sizes());
+  const int64_t k = options.kernel_size(), d = options.dilation();
+  // A 1 x L map: the kernels' row axis has kernel 1 (every query its own row).
+  const at::Tensor bias = rpb.defined() ? rpb.unsqueeze(1) : rpb;  // [heads, 1, 2k-1]
+  return na_forward(options, qkv, proj, bias, x.unsqueeze(1), {1, k}, {1, d}, {false, options.causal()}, is_training())
+      .squeeze(1);
+}
+
+}  // namespace attnzoo::modules
