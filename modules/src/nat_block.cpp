@@ -39,7 +39,7 @@ at::Tensor MHSARPBImpl::forward(const at::Tensor& x) {
   const auto t = qkv(x).reshape({B, N, 3, num_heads, hd}).permute({2, 0, 3, 1, 4});
   const double scale = qk_scale > 0 ? qk_scale : std::pow(static_cast<double>(hd), -0.5);
   at::Tensor attn = torch::matmul(t[0] * scale, t[1].transpose(-2, -1));
-  const auto bias = rpb.permute({1, 2, 0}).flatten(0, 1).index_select(0, relative_position_index.view(-1))
+  const auto bias = rpb.permute({1, 2, 0}).flatten(0, 1).index_select(0, relative_position_index.view(-1).to(torch::kLong))  // Module::to(dtype) casts integer buffers too
                         .view({N, N, -1}).permute({2, 0, 1});
   attn = (attn + bias.unsqueeze(0)).softmax(-1);
   return proj(torch::matmul(attn, t[2]).transpose(1, 2).reshape({B, H, W, dim}));
