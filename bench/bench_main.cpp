@@ -5,6 +5,7 @@
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/halo.h>
 #include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/neighborhood.h>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -37,6 +38,31 @@ void BM_HaloAttention_Forward(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * 8);
 }
 BENCHMARK(BM_HaloAttention_Forward)->Args({16, 256, 1})->Args({16, 512, 2})->Args({8, 512, 1})->Unit(benchmark::kMillisecond);
+
+// Neighborhood attention, k = 7, batch 8, at nat_mini's first three levels (56x56 2 heads, 28x28 4 heads,
+// 14x14 8 heads; head dim 32): our kernels (na_qk + softmax + na_av) vs the naive gather path
+// (na_reference: copies K and V per query). Args: map side, naive?, with backward?
+void BM_NeighborhoodAttention(benchmark::State& st) {
+  const int64_t hw = st.range(0), heads = 2 * 56 / hw;
+  const bool naive = st.range(1) != 0, backward = st.range(2) != 0;
+  torch::manual_seed(0);
+  auto make = [&] { return torch::randn({8, heads, hw, hw, 32}).requires_grad_(backward); };
+  auto q = make(), k = make(), v = make();
+  auto rpb = torch::randn({heads, 13, 13}).requires_grad_(backward);
+  std::unique_ptr<torch::NoGradGuard> ng;
+  if (!backward) ng = std::make_unique<torch::NoGradGuard>();
+  for (auto _ : st) {
+    at::Tensor y = naive ? modules::na_reference(q, k, v, rpb, {7, 7}, {1, 1})
+                         : modules::na_av(modules::na_qk(q, k, rpb, {7, 7}, {1, 1}).softmax(-1), v, {7, 7}, {1, 1});
+    if (backward) y.sum().backward();
+    benchmark::DoNotOptimize(y);
+  }
+  st.SetItemsProcessed(st.iterations() * 8);
+}
+BENCHMARK(BM_NeighborhoodAttention)
+    ->ArgsProduct({{56, 28, 14}, {0, 1}, {0, 1}})
+    ->ArgNames({"hw", "naive", "bwd"})
+    ->Unit(benchmark::kMillisecond);
 
 // VAN's dilated 7x7 depthwise conv, forward + backward: LibTorch's kernel vs the tap-skipping helper.
 void BM_DilatedDepthwise(benchmark::State& st) {

@@ -16,7 +16,8 @@ int64_t numel(c10::IntArrayRef s) { return std::accumulate(s.begin(), s.end(), i
 bool counted(const std::string& n) {
   return n == "aten::convolution" || n == "aten::_convolution" || n == "aten::conv2d" || n == "aten::conv1d" ||
          n == "aten::linear" || n == "aten::addmm" || n == "aten::mm" || n == "aten::bmm" || n == "aten::matmul" ||
-         n == "aten::baddbmm" || n == "aten::_scaled_dot_product_attention" || n == "aten::einsum";
+         n == "aten::baddbmm" || n == "aten::_scaled_dot_product_attention" || n == "aten::einsum" ||
+         n == "attnzoo::na_qk" || n == "attnzoo::na_av";
 }
 
 // MACs of an op from its inputs and outputs.
@@ -40,6 +41,14 @@ int64_t macs_of(const std::string& n, const std::vector<c10::IValue>& in, const 
     const at::Tensor a = tensor(in, n == "aten::addmm" || n == "aten::baddbmm" ? 1 : 0);
     if (!a.defined() || !y.defined()) return 0;
     return numel(y.sizes()) * a.size(-1);
+  }
+  if (n == "attnzoo::na_qk") {  // inputs q, k, kh * kw
+    const at::Tensor q = tensor(in, 0);
+    return q.defined() && in.size() > 2 && in[2].isInt() ? numel(q.sizes()) * in[2].toInt() : 0;
+  }
+  if (n == "attnzoo::na_av") {  // inputs attn [.., K], v [.., d]
+    const at::Tensor a = tensor(in, 0), v = tensor(in, 1);
+    return a.defined() && v.defined() ? numel(a.sizes()) * v.size(-1) : 0;
   }
   if (n == "aten::_scaled_dot_product_attention") {
     const at::Tensor q = tensor(in, 0), k = tensor(in, 1);

@@ -4,6 +4,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -336,6 +337,10 @@ class NAAVFunction : public torch::autograd::Function<NAAVFunction> {
 at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
   TORCH_CHECK(!(rpb.defined() && (causal[0] || causal[1])), "na_qk: causal neighborhood attention takes no rpb");
+  // Visible to profilers and eval's FLOP counter: MACs = numel(q) * kh * kw.
+  // (The inputs must outlive the guard: RecordFunction keeps a view of them.)
+  const std::vector<c10::IValue> record_inputs{q, k, c10::IValue(kernel[0] * kernel[1])};
+  RECORD_FUNCTION("attnzoo::na_qk", record_inputs);
   // No bias: an empty placeholder (autograd functions do not take undefined tensors).
   return NAQKFunction::apply(q.contiguous(), k.contiguous(),
                              rpb.defined() ? rpb.contiguous() : torch::empty({0}, q.options()),
@@ -344,6 +349,8 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  const std::vector<c10::IValue> record_inputs{attn, v};
+  RECORD_FUNCTION("attnzoo::na_av", record_inputs);  // MACs = numel(attn) * d
   return NAAVFunction::apply(attn.contiguous(), v.contiguous(), Config{kernel, dilation, causal});
 }
 
