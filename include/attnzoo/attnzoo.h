@@ -15,6 +15,7 @@
 #include <attnzoo/models/halonet.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/litv2.h>
+#include <attnzoo/models/nat.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
@@ -35,6 +36,8 @@
 #include <attnzoo/modules/lka.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/module_registry.h>
+#include <attnzoo/modules/nat_block.h>
+#include <attnzoo/modules/neighborhood.h>
 #include <attnzoo/modules/norm.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/squeeze_excite.h>
