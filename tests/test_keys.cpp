@@ -17,7 +17,8 @@ std::vector<fs::path> key_files() {
   std::vector<fs::path> out;
   for (const auto& fam : fs::directory_iterator(test::fixtures_dir()))
     if (fs::is_directory(fam.path() / "keys"))
-      for (const auto& f : fs::directory_iterator(fam.path() / "keys")) out.push_back(f.path());
+      for (const auto& f : fs::directory_iterator(fam.path() / "keys"))
+        if (f.path().extension() == ".json") out.push_back(f.path());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -80,8 +80,19 @@ std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_tra
   return dir;
 }
 
+std::string official_file_stem(const nlohmann::json& spec) {
+  const std::string file = spec.at("official").value("file", "");
+  const auto slash = file.find_last_of('/');
+  std::string stem = slash == std::string::npos ? file : file.substr(slash + 1);
+  const auto dot = stem.find('.');
+  return dot == std::string::npos ? stem : stem.substr(0, dot);
+}
+
 std::string model_family_for(const std::string& folder, const nlohmann::json& spec) {
   if (models::registry().find_family(folder)) return folder;
+  // One folder, several official files (agent/: agent_deit.py, agent_pvt.py, ...): the file names the family.
+  const std::string stem = official_file_stem(spec);
+  if (!stem.empty() && models::registry().find_family(stem)) return stem;
   std::string family = spec.at("official").at("class").get<std::string>();
   std::transform(family.begin(), family.end(), family.begin(), [](unsigned char ch) { return std::tolower(ch); });
   return family;

@@ -20,9 +20,12 @@ std::string cli();
 /// class c has a bright 6x6 square at a class-specific place plus noise. Returns dir.
 std::filesystem::path write_tiny_idx(const std::filesystem::path& dir, int n_train, int n_test, int classes = 4,
                                      int size = 16, unsigned seed = 1);
-/// The model family of a fixture case: the fixture folder's name when that is a registered family,
-/// else the official class name in lower case ("hilo/" holds the LITv2 model case).
+/// The model family of a fixture case: the fixture folder's name when that is a registered family, else
+/// the official file's stem when registered ("agent_pvt"), else the official class name in lower case
+/// ("hilo/" holds the LITv2 model case).
 std::string model_family_for(const std::string& folder, const nlohmann::json& spec);
+/// The official file's name without folder and extension ("agent_deit" for .../models/agent_deit.py).
+std::string official_file_stem(const nlohmann::json& spec);
 /// max |a - b|
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 

@@ -8,6 +8,7 @@
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/agent.h>
 #include <attnzoo/models/biformer.h>
 #include <attnzoo/models/classifier.h>
 #include <attnzoo/models/convit.h>
@@ -19,6 +20,7 @@
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
+#include <attnzoo/modules/agent_attention.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/bottleneck_attn.h>
@@ -40,4 +42,5 @@
 #include <attnzoo/modules/neighborhood.h>
 #include <attnzoo/modules/norm.h>
 #include <attnzoo/modules/patch_embed.h>
+#include <attnzoo/modules/patch_merging.h>
 #include <attnzoo/modules/squeeze_excite.h>

@@ -3,6 +3,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/args.h>
 #include <attnzoo/modules/init.h>
+#include <attnzoo/modules/patch_merging.h>
 
 #include <torch/torch.h>
 
@@ -26,29 +27,6 @@ class ConvDownsamplerImpl : public nn::Module {
   }
   at::Tensor forward(const at::Tensor& x) { return norm(reduction(x.permute({0, 3, 1, 2})).permute({0, 2, 3, 1})); }
   nn::Conv2d reduction{nullptr};
-  nn::LayerNorm norm{nullptr};
-};
-
-// dinats.py PatchMerging (Swin): pad odd maps, concat the 2x2 neighbours (x0, x1, x2, x3), LayerNorm(4C),
-// Linear 4C -> 2C without bias. Keys reduction, norm.
-class PatchMergingImpl : public nn::Module {
- public:
-  explicit PatchMergingImpl(int64_t dim) {
-    reduction = register_module("reduction", nn::Linear(nn::LinearOptions(4 * dim, 2 * dim).bias(false)));
-    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({4 * dim})));
-  }
-  at::Tensor forward(at::Tensor x) {
-    const int64_t H = x.size(1), W = x.size(2);
-    if (H % 2 == 1 || W % 2 == 1) x = F::pad(x, F::PadFuncOptions({0, 0, 0, W % 2, 0, H % 2}));
-    using torch::indexing::None;
-    using torch::indexing::Slice;
-    const at::Tensor x0 = x.index({Slice(), Slice(0, None, 2), Slice(0, None, 2)});
-    const at::Tensor x1 = x.index({Slice(), Slice(1, None, 2), Slice(0, None, 2)});
-    const at::Tensor x2 = x.index({Slice(), Slice(0, None, 2), Slice(1, None, 2)});
-    const at::Tensor x3 = x.index({Slice(), Slice(1, None, 2), Slice(1, None, 2)});
-    return reduction(norm(torch::cat({x0, x1, x2, x3}, -1)));
-  }
-  nn::Linear reduction{nullptr};
   nn::LayerNorm norm{nullptr};
 };
 
@@ -127,7 +105,7 @@ NATImpl::NATImpl(const NATOptions& o) : options(o) {
       if (layout == "nat")
         down = std::make_shared<ConvDownsamplerImpl>(dim);
       else
-        down = std::make_shared<PatchMergingImpl>(dim);
+        down = modules::PatchMerging(dim).ptr();  // dinats.py PatchMerging (Swin's, pads odd maps)
       level->register_module("downsample", down);
       downsamplers_.push_back(down);
     }
@@ -169,7 +147,7 @@ at::Tensor NATImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
       if (auto* c = dynamic_cast<ConvDownsamplerImpl*>(downsamplers_[i].get()))
         y = c->forward(y);
       else
-        y = static_cast<PatchMergingImpl*>(downsamplers_[i].get())->forward(y);
+        y = downsamplers_[i]->as<modules::PatchMergingImpl>()->forward(y);
     }
   }
   return y;

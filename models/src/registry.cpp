@@ -92,6 +92,7 @@ const Registry& registry() {
     register_litv2(r);
     register_halonet(r);
     register_nat(r);
+    register_agent(r);
   });
   return r;
 }

@@ -1,5 +1,6 @@
 #include <attnzoo/modules/module_registry.h>
 
+#include <attnzoo/modules/agent_attention.h>
 #include <attnzoo/modules/args.h>
 #include <attnzoo/modules/biformer_block.h>
 #include <attnzoo/modules/bra_nchw.h>
@@ -343,6 +344,62 @@ std::vector<ModuleEntry> make_entries() {
                  o.causal(a.get("causal", false));
                  a.finish();
                  return unary(NeighborhoodAttention1D(o));
+               }});
+  // Agent Attention: one module, three official flavours (files).
+  e.push_back({"agent_deit", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention on [B, 1 + window^2, C] tokens with a class token (Agent-DeiT)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_deit.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 o.flavour("deit")
+                     .qkv_bias(a.get("qkv_bias", false))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(a.get<int64_t>("window", 14))
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.finish();
+                 return unary(AgentAttention(o));
+               }});
+  e.push_back({"agent_pvt", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention on a square token map with optional spatial reduction (Agent-PVT; extra {H, W})",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_pvt.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 const auto np = a.get<int64_t>("num_patches");
+                 o.flavour("pvt")
+                     .qkv_bias(a.get("qkv_bias", false))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(static_cast<int64_t>(std::sqrt(static_cast<double>(np)) + 1e-9))
+                     .sr_ratio(a.get<int64_t>("sr_ratio", 1))
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.ignore("qk_scale");  // unused by the official agent attention
+                 a.finish();
+                 AgentAttention m(o);
+                 BuiltModule b;
+                 b.module = m.ptr();
+                 b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
+                   TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+                   return std::vector<at::Tensor>{m->forward(in[0], extra.value("H", int64_t{0}), extra.value("W", int64_t{0}))};
+                 };
+                 return b;
+               }});
+  e.push_back({"agent_swin", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention inside windows [num_windows * B, ws * ws, C] (Agent-Swin)", [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_swin.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 const auto ws = a.get<std::vector<int64_t>>("window_size");
+                 if (ws.size() != 2 || ws[0] != ws[1]) throw std::invalid_argument("agent_swin.AgentAttention: square window_size [w, w] expected");
+                 o.flavour("swin")
+                     .qkv_bias(a.get("qkv_bias", true))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(ws[0])
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.ignore("qk_scale");
+                 a.ignore("shift_size");  // accepted and unused by the official module
+                 a.finish();
+                 return unary(AgentAttention(o));
                }});
   // HaloNet / timm byoanet: attention layers take timm's keyword arguments (dim and stride explicit).
   auto self_attn_entry = [&e](const char* official, const char* layer, const char* cpp, const char* desc) {

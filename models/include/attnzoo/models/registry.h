@@ -73,5 +73,6 @@ void register_davit(Registry& r);
 void register_litv2(Registry& r);
 void register_halonet(Registry& r);
 void register_nat(Registry& r);
+void register_agent(Registry& r);
 
 }  // namespace attnzoo::models
