@@ -2,7 +2,10 @@
 #include "default_recipe.h"
 
 #include <attnzoo/models/config.h>
+#include <attnzoo/train/distributed.h>
 #include <attnzoo/train/trainer.h>
+
+#include "launch.h"
 
 #include <cstdio>
 #include <iostream>
@@ -68,6 +71,8 @@ const Flag kFlags[] = {
     {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
     {"log-interval", 1, "log.jsonl step line every N updates"},
     {"max-steps-per-epoch", 1, "truncate epochs (smoke tests)"},
+    {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
+    {"dist-verify", 0, "data parallel: check the replicas' weights are bit-identical after every update"},
 };
 
 struct TrainArgs {
@@ -76,6 +81,7 @@ struct TrainArgs {
   std::map<std::string, std::vector<std::string>> values;
   std::map<std::string, bool> flags;
   std::map<std::string, CLI::Option*> opts;
+  int nproc = 1;
 };
 
 nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
@@ -83,6 +89,21 @@ nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
 }
 
 int run_train(const TrainArgs& a) {
+  // --nproc N: become the launcher of N workers running this same command (without --nproc).
+  const train::DistEnv env = train::DistEnv::from_env();
+  if (a.nproc > 1 && env.world_size == 1) {
+    std::vector<std::string> argv;
+    const auto own = own_command_line();
+    for (size_t i = 0; i < own.size(); ++i) {
+      if (own[i] == "--nproc") {
+        ++i;
+        continue;
+      }
+      if (own[i].rfind("--nproc=", 0) == 0) continue;
+      argv.push_back(own[i]);
+    }
+    return launch_local_workers(a.nproc, argv);
+  }
   train::TrainConfig cfg;
   const bool use_default = a.recipe.empty() && !a.opts.at("model")->count();
   if (use_default) {
@@ -110,8 +131,11 @@ int run_train(const TrainArgs& a) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  if (use_default) std::cerr << "attnzoo train: using the built-in recipe " << kDefaultRecipeName << "\n";
+  cfg.rank = env.rank;  // torchrun environment (or --nproc's workers)
+  cfg.world_size = env.world_size;
+  if (use_default && env.rank == 0) std::cerr << "attnzoo train: using the built-in recipe " << kDefaultRecipeName << "\n";
   auto r = train::run_training(cfg);
+  if (env.rank != 0) return 0;
   char line[512];
   std::snprintf(line, sizeof line,
                 "done in %.1f s: final eval top1 %.2f top5 %.2f loss %.4f; best top1 %.2f (epoch %ld); checkpoints %s, %s",
@@ -129,6 +153,9 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--config", a->recipe, "YAML/JSON recipe whose keys are these flag names (flags override it)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", a->sets, "override one official model constructor argument: key=value")->take_all();
+  cmd->add_option("--nproc", a->nproc,
+                  "data parallel: run N local worker processes (torchrun-style env; gradients averaged with c10d Gloo)")
+      ->check(CLI::Range(1, 256));
   for (const auto& f : kFlags) {
     const std::string name = std::string("--") + f.name;
     if (f.nargs == 0) {

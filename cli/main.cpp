@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -10,8 +11,11 @@ int main(int argc, char** argv) {
   CLI::App app{"attnzoo: attention model zoo on LibTorch (list, inspect, run, train, evaluate, benchmark models)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "attnzoo 0.1.0");
+  // Default: all cores, unless OMP_NUM_THREADS says otherwise (as `train --nproc` sets it for its workers).
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::PositiveNumber);
+  if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
+  app.add_option("--threads", threads, "intra-op threads (default: all cores, or OMP_NUM_THREADS)")
+      ->check(CLI::PositiveNumber);
 
   attnzoo::cli::Action action;
   attnzoo::cli::add_list_command(app, action);

@@ -1,5 +1,10 @@
 #include <attnzoo/train/trainer.h>
 
+#include <attnzoo/train/distributed.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include <attnzoo/checkpoint/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
@@ -25,6 +30,16 @@ namespace fs = std::filesystem;
 using checkpoint::TensorDict;
 
 namespace {
+
+// Testing aid for the data-parallel failure path: ATTNZOO_FAULT_INJECT=<rank>:<update> makes that rank die
+// abruptly (as if killed) right after that update.
+void inject_fault(int64_t rank, int64_t update) {
+  static const char* spec = std::getenv("ATTNZOO_FAULT_INJECT");
+  if (!spec) return;
+  long long r = -1, u = -1;
+  if (std::sscanf(spec, "%lld:%lld", &r, &u) == 2 && r == rank && u == update) std::_Exit(9);
+}
+
 
 struct RunState {
   int64_t epoch = 0;        // epoch in progress (or next to start)
@@ -136,6 +151,15 @@ TrainResult run_training(const TrainConfig& cfg) {
   to.hflip = cfg.hflip;
   to.auto_augment = cfg.aa;
   to.reprob = cfg.reprob;
+  // Data parallel: one process per replica (torchrun environment); gradients are averaged with c10d.
+  std::unique_ptr<ProcessGroup> pg;
+  if (cfg.world_size > 1) {
+    DistEnv env = DistEnv::from_env();
+    env.rank = cfg.rank;
+    env.world_size = cfg.world_size;
+    pg = std::make_unique<ProcessGroup>(
+        env, std::chrono::milliseconds(static_cast<int64_t>(cfg.dist_timeout * 1000.0)));
+  }
   datasets::LoaderOptions lo;
   lo.batch_size = cfg.batch_size;
   lo.workers = cfg.workers;
@@ -197,6 +221,15 @@ TrainResult run_training(const TrainConfig& cfg) {
     st.best_epoch = meta.at("best_epoch");
   }
 
+  // Every replica starts from rank 0's weights and buffers (after a resume too).
+  if (pg) {
+    torch::NoGradGuard ng;
+    std::vector<at::Tensor> state;
+    for (auto& p : model->parameters()) state.push_back(p.data());
+    for (auto& b : model->buffers()) state.push_back(b);
+    pg->broadcast(state, 0);
+  }
+  std::vector<at::Tensor> dist_grads;  // reused every step
   const bool writer = cfg.rank == 0;
   fs::create_directories(cfg.output);
   const std::string last_path = (fs::path(cfg.output) / "last.safetensors").string();
@@ -240,7 +273,12 @@ TrainResult run_training(const TrainConfig& cfg) {
       const double lr = sched(st.global_step);
       auto logits = model->forward(x);
       auto loss = -(target * torch::log_softmax(logits, 1)).sum(1).mean();
-      const double lv = loss.item<double>();
+      double lv = loss.item<double>();
+      if (pg) {  // the stop-on-NaN decision must be the same on every rank
+        std::vector<at::Tensor> l{torch::tensor({lv}, torch::kDouble)};
+        pg->allreduce_sum(l);
+        lv = l[0].item<double>() / static_cast<double>(cfg.world_size);
+      }
       if (!std::isfinite(lv)) {
         progress.finish();
         throw std::runtime_error("loss is " + std::to_string(lv) + " at epoch " + std::to_string(epoch) + " step " +
@@ -249,9 +287,31 @@ TrainResult run_training(const TrainConfig& cfg) {
       }
       opt->zero_grad();
       loss.backward();
+      if (pg) {  // average the gradients over the replicas (bucketed all-reduce after backward)
+        dist_grads.clear();
+        for (const auto& prm : opt->params()) {
+          at::Tensor p = prm.tensor;
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // same bucket layout on every rank
+          dist_grads.push_back(p.grad());
+        }
+        pg->allreduce_mean(dist_grads);
+      }
       if (cfg.clip_grad > 0) clip_grad_norm(opt->params(), cfg.clip_grad);
       opt->step(lr);
       if (ema) ema->update(*model);
+      if (pg) inject_fault(cfg.rank, st.global_step + 1);
+      if (pg && cfg.dist_verify) {  // tests: every replica must hold exactly rank 0's weights
+        torch::NoGradGuard ng;
+        std::vector<at::Tensor> flat;
+        for (auto& p : model->parameters()) flat.push_back(p.detach().reshape({-1}));
+        const at::Tensor mine = torch::cat(flat);
+        std::vector<at::Tensor> ref{mine.clone()};
+        pg->broadcast(ref, 0);
+        std::vector<at::Tensor> same{torch::tensor({torch::equal(mine, ref[0]) ? 0.0 : 1.0}, torch::kDouble)};
+        pg->allreduce_sum(same);
+        if (same[0].item<double>() != 0.0)
+          throw std::runtime_error("--dist-verify: replicas diverged after update " + std::to_string(st.global_step + 1));
+      }
       ++st.global_step;
       st.batch = b->index + 1;
       loss_sum += lv * x.size(0);
@@ -283,9 +343,16 @@ TrainResult run_training(const TrainConfig& cfg) {
                     " unreadable image(s), e.g. " + train_loader.skipped_messages().front());
     const double train_loss = loss_n ? loss_sum / loss_n : 0;
     const double lr_now = sched(std::max<int64_t>(0, st.global_step - 1));
-    // Evaluate (and the EMA weights in a second model).
-    auto r = eval::evaluate(*model, val_loader, device);
-    eval::EvalResult re;
+    // Evaluate (and the EMA weights in a second model). Data parallel: rank 0 evaluates the whole split
+    // (exact numbers, no duplicated padding samples) while the others wait at the barrier.
+    eval::EvalResult r, re;
+    if (pg && !writer) {
+      pg->barrier();
+      st.epoch = epoch + 1;
+      st.batch = 0;
+      continue;
+    }
+    r = eval::evaluate(*model, val_loader, device);
     if (ema) {
       auto em = make_eval_model();
       checkpoint::load_state_dict(*em, ema->state(), true, "EMA");
@@ -300,6 +367,7 @@ TrainResult run_training(const TrainConfig& cfg) {
       st.best_top1 = metric;
       st.best_epoch = epoch + 1;
     }
+    if (pg) pg->barrier();
     if (writer) {
       save_checkpoint(last_path, *model, *opt, ema.get(), st, cfg, train_ds->classes(), eval_transform);
       if (is_best) fs::copy_file(last_path, best_path, fs::copy_options::overwrite_existing);

@@ -61,7 +61,9 @@ struct TrainConfig {
   int64_t log_interval = 50;
   int64_t max_steps_per_epoch = 0;        // 0: full epochs (for smoke tests)
   int64_t stop_after_steps = 0;           // tests: end abruptly after N updates, saving nothing (a simulated kill)
-  int64_t rank = 0, world_size = 1;
+  int64_t rank = 0, world_size = 1;       // from the torchrun environment (DistEnv::from_env) when > 1
+  double dist_timeout = 1800;             // seconds a collective may wait for the other ranks
+  bool dist_verify = false;               // after every update, check the weights are bit-identical on all ranks
 
   /// Fills the fields from a recipe (keys = flag names with '-' or '_'); unknown keys are an error.
   void apply_json(const nlohmann::json& j, const std::string& what);

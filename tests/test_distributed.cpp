@@ -1,0 +1,76 @@
+// Data-parallel training over c10d Gloo, on loopback: replicas stay bit-identical, 2 ranks x batch B/2
+// equal 1 process x batch B, and a dying worker makes the run fail fast with a clear error.
+#include "test_util.h"
+
+#include <attnzoo/checkpoint/safetensors.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+namespace fs = std::filesystem;
+using namespace attnzoo;
+
+namespace {
+
+// A LayerNorm model (no BatchNorm: its statistics are per replica), no dropout / drop path / mixup.
+std::string common_args(const fs::path& data, const fs::path& out) {
+  return " train --dataset mnist:" + data.string() +
+         " --model nat --set embed_dim=8 'depths=[1,1]' 'num_heads=[1,2]' kernel_size=3 drop_path_rate=0"
+         " --img-size 16 --in-chans 1 --epochs 2 --lr 2e-3 --warmup-epochs 0 --mixup 0 --cutmix 0"
+         " --label-smoothing 0 --reprob 0 --workers 1 --output " + out.string();
+}
+
+TEST(Distributed, TwoRanksMatchOneProcessAndStayIdentical) {
+  const auto dir = test::temp_dir("dist_equal");
+  const auto data = test::write_tiny_idx(dir / "data", 64, 16);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " --threads 1" + common_args(data, dir / "one") + " --batch-size 16", &out), 0) << out;
+  // --dist-verify: after every update the ranks compare their weights bit for bit (the run fails otherwise).
+  ASSERT_EQ(test::run_command(test::cli() + common_args(data, dir / "two") + " --batch-size 8 --nproc 2 --dist-verify", &out), 0)
+      << out;
+  EXPECT_NE(out.find("launching 2 workers"), std::string::npos) << out;
+  const auto a = checkpoint::read_safetensors(dir / "one" / "last.safetensors").tensors;
+  const auto b = checkpoint::read_safetensors(dir / "two" / "last.safetensors").tensors;
+  int compared = 0;
+  for (const auto& item : a) {
+    if (item.key().rfind("state_dict.", 0) != 0) continue;
+    const at::Tensor& x = item.value();
+    ASSERT_TRUE(b.contains(item.key())) << item.key();
+    EXPECT_LT(test::max_abs_diff(x, b[item.key()]), 2e-5) << item.key();
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+}
+
+TEST(Distributed, DeadWorkerFailsTheRunFast) {
+  const auto dir = test::temp_dir("dist_dead");
+  const auto data = test::write_tiny_idx(dir / "data", 64, 16);
+  std::string out;
+  const auto t0 = std::chrono::steady_clock::now();
+  // torchrun-style: two independent processes; rank 1 dies after its 2nd update. Rank 0 must not hang.
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29731 OMP_NUM_THREADS=1 ";
+  const std::string args = common_args(data, dir / "run") + " --batch-size 8 --dist-timeout 60";
+  const int rc = test::run_command("(" + env + "RANK=1 ATTNZOO_FAULT_INJECT=1:2 " + test::cli() + args + " >/dev/null 2>&1 &) ; " +
+                                       env + "RANK=0 " + test::cli() + args,
+                                   &out);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("distributed"), std::string::npos) << out;
+  EXPECT_LT(secs, 50.0) << "the surviving rank waited for the timeout instead of failing on the closed connection";
+  // The launcher reports which worker failed and stops the others.
+  ASSERT_NE(test::run_command("ATTNZOO_FAULT_INJECT=1:2 " + test::cli() + common_args(data, dir / "run2") +
+                                  " --batch-size 8 --nproc 2 --dist-timeout 60",
+                              &out),
+            0);
+  EXPECT_NE(out.find("worker rank"), std::string::npos) << out;
+}
+
+TEST(Distributed, MalformedEnvironmentIsAClearError) {
+  std::string out;
+  EXPECT_EQ(test::run_command("WORLD_SIZE=two " + test::cli() + " train --epochs 1", &out), 2) << out;
+  EXPECT_NE(out.find("WORLD_SIZE"), std::string::npos) << out;
+}
+
+}  // namespace
