@@ -5,6 +5,7 @@
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/train/amp.h>
 #include <attnzoo/train/ema.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/schedule.h>
@@ -259,3 +260,37 @@ TEST(Recipes, EveryShippedRecipeIsValid) {
 }
 
 }  // namespace
+
+// --amp: autocast regions and loss scaling.
+TEST(Amp, AutocastGuardLowersMatmulsAndKeepsLayerNormWorking) {
+  const at::Tensor a = torch::randn({4, 8}), b = torch::randn({8, 3});
+  {
+    train::AutocastGuard g(torch::kCPU, at::kBFloat16);
+    EXPECT_EQ(torch::matmul(a, b).scalar_type(), at::kBFloat16);
+    torch::nn::LayerNorm ln(torch::nn::LayerNormOptions({8}));
+    const at::Tensor y = ln(torch::matmul(a, torch::randn({8, 8})));  // bf16 input, float32 weights
+    EXPECT_EQ(y.scalar_type(), at::kFloat);
+  }
+  EXPECT_EQ(torch::matmul(a, b).scalar_type(), at::kFloat);  // restored on exit
+  { train::AutocastGuard off(torch::kCPU, at::ScalarType::Undefined); EXPECT_EQ(torch::matmul(a, b).scalar_type(), at::kFloat); }
+  EXPECT_EQ(train::amp_dtype("bf16", torch::kCPU), at::kBFloat16);
+  EXPECT_EQ(train::amp_dtype("", torch::kCPU), at::ScalarType::Undefined);
+  EXPECT_THROW(train::amp_dtype("fp16", torch::kCPU), std::invalid_argument);
+  EXPECT_THROW(train::amp_dtype("fp8", torch::kCPU), std::invalid_argument);
+}
+
+TEST(Amp, GradScalerSkipsNonFiniteStepsAndAdaptsTheScale) {
+  train::GradScaler s(true, 1024.0, /*growth_interval=*/2);
+  at::Tensor p = torch::ones({3}, torch::requires_grad());
+  p.mutable_grad() = torch::full({3}, 2048.0);
+  EXPECT_TRUE(s.unscale_and_check({p}));
+  EXPECT_TRUE(torch::allclose(p.grad(), torch::full({3}, 2.0)));
+  p.mutable_grad() = torch::tensor({1.0, std::numeric_limits<double>::infinity(), 0.0}).to(torch::kFloat);
+  EXPECT_FALSE(s.unscale_and_check({p}));
+  EXPECT_EQ(s.scale(), 512.0);
+  for (int i = 0; i < 2; ++i) {
+    p.mutable_grad() = torch::ones({3});
+    EXPECT_TRUE(s.unscale_and_check({p}));
+  }
+  EXPECT_EQ(s.scale(), 1024.0);  // doubled after growth_interval clean steps
+}

@@ -32,10 +32,14 @@ at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn:
   const int64_t pad_r = std::max<int64_t>(0, kernel[1] * dilation[1] - Wp);
   if (pad_b > 0 || pad_r > 0) x = F::pad(x, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));
   const int64_t H = x.size(1), W = x.size(2), heads = o.num_heads(), hd = C / heads;
-  const at::Tensor t = qkv(x).reshape({B, H, W, 3, heads, hd}).permute({3, 0, 4, 1, 2, 5});
+  at::Tensor t = qkv(x).reshape({B, H, W, 3, heads, hd}).permute({3, 0, 4, 1, 2, 5});
+  // The kernels compute in float32 / float64: reduced precision (autocast bf16 / fp16) is widened here.
+  const bool low = t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf;
+  if (low) t = t.to(at::kFloat);
+  const at::Tensor bias = rpb.defined() ? rpb.to(t.scalar_type()) : rpb;
   const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(hd), -0.5);
   const at::Tensor q = t[0] * scale;
-  at::Tensor attn = na_qk(q, t[1], rpb, kernel, dilation, causal).softmax(-1);
+  at::Tensor attn = na_qk(q, t[1], bias, kernel, dilation, causal).softmax(-1);
   if (o.attn_drop() > 0) attn = F::dropout(attn, F::DropoutFuncOptions().p(o.attn_drop()).training(training));
   at::Tensor out = na_av(attn, t[2], kernel, dilation, causal).permute({0, 2, 3, 1, 4}).reshape({B, H, W, C});
   if (pad_b > 0 || pad_r > 0) out = out.slice(1, 0, Hp).slice(2, 0, Wp);

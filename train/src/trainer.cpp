@@ -1,5 +1,6 @@
 #include <attnzoo/train/trainer.h>
 
+#include <attnzoo/train/amp.h>
 #include <attnzoo/train/distributed.h>
 
 #include <cstdio>
@@ -230,6 +231,10 @@ TrainResult run_training(const TrainConfig& cfg) {
     pg->broadcast(state, 0);
   }
   std::vector<at::Tensor> dist_grads;  // reused every step
+  const at::ScalarType amp = amp_dtype(cfg.amp, device);
+  GradScaler scaler(amp == at::kHalf);
+  std::vector<at::Tensor> amp_params;
+  for (const auto& prm : opt->params()) amp_params.push_back(prm.tensor);
   const bool writer = cfg.rank == 0;
   fs::create_directories(cfg.output);
   const std::string last_path = (fs::path(cfg.output) / "last.safetensors").string();
@@ -271,8 +276,12 @@ TrainResult run_training(const TrainConfig& cfg) {
       x = x.to(device);
       target = target.to(device);
       const double lr = sched(st.global_step);
-      auto logits = model->forward(x);
-      auto loss = -(target * torch::log_softmax(logits, 1)).sum(1).mean();
+      at::Tensor logits;
+      {
+        AutocastGuard autocast(device, amp);  // --amp: the forward in bf16 / fp16, the loss in float32
+        logits = model->forward(x);
+      }
+      auto loss = -(target * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1).mean();
       double lv = loss.item<double>();
       if (pg) {  // the stop-on-NaN decision must be the same on every rank
         std::vector<at::Tensor> l{torch::tensor({lv}, torch::kDouble)};
@@ -286,7 +295,7 @@ TrainResult run_training(const TrainConfig& cfg) {
                                  "); stopping. The last good checkpoint is kept: " + last_path);
       }
       opt->zero_grad();
-      loss.backward();
+      scaler.scale_loss(loss).backward();
       if (pg) {  // average the gradients over the replicas (bucketed all-reduce after backward)
         dist_grads.clear();
         for (const auto& prm : opt->params()) {
@@ -296,8 +305,10 @@ TrainResult run_training(const TrainConfig& cfg) {
         }
         pg->allreduce_mean(dist_grads);
       }
-      if (cfg.clip_grad > 0) clip_grad_norm(opt->params(), cfg.clip_grad);
-      opt->step(lr);
+      // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
+      const bool step_ok = scaler.unscale_and_check(amp_params);
+      if (cfg.clip_grad > 0 && step_ok) clip_grad_norm(opt->params(), cfg.clip_grad);
+      if (step_ok) opt->step(lr);
       if (ema) ema->update(*model);
       if (pg) inject_fault(cfg.rank, st.global_step + 1);
       if (pg && cfg.dist_verify) {  // tests: every replica must hold exactly rank 0's weights

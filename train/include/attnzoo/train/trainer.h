@@ -57,6 +57,7 @@ struct TrainConfig {
   std::string output = "output/train";
   std::string resume;
   std::string device = "cpu";
+  std::string amp;                        // "" (off), "bf16" (CPU or CUDA autocast), "fp16" (CUDA, loss scaling)
   int64_t checkpoint_every = 0;           // also save a recovery checkpoint every N updates
   int64_t log_interval = 50;
   int64_t max_steps_per_epoch = 0;        // 0: full epochs (for smoke tests)
