@@ -73,6 +73,20 @@ TEST_P(NAKernelVsReference, ForwardAndGradientsMatch) {
   }
 }
 
+// The ATen path (what CUDA tensors use) equals the CPU kernels, forward and gradients.
+TEST(NAKernel, AtenPathMatchesKernels) {
+  Inputs a = random_inputs(9, 11, {3, 3}, at::kDouble);
+  Inputs b{a.q.clone(), a.k.clone(), a.v.clone(), a.rpb.clone()};
+  for (auto* t : {&a.q, &a.k, &a.v, &a.rpb, &b.q, &b.k, &b.v, &b.rpb}) t->requires_grad_(true);
+  const at::Tensor y1 = kernels(a, {3, 3}, {2, 1});
+  const at::Tensor y2 = na_av_aten(na_qk_aten(b.q, b.k, b.rpb, {3, 3}, {2, 1}).softmax(-1), b.v, {3, 3}, {2, 1});
+  EXPECT_LT((y1 - y2).abs().max().item<double>(), 1e-12);
+  y1.sum().backward();
+  y2.sum().backward();
+  for (auto [x, y] : {std::make_pair(a.q, b.q), std::make_pair(a.k, b.k), std::make_pair(a.v, b.v), std::make_pair(a.rpb, b.rpb)})
+    EXPECT_LT((x.grad() - y.grad()).abs().max().item<double>(), 1e-10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, NAKernelVsReference,
                          ::testing::Values(std::make_tuple(7, 9, 3, 1), std::make_tuple(9, 11, 3, 2),
                                            std::make_tuple(14, 14, 7, 2), std::make_tuple(6, 15, 5, 1)));

@@ -334,8 +334,53 @@ class NAAVFunction : public torch::autograd::Function<NAAVFunction> {
 
 }  // namespace
 
+namespace {
+
+// Device-agnostic paths from ATen ops (gather the neighbours, then reduce): correct and differentiable on
+// any device (CUDA included); the CPU kernels above avoid their k^2 * d copies.
+struct AtenIndex {
+  at::Tensor R, C, rmask, cmask, rp, cp;
+};
+AtenIndex aten_index(const at::Tensor& like, std::array<int64_t, 2> kernel, std::array<int64_t, 2> dilation,
+                     std::array<bool, 2> causal) {
+  const int64_t H = like.size(2), W = like.size(3);
+  auto [rn, rp] = na_axis_indices(H, kernel[0], dilation[0], causal[0]);
+  auto [cn, cp] = na_axis_indices(W, kernel[1], dilation[1], causal[1]);
+  const auto dev = like.device();
+  AtenIndex ix;
+  ix.rmask = rn.lt(0).view({H, 1, kernel[0], 1}).to(dev);
+  ix.cmask = cn.lt(0).view({1, W, 1, kernel[1]}).to(dev);
+  ix.R = rn.clamp_min(0).view({H, 1, kernel[0], 1}).to(dev);
+  ix.C = cn.clamp_min(0).view({1, W, 1, kernel[1]}).to(dev);
+  ix.rp = rp.view({H, 1, kernel[0], 1}).to(dev);
+  ix.cp = cp.view({1, W, 1, kernel[1]}).to(dev);
+  return ix;
+}
+
+}  // namespace
+
+at::Tensor na_qk_aten(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  using torch::indexing::Slice;
+  const auto ix = aten_index(q, kernel, dilation, causal);
+  at::Tensor logits = (q.unsqueeze(4).unsqueeze(4) * k.index({Slice(), Slice(), ix.R, ix.C})).sum(-1);  // [B,h,H,W,kh,kw]
+  if (rpb.defined()) logits = logits + rpb.index({Slice(), ix.rp, ix.cp}).unsqueeze(0);
+  logits = logits.masked_fill(ix.rmask.logical_or(ix.cmask), -std::numeric_limits<double>::infinity());
+  return logits.flatten(4);
+}
+
+at::Tensor na_av_aten(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  using torch::indexing::Slice;
+  const auto ix = aten_index(v, kernel, dilation, causal);
+  const auto s = attn.sizes();
+  const at::Tensor a = attn.view({s[0], s[1], s[2], s[3], kernel[0], kernel[1], 1});
+  return (a * v.index({Slice(), Slice(), ix.R, ix.C})).sum({4, 5});
+}
+
 at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  if (!q.device().is_cpu()) return na_qk_aten(q, k, rpb, kernel, dilation, causal);  // CUDA: ATen path
   TORCH_CHECK(!(rpb.defined() && (causal[0] || causal[1])), "na_qk: causal neighborhood attention takes no rpb");
   // Visible to profilers and eval's FLOP counter: MACs = numel(q) * kh * kw.
   // (The inputs must outlive the guard: RecordFunction keeps a view of them.)
@@ -349,6 +394,7 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  if (!v.device().is_cpu()) return na_av_aten(attn, v, kernel, dilation, causal);
   const std::vector<c10::IValue> record_inputs{attn, v};
   RECORD_FUNCTION("attnzoo::na_av", record_inputs);  // MACs = numel(attn) * d
   return NAAVFunction::apply(attn.contiguous(), v.contiguous(), Config{kernel, dilation, causal});

@@ -28,6 +28,12 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 /// Weighted sum over the neighbourhood: attn [B, heads, H, W, kh * kw], v [B, heads, H, W, d] -> [B, heads, H, W, d].
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
+/// The same two ops from ATen primitives (gathered neighbours): any device, autograd through ATen. na_qk /
+/// na_av use them for non-CPU tensors (CUDA) until a CUDA kernel exists.
+at::Tensor na_qk_aten(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
+at::Tensor na_av_aten(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
 /// The naive reference: gathers K and V per query (k^2 * d memory per token) and uses plain tensor ops.
 /// softmax(q . k_nbr + rpb) . v_nbr; q already scaled. Used by the tests and the benchmark.
 at::Tensor na_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb,
