@@ -329,11 +329,11 @@ TrainResult run_training(const TrainConfig& cfg) {
       loss_n += x.size(0);
       images += x.size(0);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-      recent_img_s = el > 0 ? images / el : 0;
+      recent_img_s = el > 0 ? images * cfg.world_size / el : 0;  // global throughput (all ranks)
       const int64_t done = st.global_step, total = sched.total_steps;
       const double total_el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       progress.step(epoch + 1, cfg.epochs, st.batch, steps_per_epoch, loss_sum / loss_n, lr, recent_img_s,
-                    recent_img_s > 0 ? (total - done) * cfg.batch_size / recent_img_s : 0, total_el);
+                    recent_img_s > 0 ? (total - done) * cfg.batch_size * cfg.world_size / recent_img_s : 0, total_el);
       if (writer && cfg.log_interval > 0 && st.global_step % cfg.log_interval == 0)
         log << nlohmann::json{{"type", "step"}, {"epoch", epoch}, {"step", st.batch}, {"global_step", st.global_step},
                               {"loss", lv}, {"lr", lr}, {"img_s", recent_img_s}}.dump()
