@@ -17,7 +17,7 @@ namespace {
 struct ForwardArgs {
   ModelArgs model;
   std::string module;
-  std::string weights, input, output, dtype = "float32", checkpoint_key;
+  std::string weights, input, output, dtype = "float32", checkpoint_key, device = "cpu";
   bool features = false;
   bool non_strict = false;
 };
@@ -39,7 +39,8 @@ at::Tensor pick_input(const checkpoint::SafetensorsFile& f, const std::string& p
 int run_forward(const ForwardArgs& a) {
   const at::ScalarType dtype = parse_dtype(a.dtype);
   auto input_file = checkpoint::read_safetensors(a.input);
-  at::Tensor x = pick_input(input_file, a.input).to(dtype);
+  const at::Device device(a.device);
+  at::Tensor x = pick_input(input_file, a.input).to(dtype).to(device);
   checkpoint::TensorDict out;
   torch::NoGradGuard no_grad;
 
@@ -59,6 +60,7 @@ int run_forward(const ForwardArgs& a) {
       auto w = checkpoint::read_weights(a.weights, a.checkpoint_key);
       checkpoint::load_state_dict(*m.module, w.tensors, !a.non_strict, a.weights);
     }
+    m.module->to(device);
     auto ys = m.forward({x}, nlohmann::json::object());
     for (size_t i = 0; i < ys.size(); ++i) out.insert(ys.size() == 1 ? "y" : "y." + std::to_string(i), ys[i]);
   } else {
@@ -71,6 +73,7 @@ int run_forward(const ForwardArgs& a) {
       lo.strict = !a.non_strict;
       models::load_weights(*model, a.weights, lo);
     }
+    model->to(device);
     if (a.features) {
       auto feats = model->forward_intermediates(x);
       // The last stage output is what forward_features returns: reuse it for the logits.
@@ -80,8 +83,10 @@ int run_forward(const ForwardArgs& a) {
       out.insert("logits", model->forward(x));
     }
   }
-  checkpoint::write_safetensors(a.output, out);
-  for (const auto& item : out) std::cout << item.key() << " " << item.value().sizes() << "\n";
+  checkpoint::TensorDict host;
+  for (const auto& item : out) host.insert(item.key(), item.value().cpu());
+  checkpoint::write_safetensors(a.output, host);
+  for (const auto& item : host) std::cout << item.key() << " " << item.value().sizes() << "\n";
   return 0;
 }
 
@@ -103,6 +108,7 @@ void add_forward_command(CLI::App& app, Action& action) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", a->output, "safetensors file to write: logits [, features.N]")->required();
+  cmd->add_option("--device", a->device, "cpu or cuda[:N]");
   cmd->add_option("--dtype", a->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
   cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
   cmd->callback([&action, a] {

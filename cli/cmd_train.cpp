@@ -68,6 +68,7 @@ const Flag kFlags[] = {
     {"output", 1, "output folder: checkpoints, summary.csv, log.jsonl"},
     {"resume", 1, "continue a run exactly from its last.safetensors"},
     {"device", 1, "cpu or cuda[:N]"},
+    {"channels-last", 0, "NHWC memory format for conv weights and inputs (faster on GPUs)"},
     {"amp", 1, "mixed precision: bf16 (CPU/CUDA autocast) or fp16 (CUDA, dynamic loss scaling); default off"},
     {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
     {"log-interval", 1, "log.jsonl step line every N updates"},

@@ -67,6 +67,28 @@ TEST(Distributed, DeadWorkerFailsTheRunFast) {
   EXPECT_NE(out.find("worker rank"), std::string::npos) << out;
 }
 
+// A data-parallel run killed mid-epoch and resumed (on 2 ranks) ends where the uninterrupted one does.
+TEST(Distributed, ResumeAfterAKilledWorkerMatchesTheUninterruptedRun) {
+  const auto dir = test::temp_dir("dist_resume");
+  const auto data = test::write_tiny_idx(dir / "data", 64, 16);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + common_args(data, dir / "full") + " --batch-size 8 --nproc 2", &out), 0) << out;
+  // Rank 1 is killed after update 3 (rank 0 has checkpointed it); the run fails; resume it on 2 ranks.
+  EXPECT_NE(test::run_command("ATTNZOO_FAULT_INJECT=1:3 " + test::cli() + common_args(data, dir / "cut") +
+                                  " --batch-size 8 --nproc 2 --checkpoint-every 1",
+                              &out),
+            0);
+  ASSERT_EQ(test::run_command(test::cli() + common_args(data, dir / "cut") + " --batch-size 8 --nproc 2 --resume " +
+                                  (dir / "cut" / "last.safetensors").string(),
+                              &out),
+            0)
+      << out;
+  const auto a = checkpoint::read_safetensors(dir / "full" / "last.safetensors").tensors;
+  const auto b = checkpoint::read_safetensors(dir / "cut" / "last.safetensors").tensors;
+  for (const auto& item : a)
+    if (item.key().rfind("state_dict.", 0) == 0) EXPECT_LT(test::max_abs_diff(item.value(), b[item.key()]), 1e-6) << item.key();
+}
+
 TEST(Distributed, MalformedEnvironmentIsAClearError) {
   std::string out;
   EXPECT_EQ(test::run_command("WORLD_SIZE=two " + test::cli() + " train --epochs 1", &out), 2) << out;

@@ -30,7 +30,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(weight_decay) X(momentum)       \
   X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(resume)    \
-  X(device) X(amp) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_verify)
+  X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_verify)
 
 void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");

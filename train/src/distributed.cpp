@@ -4,6 +4,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
+#include <torch/version.h>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>  // CUDA LibTorch builds only
+#endif
 
 #include <cstdlib>
 #include <map>
@@ -44,9 +48,17 @@ DistEnv DistEnv::from_env() {
   return e;
 }
 
+// The one place that knows the 1.13 vs 2.x difference: the Gloo / NCCL classes derive from
+// c10d::ProcessGroup in 1.x and from c10d::Backend in 2.x; both offer the collectives used here.
+#if TORCH_VERSION_MAJOR >= 2
+using BackendBase = c10d::Backend;
+#else
+using BackendBase = c10d::ProcessGroup;
+#endif
+
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<BackendBase> pg;
 
   // One collective, with c10d's errors (peer closed, timeout) turned into one clear line.
   template <typename F>
@@ -72,14 +84,25 @@ ProcessGroup::ProcessGroup(const DistEnv& env, std::chrono::milliseconds timeout
     so.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("attnzoo", tcp);
-    auto opts = c10d::ProcessGroupGloo::Options::create();
-    opts->timeout = timeout;
-    // Loopback for single-host runs; the master's interface otherwise (gloo resolves the hostname).
-    const bool local = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
-    opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                  : c10d::ProcessGroupGloo::createDefaultDevice());
-    impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, static_cast<int>(env.rank),
-                                                             static_cast<int>(env.world_size), opts);
+    if (env.backend == "nccl") {
+#ifdef USE_C10D_NCCL
+      auto nopts = c10d::ProcessGroupNCCL::Options::create();
+      nopts->timeout = timeout;
+      impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, static_cast<int>(env.rank),
+                                                               static_cast<int>(env.world_size), nopts);
+#else
+      throw std::runtime_error("this LibTorch has no NCCL (CPU build): use the gloo backend");
+#endif
+    } else {
+      auto opts = c10d::ProcessGroupGloo::Options::create();
+      opts->timeout = timeout;
+      // Loopback for single-host runs; the master's interface otherwise (gloo resolves the hostname).
+      const bool local = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
+      opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                    : c10d::ProcessGroupGloo::createDefaultDevice());
+      impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, static_cast<int>(env.rank),
+                                                               static_cast<int>(env.world_size), opts);
+    }
   } catch (const std::exception& e) {
     throw std::runtime_error("distributed init (rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                              ", master " + env.master_addr + ":" + std::to_string(env.master_port) +

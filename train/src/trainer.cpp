@@ -136,6 +136,11 @@ TrainResult run_training(const TrainConfig& cfg) {
     models::load_weights(*model, cfg.initial_checkpoint, lo);
   }
   model->to(device);
+  if (cfg.channels_last) {  // NHWC weights for the convolutions (pays off on GPUs and oneDNN)
+    torch::NoGradGuard ng;
+    for (auto& p : model->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
 
   // Transforms and loaders.
   datasets::TransformOptions to;
@@ -158,6 +163,7 @@ TrainResult run_training(const TrainConfig& cfg) {
     DistEnv env = DistEnv::from_env();
     env.rank = cfg.rank;
     env.world_size = cfg.world_size;
+    env.backend = device.is_cuda() ? "nccl" : "gloo";
     pg = std::make_unique<ProcessGroup>(
         env, std::chrono::milliseconds(static_cast<int64_t>(cfg.dist_timeout * 1000.0)));
   }
@@ -274,6 +280,7 @@ TrainResult run_training(const TrainConfig& cfg) {
       datasets::Rng mix_rng(datasets::sample_seed(cfg.seed ^ 0x6d6978ull, epoch, b->index));
       at::Tensor target = datasets::mixup_batch(x, b->labels, mo, mix_rng);
       x = x.to(device);
+      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       target = target.to(device);
       const double lr = sched(st.global_step);
       at::Tensor logits;

@@ -18,6 +18,7 @@ struct DistEnv {
   int64_t rank = 0, world_size = 1, local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  std::string backend = "gloo";  // "gloo" (CPU tensors) or "nccl" (CUDA LibTorch builds, CUDA tensors)
   /// From the torchrun environment variables; world_size 1 when WORLD_SIZE is unset. Malformed values
   /// throw std::invalid_argument naming the variable.
   static DistEnv from_env();

@@ -57,6 +57,7 @@ struct TrainConfig {
   std::string output = "output/train";
   std::string resume;
   std::string device = "cpu";
+  bool channels_last = false;             // NHWC conv weights and inputs
   std::string amp;                        // "" (off), "bf16" (CPU or CUDA autocast), "fp16" (CUDA, loss scaling)
   int64_t checkpoint_every = 0;           // also save a recovery checkpoint every N updates
   int64_t log_interval = 50;
