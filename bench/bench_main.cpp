@@ -6,6 +6,7 @@
 #include <attnzoo/modules/halo.h>
 #include <attnzoo/modules/lka.h>
 #include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/sequence.h>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -62,6 +63,42 @@ void BM_NeighborhoodAttention(benchmark::State& st) {
 BENCHMARK(BM_NeighborhoodAttention)
     ->ArgsProduct({{56, 28, 14}, {0, 1}, {0, 1}})
     ->ArgNames({"hw", "naive", "bwd"})
+    ->Unit(benchmark::kMillisecond);
+
+// Sequence attention complexity: forward of one 1-D module (dim 64, 4 heads, batch 1) over L = 1k .. 16k.
+// kinds: 0 softmax (quadratic), 1 neighborhood k=31, 2 block-local (block 128, halo 64), 3 agent (64 agents),
+// 4 LKA-1D. Softmax at 16k (a 4 GiB attention matrix per op) is skipped.
+void BM_SequenceAttention(benchmark::State& st) {
+  const int64_t kind = st.range(0), L = st.range(1), C = 64;
+  if (kind == 0 && L > 8192) {
+    st.SkipWithError("softmax at 16k: 4 GiB attention matrix");
+    return;
+  }
+  torch::manual_seed(0);
+  const auto o = modules::SequenceAttentionOptions(C, 4).block(128).halo(64).agent_num(64);
+  modules::SoftmaxAttention1D sm(o);
+  modules::NeighborhoodAttention1D na(modules::NeighborhoodAttentionOptions(C, 4, 31));
+  modules::BlockLocalAttention1D bl(o);
+  modules::AgentAttention1D ag(o);
+  modules::LKA1D lka(C);
+  const auto x = torch::randn({1, L, C});
+  torch::NoGradGuard ng;
+  for (auto _ : st) {
+    at::Tensor y;
+    switch (kind) {
+      case 0: y = sm(x); break;
+      case 1: y = na(x); break;
+      case 2: y = bl(x); break;
+      case 3: y = ag(x); break;
+      default: y = lka(x);
+    }
+    benchmark::DoNotOptimize(y);
+  }
+  st.SetItemsProcessed(st.iterations() * L);
+}
+BENCHMARK(BM_SequenceAttention)
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {1024, 2048, 4096, 8192, 16384}})
+    ->ArgNames({"kind", "L"})
     ->Unit(benchmark::kMillisecond);
 
 // VAN's dilated 7x7 depthwise conv, forward + backward: LibTorch's kernel vs the tap-skipping helper.

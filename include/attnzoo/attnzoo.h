@@ -43,4 +43,5 @@
 #include <attnzoo/modules/norm.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
+#include <attnzoo/modules/sequence.h>
 #include <attnzoo/modules/squeeze_excite.h>

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 namespace attnzoo::modules {
 
@@ -24,13 +25,16 @@ void check_options(const NeighborhoodAttentionOptions& o, const char* who) {
 // Shared body on a [B, H, W, C] map (1-D: H == 1): qkv -> NA -> merge heads -> proj.
 at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn::Linear proj,
                       const at::Tensor& rpb, at::Tensor x, std::array<int64_t, 2> kernel,
-                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal, bool training) {
+                      std::array<int64_t, 2> dilation, std::array<bool, 2> causal, bool training,
+                      at::Tensor key_mask = {}) {  // 1-D only: [B, W], true = padding
   const int64_t B = x.size(0), Hp = x.size(1), Wp = x.size(2), C = x.size(3);
   // natten 0.14: maps smaller than kernel * dilation are zero-padded at the bottom / right (before qkv, so
   // padded tokens carry k = v = qkv.bias) and the output is cropped.
   const int64_t pad_b = std::max<int64_t>(0, kernel[0] * dilation[0] - Hp);
   const int64_t pad_r = std::max<int64_t>(0, kernel[1] * dilation[1] - Wp);
   if (pad_b > 0 || pad_r > 0) x = F::pad(x, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));
+  if (key_mask.defined() && pad_r > 0)  // tokens added by the small-map padding are padding too
+    key_mask = F::pad(key_mask.to(at::kFloat), F::PadFuncOptions({0, pad_r}).value(1.0)).to(at::kBool);
   const int64_t H = x.size(1), W = x.size(2), heads = o.num_heads(), hd = C / heads;
   at::Tensor t = qkv(x).reshape({B, H, W, 3, heads, hd}).permute({3, 0, 4, 1, 2, 5});
   // The kernels compute in float32 / float64: reduced precision (autocast bf16 / fp16) is widened here.
@@ -39,11 +43,23 @@ at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn:
   const at::Tensor bias = rpb.defined() ? rpb.to(t.scalar_type()) : rpb;
   const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(hd), -0.5);
   const at::Tensor q = t[0] * scale;
-  at::Tensor attn = na_qk(q, t[1], bias, kernel, dilation, causal).softmax(-1);
+  at::Tensor logits = na_qk(q, t[1], bias, kernel, dilation, causal);  // [B, heads, H, W, K]
+  at::Tensor attn;
+  if (key_mask.defined()) {
+    // Neighbours that are padding get -inf; a query whose every neighbour is padding gets zeros.
+    auto nbr = na_axis_indices(W, kernel[1], dilation[1], causal[1])[0].clamp_min(0).to(x.device());  // [W, k]
+    const at::Tensor nbr_pad = key_mask.index_select(1, nbr.view({-1})).view({B, 1, 1, W, kernel[1]});
+    logits = logits.masked_fill(nbr_pad, -std::numeric_limits<double>::infinity());
+    const at::Tensor none = logits.isneginf().all(-1, true);
+    attn = logits.masked_fill(none, 0.0).softmax(-1).masked_fill(none, 0.0);
+  } else {
+    attn = logits.softmax(-1);
+  }
   if (o.attn_drop() > 0) attn = F::dropout(attn, F::DropoutFuncOptions().p(o.attn_drop()).training(training));
   at::Tensor out = na_av(attn, t[2], kernel, dilation, causal).permute({0, 2, 3, 1, 4}).reshape({B, H, W, C});
   if (pad_b > 0 || pad_r > 0) out = out.slice(1, 0, Hp).slice(2, 0, Wp);
   out = proj(out);
+  if (key_mask.defined()) out = out.masked_fill(key_mask.slice(1, 0, Wp).view({B, 1, Wp, 1}), 0.0);
   if (o.proj_drop() > 0) out = F::dropout(out, F::DropoutFuncOptions().p(o.proj_drop()).training(training));
   return out;
 }
@@ -92,13 +108,18 @@ void NeighborhoodAttention1DImpl::reset() {
   proj = register_module("proj", nn::Linear(C, C));
 }
 
-at::Tensor NeighborhoodAttention1DImpl::forward(const at::Tensor& x) {
+at::Tensor NeighborhoodAttention1DImpl::forward(const at::Tensor& x, const at::Tensor& key_padding_mask) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == options.dim(), "NeighborhoodAttention1D: expected input [B, L, ",
               options.dim(), "], got ", x.sizes());
   const int64_t k = options.kernel_size(), d = options.dilation();
   // A 1 x L map: the kernels' row axis has kernel 1 (every query its own row).
   const at::Tensor bias = rpb.defined() ? rpb.unsqueeze(1) : rpb;  // [heads, 1, 2k-1]
-  return na_forward(options, qkv, proj, bias, x.unsqueeze(1), {1, k}, {1, d}, {false, options.causal()}, is_training())
+  if (key_padding_mask.defined())
+    TORCH_CHECK(key_padding_mask.dim() == 2 && key_padding_mask.size(0) == x.size(0) &&
+                    key_padding_mask.size(1) == x.size(1) && key_padding_mask.scalar_type() == at::kBool,
+                "NeighborhoodAttention1D: key padding mask must be bool [", x.size(0), ", ", x.size(1), "]");
+  return na_forward(options, qkv, proj, bias, x.unsqueeze(1), {1, k}, {1, d}, {false, options.causal()}, is_training(),
+                    key_padding_mask)
       .squeeze(1);
 }
 

@@ -63,7 +63,8 @@ class NeighborhoodAttention1DImpl : public torch::nn::Cloneable<NeighborhoodAtte
  public:
   explicit NeighborhoodAttention1DImpl(const NeighborhoodAttentionOptions& options);
   void reset() override;
-  at::Tensor forward(const at::Tensor& x);
+  /// key_padding_mask [B, L] bool (true = padding): padded neighbours are masked, padded outputs are zero.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& key_padding_mask = {});
 
   NeighborhoodAttentionOptions options;
   at::Tensor rpb;

@@ -1,0 +1,112 @@
+// The 1-D (sequence) attention modules: shapes, padding masks (padded tokens never influence the others,
+// whatever they hold), causality, gradients, and agreement of the local ones with full attention where
+// their window covers the whole sequence.
+#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/sequence.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+
+using namespace attnzoo::modules;
+
+namespace {
+
+using Fn = std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>;
+
+struct Named {
+  std::string name;
+  std::shared_ptr<torch::nn::Module> module;
+  Fn fn;
+};
+
+std::vector<Named> all_modules(int64_t C) {
+  std::vector<Named> v;
+  SoftmaxAttention1D sm(SequenceAttentionOptions(C, 4));
+  v.push_back({"softmax", sm.ptr(), [sm](const at::Tensor& x, const at::Tensor& m) mutable { return sm(x, m); }});
+  NeighborhoodAttention1D na(NeighborhoodAttentionOptions(C, 4, 5).dilation(2));
+  v.push_back({"neighborhood", na.ptr(), [na](const at::Tensor& x, const at::Tensor& m) mutable { return na(x, m); }});
+  BlockLocalAttention1D bl(SequenceAttentionOptions(C, 4).block(8).halo(4));
+  v.push_back({"block_local", bl.ptr(), [bl](const at::Tensor& x, const at::Tensor& m) mutable { return bl(x, m); }});
+  AgentAttention1D ag(SequenceAttentionOptions(C, 4).agent_num(6));
+  v.push_back({"agent", ag.ptr(), [ag](const at::Tensor& x, const at::Tensor& m) mutable { return ag(x, m); }});
+  LKA1D lka(C);
+  v.push_back({"lka", lka.ptr(), [lka](const at::Tensor& x, const at::Tensor& m) mutable { return lka(x, m); }});
+  for (auto& n : v) n.module->to(torch::kDouble);
+  return v;
+}
+
+TEST(SequenceModules, PaddedTokensNeverInfluenceTheOthers) {
+  torch::manual_seed(0);
+  const int64_t B = 2, L = 37, C = 32;
+  const at::Tensor x = torch::randn({B, L, C}, torch::kDouble);
+  at::Tensor mask = torch::zeros({B, L}, torch::kBool);
+  mask[0].slice(0, 28).fill_(true);  // sample 0: 9 padding tokens at the end
+  mask[1].slice(0, 3, 6).fill_(true);  // sample 1: a hole in the middle
+  at::Tensor x2 = x.clone();
+  x2.masked_scatter_(mask.unsqueeze(-1).expand_as(x2), torch::randn({B, L, C}, torch::kDouble).mul(100).masked_select(mask.unsqueeze(-1).expand_as(x2)));
+  for (auto& m : all_modules(C)) {
+    const at::Tensor y = m.fn(x, mask), y2 = m.fn(x2, mask);
+    ASSERT_EQ(y.sizes(), x.sizes()) << m.name;
+    EXPECT_FALSE(y.isnan().any().item<bool>()) << m.name;
+    const at::Tensor valid = mask.logical_not().unsqueeze(-1);
+    EXPECT_LT((y - y2).abs().masked_select(valid).max().item<double>(), 1e-10) << m.name;
+    EXPECT_EQ(y.masked_select(mask.unsqueeze(-1)).abs().max().item<double>(), 0.0) << m.name << ": padded outputs";
+  }
+}
+
+TEST(SequenceModules, ForwardBackwardWithoutMask) {
+  torch::manual_seed(1);
+  for (auto& m : all_modules(16)) {
+    m.module->to(torch::kFloat);
+    const at::Tensor x = torch::randn({2, 50, 16}, torch::requires_grad());
+    const at::Tensor y = m.fn(x, {});
+    ASSERT_EQ(y.sizes(), x.sizes()) << m.name;
+    y.pow(2).sum().backward();
+    EXPECT_TRUE(x.grad().defined() && x.grad().isfinite().all().item<bool>()) << m.name;
+    for (const auto& p : m.module->parameters()) EXPECT_TRUE(p.grad().defined()) << m.name;
+  }
+}
+
+TEST(SequenceModules, CausalSoftmaxAndNeighborhoodSeeOnlyThePast) {
+  torch::manual_seed(2);
+  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2).causal(true));
+  NeighborhoodAttention1D na(NeighborhoodAttentionOptions(16, 2, 4).causal(true).bias(false));
+  const at::Tensor x = torch::randn({1, 20, 16});
+  at::Tensor x2 = x.clone();
+  x2.select(1, 15).add_(10.0);
+  for (auto y : {std::make_pair(sm(x), sm(x2)), std::make_pair(na(x), na(x2))}) {
+    EXPECT_LT((y.first.slice(1, 0, 15) - y.second.slice(1, 0, 15)).abs().max().item<double>(), 1e-6);
+    EXPECT_GT((y.first.select(1, 15) - y.second.select(1, 15)).abs().max().item<double>(), 1e-4);
+  }
+}
+
+// With a window covering the whole sequence, block-local attention is full attention.
+TEST(SequenceModules, BlockLocalEqualsSoftmaxWhenTheHaloCoversEverything) {
+  torch::manual_seed(3);
+  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2));
+  BlockLocalAttention1D bl(SequenceAttentionOptions(16, 2).block(4).halo(32));
+  bl->qkv->weight.data().copy_(sm->qkv->weight);
+  bl->qkv->bias.data().copy_(sm->qkv->bias);
+  bl->proj->weight.data().copy_(sm->proj->weight);
+  bl->proj->bias.data().copy_(sm->proj->bias);
+  const at::Tensor x = torch::randn({2, 30, 16}, torch::kFloat);
+  at::Tensor mask = torch::zeros({2, 30}, torch::kBool);
+  mask[1].slice(0, 25).fill_(true);
+  EXPECT_LT((sm(x, mask) - bl(x, mask)).abs().max().item<double>(), 1e-5);
+}
+
+TEST(SequenceModules, ShapeErrorsAreClear) {
+  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2));
+  try {
+    sm(torch::randn({2, 10, 8}));
+    FAIL();
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected [B, L, 16]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sm(torch::randn({2, 10, 16}), torch::zeros({2, 9}, torch::kBool)), c10::Error);
+  EXPECT_THROW(SoftmaxAttention1D(SequenceAttentionOptions(16, 3)), c10::Error);
+}
+
+}  // namespace
