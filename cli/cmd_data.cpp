@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include <attnzoo/datasets/lra.h>
+
 #include <attnzoo/datasets/dataset.h>
 
 #include <iostream>
@@ -23,6 +25,27 @@ void add_data_command(CLI::App& app, Action& action) {
         datasets::export_image_folder(*ds, *out, s);
         std::cout << "wrote " << ds->size() << " images of " << ds->describe() << " to " << *out << "/" << s << "\n";
       }
+      return 0;
+    };
+  });
+
+  // LRA ListOps with the published generator rules, seeded (the released TSV format).
+  auto* lo = data->add_subcommand("make-listops", "generate ListOps basic_{train,val,test}.tsv (LRA generator rules)");
+  auto out_dir = std::make_shared<std::string>();
+  auto counts = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{96000, 2000, 2000});
+  auto go = std::make_shared<datasets::ListOpsGeneratorOptions>();
+  lo->add_option("out", *out_dir, "output folder")->required();
+  lo->add_option("--sizes", *counts, "train val test sizes (96000 2000 2000)")->expected(3);
+  lo->add_option("--min-length", go->min_length, "keep expressions longer than this (500)");
+  lo->add_option("--max-length", go->max_length, "and shorter than this (2000)");
+  lo->add_option("--max-depth", go->max_depth, "maximum tree depth (10)");
+  lo->add_option("--max-args", go->max_args, "maximum operator arguments (10)");
+  lo->add_option("--seed", go->seed, "random seed (0)");
+  lo->callback([&action, out_dir, counts, go] {
+    action = [out_dir, counts, go] {
+      datasets::write_listops_dataset(*out_dir, (*counts)[0], (*counts)[1], (*counts)[2], *go);
+      std::cout << "wrote ListOps basic_{train,val,test}.tsv (" << (*counts)[0] << "/" << (*counts)[1] << "/"
+                << (*counts)[2] << ") to " << *out_dir << "\n";
       return 0;
     };
   });

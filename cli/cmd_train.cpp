@@ -3,6 +3,7 @@
 
 #include <attnzoo/models/config.h>
 #include <attnzoo/train/distributed.h>
+#include <attnzoo/train/lra.h>
 #include <attnzoo/train/trainer.h>
 
 #include "launch.h"
@@ -73,6 +74,12 @@ const Flag kFlags[] = {
     {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
     {"log-interval", 1, "log.jsonl step line every N updates"},
     {"max-steps-per-epoch", 1, "truncate epochs (smoke tests)"},
+    {"task", 1, "lra-listops|lra-text|lra-image: train an lra_encoder on a Long Range Arena task (--model lra_tiny ...)"},
+    {"steps", 1, "LRA tasks: training steps"},
+    {"eval-every", 1, "LRA tasks: evaluate on the validation split every N steps"},
+    {"warmup-steps", 1, "LRA tasks: linear warmup steps of the LRA rsqrt schedule"},
+    {"max-len", 1, "LRA tasks: truncate sequences to this length"},
+    {"max-eval", 1, "LRA tasks: evaluate on the first N validation / test examples (0: all)"},
     {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
     {"dist-verify", 0, "data parallel: check the replicas' weights are bit-identical after every update"},
 };
@@ -90,7 +97,47 @@ nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
   return models::yaml_to_json(raw, "--" + flag);
 }
 
+// --task lra-*: the sequence trainer, reading the flags that apply to it.
+int run_lra(const TrainArgs& a) {
+  train::LRATrainConfig c;
+  auto val = [&](const char* f) -> const std::string* {
+    return a.opts.at(f)->count() ? &a.values.at(f).at(0) : nullptr;
+  };
+  c.task = *val("task");
+  if (auto v = val("data")) c.data = *v;
+  if (auto v = val("dataset")) c.data = *v;
+  if (auto v = val("model")) c.model = *v;
+  auto num = [&](const char* f, auto& dst) {
+    if (auto v = val(f)) {
+      try {
+        dst = static_cast<std::decay_t<decltype(dst)>>(std::stod(*v));
+      } catch (const std::exception&) {
+        throw UsageError(std::string("--") + f + " " + *v + ": not a number");
+      }
+    }
+  };
+  num("steps", c.steps);
+  num("batch-size", c.batch_size);
+  num("eval-every", c.eval_every);
+  num("warmup-steps", c.warmup);
+  num("lr", c.lr);
+  num("weight-decay", c.weight_decay);
+  num("max-len", c.max_len);
+  num("max-eval", c.max_eval);
+  num("seed", c.seed);
+  if (auto v = val("output")) c.output = *v;
+  if (!a.sets.empty()) c.model_args = models::apply_overrides(nlohmann::json::object(), a.sets);
+  if (c.steps < 1 || c.batch_size < 1 || c.eval_every < 1 || c.warmup < 1)
+    throw UsageError("--steps, --batch-size, --eval-every and --warmup-steps must be positive");
+  const auto r = train::run_lra_training(c);
+  std::printf("done in %.1f s: %s val acc %.2f test acc %.2f (%ld steps, %.0f tokens/s, %ld params); %s/result.json\n",
+              r.seconds, c.task.c_str(), r.val_accuracy, r.test_accuracy, long(r.steps), r.tokens_per_second,
+              long(r.params), c.output.c_str());
+  return 0;
+}
+
 int run_train(const TrainArgs& a) {
+  if (a.opts.at("task")->count()) return run_lra(a);
   // --nproc N: become the launcher of N workers running this same command (without --nproc).
   const train::DistEnv env = train::DistEnv::from_env();
   if (a.nproc > 1 && env.world_size == 1) {

@@ -1,0 +1,297 @@
+#include <attnzoo/datasets/lra.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace attnzoo::datasets {
+
+namespace {
+
+std::string where(const std::string& file, size_t line) { return file + ":" + std::to_string(line); }
+
+class VectorDataset : public SequenceDataset {
+ public:
+  VectorDataset(std::vector<SequenceExample> ex, int64_t vocab, int64_t classes, int64_t max_len, std::string desc)
+      : ex_(std::move(ex)), vocab_(vocab), classes_(classes), max_len_(max_len), desc_(std::move(desc)) {}
+  size_t size() const override { return ex_.size(); }
+  SequenceExample get(size_t i) const override { return ex_.at(i); }
+  int64_t vocab_size() const override { return vocab_; }
+  int64_t num_classes() const override { return classes_; }
+  int64_t max_length() const override { return max_len_; }
+  std::string describe() const override { return desc_; }
+
+ private:
+  std::vector<SequenceExample> ex_;
+  int64_t vocab_, classes_, max_len_;
+  std::string desc_;
+};
+
+class SequentialImage : public SequenceDataset {
+ public:
+  explicit SequentialImage(DatasetPtr images) : images_(std::move(images)) {
+    TORCH_CHECK(images_->size() > 0, "sequential image: empty dataset");
+    const auto s = images_->get(0).image;
+    len_ = s.size(0) * s.size(1);
+  }
+  size_t size() const override { return images_->size(); }
+  SequenceExample get(size_t i) const override {
+    const Sample s = images_->get(i);
+    at::Tensor img = s.image.to(torch::kFloat);
+    at::Tensor gray = img.size(2) == 1 ? img.select(2, 0)
+                                       : img.select(2, 0) * 0.2989f + img.select(2, 1) * 0.5870f + img.select(2, 2) * 0.1140f;
+    gray = gray.to(torch::kInt).contiguous().view({-1});  // truncation, as tf.cast
+    TORCH_CHECK(gray.numel() == len_, "sequential image: all images must have one size (", len_, " pixels), sample ", i,
+                " has ", gray.numel());
+    SequenceExample e;
+    e.tokens.assign(gray.data_ptr<int32_t>(), gray.data_ptr<int32_t>() + gray.numel());
+    e.label = s.label;
+    return e;
+  }
+  int64_t vocab_size() const override { return 256; }
+  int64_t num_classes() const override { return static_cast<int64_t>(images_->classes().size()); }
+  int64_t max_length() const override { return len_; }
+  bool pad_is_zero() const override { return false; }  // pixel value 0 is data (the Nystromformer quirk avoided)
+  std::string describe() const override { return "sequential pixels of " + images_->describe(); }
+
+ private:
+  DatasetPtr images_;
+  int64_t len_ = 0;
+};
+
+}  // namespace
+
+std::vector<int32_t> listops_tokenize(const std::string& source) {
+  std::vector<int32_t> out;
+  std::istringstream in(source);
+  std::string tok;
+  while (in >> tok) {
+    // LRA: `]` -> X and parentheses removed before splitting; they are separate words in the released files.
+    std::string t;
+    for (char c : tok)
+      if (c != '(' && c != ')') t += c == ']' ? 'X' : c;
+    if (t.empty()) continue;
+    int32_t id = 1;  // <unk>
+    if (t.size() == 1 && t[0] >= '0' && t[0] <= '9') id = 2 + (t[0] - '0');
+    else if (t == "[MIN") id = 12;
+    else if (t == "[MAX") id = 13;
+    else if (t == "[MED") id = 14;
+    else if (t == "[SM") id = 15;
+    else if (t == "X") id = 16;
+    out.push_back(id);
+  }
+  return out;
+}
+
+SequenceDatasetPtr open_listops(const std::string& path, int64_t max_length) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(path + ": cannot open ListOps file");
+  std::string line;
+  size_t n = 0;
+  std::vector<SequenceExample> ex;
+  while (std::getline(f, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (n == 1) {
+      if (line.rfind("Source\tTarget", 0) != 0)
+        throw std::runtime_error(where(path, n) + ": expected the header 'Source<TAB>Target', got '" + line.substr(0, 40) + "'");
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto tab = line.rfind('\t');
+    if (tab == std::string::npos) throw std::runtime_error(where(path, n) + ": expected 'Source<TAB>Target'");
+    SequenceExample e;
+    try {
+      size_t used = 0;
+      e.label = std::stoll(line.substr(tab + 1), &used);
+      if (used != line.size() - tab - 1) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+      throw std::runtime_error(where(path, n) + ": target '" + line.substr(tab + 1) + "' is not an integer");
+    }
+    if (e.label < 0 || e.label > 9) throw std::runtime_error(where(path, n) + ": target must be 0..9, got " + std::to_string(e.label));
+    e.tokens = listops_tokenize(line.substr(0, tab));
+    if (e.tokens.empty()) throw std::runtime_error(where(path, n) + ": empty source");
+    if (static_cast<int64_t>(e.tokens.size()) > max_length) e.tokens.resize(static_cast<size_t>(max_length));
+    ex.push_back(std::move(e));
+  }
+  if (ex.empty()) throw std::runtime_error(path + ": no examples");
+  const size_t count = ex.size();
+  return std::make_shared<VectorDataset>(std::move(ex), kListOpsVocab, 10, max_length,
+                                         "ListOps " + path + " (" + std::to_string(count) + " sequences)");
+}
+
+SequenceDatasetPtr open_byte_text(const std::string& path, int64_t num_classes, int64_t max_length) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open text file");
+  std::string line;
+  size_t n = 0;
+  std::vector<SequenceExample> ex;
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.empty()) continue;
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) throw std::runtime_error(where(path, n) + ": expected 'label<TAB>text'");
+    SequenceExample e;
+    try {
+      e.label = std::stoll(line.substr(0, tab));
+    } catch (const std::exception&) {
+      throw std::runtime_error(where(path, n) + ": label '" + line.substr(0, tab) + "' is not an integer");
+    }
+    if (e.label < 0 || e.label >= num_classes)
+      throw std::runtime_error(where(path, n) + ": label " + std::to_string(e.label) + " outside 0.." + std::to_string(num_classes - 1));
+    const std::string text = line.substr(tab + 1);
+    for (size_t i = 0; i < text.size() && static_cast<int64_t>(i) < max_length; ++i)
+      e.tokens.push_back(static_cast<int32_t>(static_cast<unsigned char>(text[i])) + 1);
+    if (e.tokens.empty()) e.tokens.push_back(1);
+    ex.push_back(std::move(e));
+  }
+  if (ex.empty()) throw std::runtime_error(path + ": no examples");
+  const size_t count = ex.size();
+  return std::make_shared<VectorDataset>(std::move(ex), 257, num_classes, max_length,
+                                         "byte-level text " + path + " (" + std::to_string(count) + " documents)");
+}
+
+SequenceDatasetPtr open_sequential_image(DatasetPtr images) { return std::make_shared<SequentialImage>(std::move(images)); }
+
+// ---------------------------------------------------------------------------------------------------
+// ListOps generator (lra_benchmarks/data/listops.py rules)
+
+namespace {
+
+struct Node {
+  int op = -1;  // -1 leaf; 0 MIN 1 MAX 2 MED 3 SM
+  int value = 0;
+  std::vector<Node> args;
+};
+
+const char* kOps[] = {"[MIN", "[MAX", "[MED", "[SM"};
+
+Node generate_tree(std::mt19937_64& rng, int depth, const ListOpsGeneratorOptions& o, int64_t* length) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double r = depth < o.max_depth ? u(rng) : 1.0;
+  Node n;
+  if (r > o.value_p) {
+    n.value = static_cast<int>(std::uniform_int_distribution<int>(0, 9)(rng));
+    *length += 1;
+    return n;
+  }
+  n.op = std::uniform_int_distribution<int>(0, 3)(rng);
+  const int k = std::uniform_int_distribution<int>(2, static_cast<int>(o.max_args))(rng);
+  *length += 2;
+  for (int i = 0; i < k; ++i) n.args.push_back(generate_tree(rng, depth + 1, o, length));
+  return n;
+}
+
+int value_of(const std::vector<int>& v, int op) {
+  switch (op) {
+    case 0: return *std::min_element(v.begin(), v.end());
+    case 1: return *std::max_element(v.begin(), v.end());
+    case 2: {  // int(np.median(args))
+      std::vector<int> s = v;
+      std::sort(s.begin(), s.end());
+      const size_t m = s.size() / 2;
+      return s.size() % 2 ? s[m] : static_cast<int>((s[m - 1] + s[m]) / 2.0);
+    }
+    default: {
+      int sum = 0;
+      for (int x : v) sum += x;
+      return sum % 10;
+    }
+  }
+}
+
+int evaluate(const Node& n) {
+  if (n.op < 0) return n.value;
+  std::vector<int> v;
+  for (const auto& a : n.args) v.push_back(evaluate(a));
+  return value_of(v, n.op);
+}
+
+// The released format: "( ( [MAX 2 9 ] 4 ) ..." : every argument of an operator is wrapped in "( ... )".
+void to_string(const Node& n, std::string& out) {
+  if (n.op < 0) {
+    out += std::to_string(n.value);
+    return;
+  }
+  out += "( ";
+  out += kOps[n.op];
+  for (const auto& a : n.args) {
+    out += ' ';
+    to_string(a, out);
+  }
+  out += " ] )";
+}
+
+}  // namespace
+
+std::pair<std::string, int> generate_listops_expression(std::mt19937_64& rng, const ListOpsGeneratorOptions& o) {
+  TORCH_CHECK(o.max_args >= 2 && o.max_depth >= 1 && o.min_length < o.max_length, "ListOps generator: bad options");
+  for (int attempt = 0; attempt < 1000000; ++attempt) {
+    int64_t length = 0;
+    const Node t = generate_tree(rng, 1, o, &length);
+    if (length <= o.min_length || length >= o.max_length) continue;
+    std::string s;
+    to_string(t, s);
+    return {s, evaluate(t)};
+  }
+  throw std::runtime_error("ListOps generator: no expression within the length bounds after 1e6 draws");
+}
+
+int evaluate_listops(const std::string& source) {
+  std::vector<std::vector<int>> stack;
+  std::vector<int> ops;
+  std::istringstream in(source);
+  std::string tok;
+  int result = -1;
+  while (in >> tok) {
+    if (tok == "(" || tok == ")") continue;
+    if (tok[0] == '[') {
+      const auto it = std::find_if(std::begin(kOps), std::end(kOps), [&](const char* o) { return tok == o; });
+      if (it == std::end(kOps)) throw std::invalid_argument("ListOps: unknown operator " + tok);
+      ops.push_back(static_cast<int>(it - std::begin(kOps)));
+      stack.emplace_back();
+    } else if (tok == "]") {
+      if (ops.empty()) throw std::invalid_argument("ListOps: unbalanced ]");
+      const int v = value_of(stack.back(), ops.back());
+      stack.pop_back();
+      ops.pop_back();
+      if (stack.empty()) result = v;
+      else stack.back().push_back(v);
+    } else {
+      const int v = std::stoi(tok);
+      if (stack.empty()) result = v;
+      else stack.back().push_back(v);
+    }
+  }
+  if (!ops.empty()) throw std::invalid_argument("ListOps: unbalanced expression");
+  return result;
+}
+
+void write_listops_dataset(const std::string& dir, int64_t n_train, int64_t n_val, int64_t n_test,
+                           const ListOpsGeneratorOptions& o) {
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(o.seed);
+  std::set<std::string> seen;
+  auto write = [&](const std::string& name, int64_t n) {
+    const std::string path = (std::filesystem::path(dir) / name).string();
+    std::ofstream f(path);
+    if (!f) throw std::runtime_error(path + ": cannot write");
+    f << "Source\tTarget\n";
+    for (int64_t i = 0; i < n;) {
+      auto [s, v] = generate_listops_expression(rng, o);
+      if (!seen.insert(s).second) continue;  // duplicates removed across all splits
+      f << s << "\t" << v << "\n";
+      ++i;
+    }
+  };
+  write("basic_train.tsv", n_train);
+  write("basic_val.tsv", n_val);
+  write("basic_test.tsv", n_test);
+}
+
+}  // namespace attnzoo::datasets

@@ -1,0 +1,70 @@
+#pragma once
+// `lra_encoder`: the Long Range Arena sequence classifier (google-research/long-range-arena
+// models/transformer): token embedding + learned or sinusoidal positions, N pre-norm blocks whose
+// attention is any of attnzoo's sequence modules (modules/sequence.h), mean or CLS pooling, and LRA's
+// head (Dense(mlp_dim) -> ReLU -> Dense(classes)). Keys: embed, pos_embed, cls_token, layers.{i}.{norm1,
+// attn, norm2, mlp.fc1, mlp.fc2}, norm, head.fc1, head.fc2.
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace attnzoo::models {
+
+struct LRAEncoderOptions {
+  TORCH_ARG(int64_t, vocab_size) = 256;
+  TORCH_ARG(int64_t, max_len) = 1024;
+  TORCH_ARG(int64_t, num_classes) = 10;
+  TORCH_ARG(int64_t, embed_dim) = 64;
+  TORCH_ARG(int64_t, num_layers) = 2;
+  TORCH_ARG(int64_t, num_heads) = 2;
+  TORCH_ARG(int64_t, mlp_dim) = 128;
+  TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
+  TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
+  TORCH_ARG(double, dropout) = 0.1;
+  /// "softmax", "neighborhood", "block_local", "agent", "lka"
+  TORCH_ARG(std::string, attention) = "softmax";
+  TORCH_ARG(int64_t, kernel_size) = 31;  // neighborhood
+  TORCH_ARG(int64_t, dilation) = 1;      // neighborhood
+  TORCH_ARG(int64_t, block) = 64;        // block_local
+  TORCH_ARG(int64_t, halo) = 32;         // block_local
+  TORCH_ARG(int64_t, agent_num) = 64;    // agent
+};
+
+/// Parses arguments (the option names above); unknown ones are an error naming them.
+LRAEncoderOptions lra_encoder_options_from_args(const nlohmann::json& args);
+/// The LRA task configurations (repository configs, reduced where noted): "lra_listops", "lra_text",
+/// "lra_image", "lra_tiny" (a 2-layer 64-dim model for this machine). Throws for unknown names.
+nlohmann::json lra_variant_args(const std::string& name);
+std::vector<std::string> lra_variant_names();
+
+class LRAEncoderImpl : public torch::nn::Module {
+ public:
+  explicit LRAEncoderImpl(const LRAEncoderOptions& options);
+  /// tokens [B, L] (int64), mask [B, L] bool (true = padding) or undefined -> logits [B, num_classes].
+  at::Tensor forward(const at::Tensor& tokens, const at::Tensor& mask = {});
+
+  LRAEncoderOptions options;
+  torch::nn::Embedding embed{nullptr};
+  at::Tensor pos_embed, cls_token;
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+
+ private:
+  struct Block {
+    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+    torch::nn::Linear mlp_fc1{nullptr}, mlp_fc2{nullptr};
+    std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> attn;
+  };
+  std::vector<Block> blocks_;
+  at::Tensor sinusoid_;
+};
+TORCH_MODULE(LRAEncoder);
+
+}  // namespace attnzoo::models

@@ -1,0 +1,132 @@
+// Long Range Arena data (ListOps TSV + generator, byte text, sequential pixels) and the lra_encoder.
+#include "test_util.h"
+
+#include <attnzoo/datasets/lra.h>
+#include <attnzoo/models/lra_encoder.h>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace attnzoo;
+
+namespace {
+
+TEST(LRAData, ListOpsTokenisationFollowsLRA) {
+  // `]` -> X, parentheses dropped, whitespace split; fixed vocabulary.
+  const auto t = datasets::listops_tokenize("( ( [MAX 2 9 ] ) [SM 0 ] ) [MIN [MED 7");
+  const std::vector<int32_t> want{13, 4, 11, 16, 15, 2, 16, 12, 14, 9};
+  EXPECT_EQ(t, want);
+  EXPECT_EQ(datasets::evaluate_listops("( [MAX 2 9 ] )"), 9);
+  EXPECT_EQ(datasets::evaluate_listops("[MED 1 2 3 4 ]"), 2);  // int(np.median) of an even count: 2.5 -> 2
+  EXPECT_EQ(datasets::evaluate_listops("[SM 9 9 5 ]"), 3);
+  EXPECT_EQ(datasets::evaluate_listops("[MIN 4 ( [MAX 1 7 ] ) 5 ]"), 4);
+}
+
+TEST(LRAData, GeneratorIsSeededAndItsValuesAreRight) {
+  datasets::ListOpsGeneratorOptions o;
+  o.min_length = 20;
+  o.max_length = 120;
+  o.seed = 7;
+  std::mt19937_64 a(o.seed), b(o.seed);
+  for (int i = 0; i < 50; ++i) {
+    const auto [s, v] = datasets::generate_listops_expression(a, o);
+    EXPECT_EQ(s, datasets::generate_listops_expression(b, o).first);
+    EXPECT_EQ(v, datasets::evaluate_listops(s)) << s;
+    const auto len = static_cast<int64_t>(datasets::listops_tokenize(s).size());
+    EXPECT_GT(len, o.min_length);
+    EXPECT_LT(len, o.max_length);
+  }
+  const auto dir = test::temp_dir("listops_gen");
+  datasets::write_listops_dataset(dir.string(), 30, 5, 5, o);
+  const auto ds = datasets::open_listops((dir / "basic_train.tsv").string(), 2000);
+  EXPECT_EQ(ds->size(), 30u);
+  EXPECT_EQ(ds->vocab_size(), 17);
+  EXPECT_EQ(ds->num_classes(), 10);
+}
+
+TEST(LRAData, MalformedFilesNameTheLine) {
+  const auto dir = test::temp_dir("listops_bad");
+  const auto path = (dir / "basic_train.tsv").string();
+  {
+    std::ofstream f(path);
+    f << "Source\tTarget\n( [MAX 1 2 ] )\t2\n[MIN 1 ]\tseven\n";
+  }
+  try {
+    datasets::open_listops(path);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("basic_train.tsv:3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("seven"), std::string::npos) << e.what();
+  }
+  {
+    std::ofstream f(path);
+    f << "text\tlabel\n";
+  }
+  EXPECT_THROW(datasets::open_listops(path), std::runtime_error);
+  const auto tpath = (dir / "train.tsv").string();
+  {
+    std::ofstream f(tpath);
+    f << "1\tgood film\n0\tbad\n2\tthird class\n";
+  }
+  try {
+    datasets::open_byte_text(tpath, 2);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.tsv:3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LRAData, SequentialPixelsAreGrayTokens) {
+  const auto dir = test::temp_dir("seq_image");
+  auto images = datasets::open_dataset("mnist:" + test::write_tiny_idx(dir, 8, 4, 4, 16).string(), "train");
+  auto seq = datasets::open_sequential_image(images);
+  const auto e = seq->get(3);
+  ASSERT_EQ(e.tokens.size(), 256u);
+  const auto img = images->get(3).image.view({-1});
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(e.tokens[i], img[i].item<int>());
+  EXPECT_EQ(e.label, images->get(3).label);
+  EXPECT_FALSE(seq->pad_is_zero());
+}
+
+TEST(LRAEncoder, PaddingNeverChangesTheLogits) {
+  for (const char* attn : {"softmax", "neighborhood", "block_local", "agent", "lka"}) {
+    torch::manual_seed(0);
+    auto args = models::lra_variant_args("lra_tiny");
+    args.update({{"attention", attn}, {"vocab_size", 17}, {"num_classes", 10}, {"max_len", 64}, {"dropout", 0.0},
+                 {"kernel_size", 7}, {"block", 8}, {"halo", 4}, {"agent_num", 4}});
+    models::LRAEncoder m(models::lra_encoder_options_from_args(args));
+    m->eval();
+    const at::Tensor tokens = torch::randint(2, 17, {1, 40}, torch::kLong);
+    const at::Tensor padded = torch::cat({tokens, torch::zeros({1, 24}, torch::kLong)}, 1);
+    const at::Tensor y1 = m(tokens, tokens.eq(0)), y2 = m(padded, padded.eq(0));
+    EXPECT_LT((y1 - y2).abs().max().item<double>(), 1e-4) << attn;
+  }
+  EXPECT_THROW(models::lra_variant_args("lra_huge"), std::invalid_argument);
+  auto bad = models::lra_variant_args("lra_tiny");
+  bad["attention"] = "quantum";
+  EXPECT_THROW(models::LRAEncoder(models::lra_encoder_options_from_args(bad)), std::invalid_argument);
+}
+
+TEST(LRAEncoder, CliTrainsListOps) {
+  const auto dir = test::temp_dir("lra_cli");
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " data make-listops " + (dir / "lo").string() +
+                                  " --sizes 64 16 16 --min-length 10 --max-length 60 --seed 3",
+                              &out),
+            0)
+      << out;
+  ASSERT_EQ(test::run_command(test::cli() + " train --task lra-listops --data " + (dir / "lo").string() +
+                                  " --model lra_tiny --set attention=neighborhood kernel_size=7 --steps 6 --batch-size 8"
+                                  " --eval-every 3 --warmup-steps 2 --output " + (dir / "run").string(),
+                              &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("val acc"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir / "run" / "result.json"));
+  EXPECT_EQ(test::run_command(test::cli() + " train --task lra-pathfinder --steps 2", &out), 2) << out;
+}
+
+}  // namespace

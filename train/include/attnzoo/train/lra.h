@@ -1,0 +1,37 @@
+#pragma once
+// Long Range Arena training: an lra_encoder on a sequence task with LRA's optimiser (Adam beta (0.9, 0.98),
+// eps 1e-9, decoupled weight decay on every parameter, as Flax) and LRA's learning-rate rule
+// lr(step) = base * min(1, step / warmup) / sqrt(max(step, warmup)), step-based, evaluated on the
+// validation split every `eval_every` steps and on the test split at the end.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace attnzoo::train {
+
+struct LRATrainConfig {
+  std::string task;                   // lra-listops | lra-text | lra-image
+  std::string data;                   // listops: dir of basic_{train,val,test}.tsv; text: dir of {train,test}.tsv;
+                                      // image: a dataset spec (default fashion-mnist)
+  std::string model = "lra_tiny";     // an LRA configuration (lra_listops, lra_text, lra_image, lra_tiny)
+  nlohmann::json model_args = nlohmann::json::object();  // overrides, e.g. {"attention": "neighborhood"}
+  int64_t steps = 1000, batch_size = 32, eval_every = 250, warmup = 100;
+  double lr = 0.05;                   // LRA's "base" (the peak is base / sqrt(warmup))
+  double weight_decay = 0.01;
+  int64_t max_len = 0;                // 0: the task's (ListOps 2000, Text 1000, Image H*W)
+  int64_t text_classes = 2;
+  int64_t max_eval = 0;               // evaluate on the first N examples of val / test only (0: all)
+  uint64_t seed = 0;
+  std::string output = "output/lra";
+};
+
+struct LRAResult {
+  double val_accuracy = 0, test_accuracy = 0, seconds = 0, tokens_per_second = 0;
+  int64_t steps = 0, params = 0;
+};
+
+/// Trains and writes OUTPUT/{log.jsonl, result.json, final.safetensors}. Data problems throw with the file
+/// and line.
+LRAResult run_lra_training(const LRATrainConfig& cfg);
+
+}  // namespace attnzoo::train
