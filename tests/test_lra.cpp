@@ -92,11 +92,11 @@ TEST(LRAData, SequentialPixelsAreGrayTokens) {
 }
 
 TEST(LRAEncoder, PaddingNeverChangesTheLogits) {
-  for (const char* attn : {"softmax", "neighborhood", "block_local", "agent", "lka"}) {
+  for (const char* attn : {"softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa"}) {
     torch::manual_seed(0);
     auto args = models::lra_variant_args("lra_tiny");
     args.update({{"attention", attn}, {"vocab_size", 17}, {"num_classes", 10}, {"max_len", 64}, {"dropout", 0.0},
-                 {"kernel_size", 7}, {"block", 8}, {"halo", 4}, {"agent_num", 4}});
+                 {"kernel_size", 7}, {"block", 8}, {"halo", 4}, {"agent_num", 4}, {"window", 8}});
     models::LRAEncoder m(models::lra_encoder_options_from_args(args));
     m->eval();
     const at::Tensor tokens = torch::randint(2, 17, {1, 40}, torch::kLong);

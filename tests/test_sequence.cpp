@@ -33,6 +33,10 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"agent", ag.ptr(), [ag](const at::Tensor& x, const at::Tensor& m) mutable { return ag(x, m); }});
   LKA1D lka(C);
   v.push_back({"lka", lka.ptr(), [lka](const at::Tensor& x, const at::Tensor& m) mutable { return lka(x, m); }});
+  HiLo1D hilo(SequenceAttentionOptions(C, 4).window(8).alpha(0.5));
+  v.push_back({"hilo", hilo.ptr(), [hilo](const at::Tensor& x, const at::Tensor& m) mutable { return hilo(x, m); }});
+  GPSA1D gpsa(SequenceAttentionOptions(C, 4));
+  v.push_back({"gpsa", gpsa.ptr(), [gpsa](const at::Tensor& x, const at::Tensor& m) mutable { return gpsa(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
 }

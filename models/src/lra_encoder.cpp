@@ -34,7 +34,9 @@ LRAEncoderOptions lra_encoder_options_from_args(const json& args) {
       .dilation(a.get("dilation", o.dilation()))
       .block(a.get("block", o.block()))
       .halo(a.get("halo", o.halo()))
-      .agent_num(a.get("agent_num", o.agent_num()));
+      .agent_num(a.get("agent_num", o.agent_num()))
+      .window(a.get("window", o.window()))
+      .alpha(a.get("alpha", o.alpha()));
   a.finish();
   return o;
 }
@@ -79,7 +81,12 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
     auto m = std::make_shared<nn::Module>("Block");
     Block b;
     b.norm1 = m->register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
-    const auto so = SequenceAttentionOptions(C, o.num_heads()).block(o.block()).halo(o.halo()).agent_num(o.agent_num());
+    const auto so = SequenceAttentionOptions(C, o.num_heads())
+                        .block(o.block())
+                        .halo(o.halo())
+                        .agent_num(o.agent_num())
+                        .window(o.window())
+                        .alpha(o.alpha());
     const std::string& kind = o.attention();
     if (kind == "softmax") {
       SoftmaxAttention1D a(so);
@@ -97,13 +104,21 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
       AgentAttention1D a(so);
       m->register_module("attn", a);
       b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+    } else if (kind == "hilo") {
+      HiLo1D a(so);
+      m->register_module("attn", a);
+      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+    } else if (kind == "gpsa") {
+      GPSA1D a(so);
+      m->register_module("attn", a);
+      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
     } else if (kind == "lka") {
       LKA1D a(C);
       m->register_module("attn", a);
       b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
     } else {
       throw std::invalid_argument("lra_encoder: unknown attention '" + kind +
-                                  "' (softmax, neighborhood, block_local, agent, lka)");
+                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa)");
     }
     b.norm2 = m->register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
     auto mlp = std::make_shared<nn::Module>("Mlp");

@@ -152,4 +152,97 @@ at::Tensor LKA1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   return zero_padding((xc * a).transpose(1, 2), mask);
 }
 
+HiLo1DImpl::HiLo1DImpl(const SequenceAttentionOptions& o) : options(o) { reset(); }
+
+void HiLo1DImpl::reset() {
+  const int64_t C = options.dim(), H = options.num_heads();
+  TORCH_CHECK(H > 0 && C % H == 0, "HiLo1D: dim ", C, " is not divisible by num_heads ", H);
+  TORCH_CHECK(options.window() > 0 && options.alpha() >= 0 && options.alpha() <= 1, "HiLo1D: window > 0, alpha in [0, 1]");
+  head_dim = C / H;
+  l_heads = static_cast<int64_t>(H * options.alpha());  // LITv2: int(num_heads * alpha)
+  h_heads = H - l_heads;
+  const int64_t l_dim = l_heads * head_dim, h_dim = h_heads * head_dim;
+  if (l_heads > 0) {
+    l_q = register_module("l_q", nn::Linear(nn::LinearOptions(C, l_dim).bias(options.qkv_bias())));
+    l_kv = register_module("l_kv", nn::Linear(nn::LinearOptions(C, 2 * l_dim).bias(options.qkv_bias())));
+    l_proj = register_module("l_proj", nn::Linear(l_dim, l_dim));
+  }
+  if (h_heads > 0) {
+    h_qkv = register_module("h_qkv", nn::Linear(nn::LinearOptions(C, 3 * h_dim).bias(options.qkv_bias())));
+    h_proj = register_module("h_proj", nn::Linear(h_dim, h_dim));
+  }
+}
+
+at::Tensor HiLo1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  check_input(x, mask, options.dim(), "HiLo1D");
+  const int64_t B = x.size(0), L = x.size(1), w = options.window(), nw = (L + w - 1) / w, Lp = nw * w, d = head_dim;
+  const double scale = std::pow(static_cast<double>(d), -0.5);
+  const at::Tensor xz = zero_padding(x, mask);
+  at::Tensor pad = mask.defined() ? mask : torch::zeros({B, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
+  pad = F::pad(pad.to(torch::kFloat), F::PadFuncOptions({0, Lp - L}).value(1.0)).to(torch::kBool);  // [B, Lp]
+  std::vector<at::Tensor> outs;
+  if (h_heads > 0) {  // Hi-Fi: attention inside each window of w tokens
+    const int64_t hd = h_heads * d;
+    auto t = F::pad(h_qkv(xz), F::PadFuncOptions({0, 0, 0, Lp - L})).reshape({B, nw, w, 3, h_heads, d}).permute({3, 0, 1, 4, 2, 5});
+    at::Tensor logits = torch::matmul(t[0] * scale, t[1].transpose(-2, -1));  // [B, nw, h, w, w]
+    logits = logits.masked_fill(pad.view({B, nw, 1, 1, w}), kNegInf);
+    const at::Tensor o = torch::matmul(safe_softmax(logits), t[2]).permute({0, 1, 3, 2, 4}).reshape({B, Lp, hd});
+    outs.push_back(h_proj(o.slice(1, 0, L)));
+  }
+  if (l_heads > 0) {  // Lo-Fi: every query attends to the window-averaged keys / values (valid tokens only)
+    const int64_t ld = l_heads * d;
+    const at::Tensor q = l_q(xz).reshape({B, L, l_heads, d}).permute({0, 2, 1, 3});
+    const at::Tensor valid = pad.logical_not().to(x.dtype()).view({B, nw, w, 1});
+    const at::Tensor xs = F::pad(xz, F::PadFuncOptions({0, 0, 0, Lp - L})).view({B, nw, w, -1});
+    const at::Tensor cnt = valid.sum(2);  // [B, nw, 1]
+    const at::Tensor pooled = (xs * valid).sum(2) / cnt.clamp_min(1.0);  // [B, nw, C]
+    const auto kv = l_kv(pooled).reshape({B, nw, 2, l_heads, d}).permute({2, 0, 3, 1, 4});
+    at::Tensor logits = torch::matmul(q * scale, kv[0].transpose(-2, -1));  // [B, h, L, nw]
+    logits = logits.masked_fill(cnt.view({B, 1, 1, nw}).eq(0), kNegInf);
+    outs.push_back(l_proj(merge(torch::matmul(safe_softmax(logits), kv[1]), B, L, ld)));
+  }
+  return zero_padding(torch::cat(outs, -1), mask);
+}
+
+GPSA1DImpl::GPSA1DImpl(const SequenceAttentionOptions& o) : options(o) { reset(); }
+
+void GPSA1DImpl::reset() {
+  const int64_t C = options.dim(), H = options.num_heads();
+  TORCH_CHECK(H > 0 && C % H == 0, "GPSA1D: dim ", C, " is not divisible by num_heads ", H);
+  gating_param = register_parameter("gating_param", torch::ones({H}));
+  qk = register_module("qk", nn::Linear(nn::LinearOptions(C, 2 * C).bias(options.qkv_bias())));
+  v = register_module("v", nn::Linear(nn::LinearOptions(C, C).bias(options.qkv_bias())));
+  pos_proj = register_module("pos_proj", nn::Linear(2, H));
+  proj = register_module("proj", nn::Linear(C, C));
+  // ConViT's local init in 1-D: head h prefers the offset (h - H/2) (a spread of local kernels), locality
+  // strength sharpens it: logits = -ls * (delta - c)^2 = -ls*delta^2 + 2 ls c delta - const.
+  torch::NoGradGuard ng;
+  pos_proj->weight.zero_();
+  pos_proj->bias.zero_();
+  for (int64_t h = 0; h < H; ++h) {
+    const double c = static_cast<double>(h - H / 2), ls = options.locality_strength();
+    pos_proj->weight[h][0] = 2.0 * ls * c;
+    pos_proj->weight[h][1] = -ls;
+  }
+}
+
+at::Tensor GPSA1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  check_input(x, mask, options.dim(), "GPSA1D");
+  const int64_t B = x.size(0), L = x.size(1), C = x.size(2), H = options.num_heads(), d = C / H;
+  const auto t = qk(x).reshape({B, L, 2, H, d}).permute({2, 0, 3, 1, 4});
+  const at::Tensor vv = v(x).reshape({B, L, H, d}).permute({0, 2, 1, 3});
+  at::Tensor content = torch::matmul(t[0] * std::pow(static_cast<double>(d), -0.5), t[1].transpose(-2, -1));
+  const at::Tensor pos_idx = torch::arange(L, x.options());
+  const at::Tensor delta = pos_idx.view({1, L}) - pos_idx.view({L, 1});  // key - query
+  at::Tensor pos = pos_proj(torch::stack({delta, delta * delta}, -1)).permute({2, 0, 1}).unsqueeze(0);  // [1, H, L, L]
+  if (mask.defined()) {
+    content = content.masked_fill(mask.view({B, 1, 1, L}), kNegInf);
+    pos = pos.expand({B, -1, -1, -1}).masked_fill(mask.view({B, 1, 1, L}), kNegInf);
+  }
+  const at::Tensor gate = torch::sigmoid(gating_param).view({1, H, 1, 1});
+  at::Tensor attn = (1.0 - gate) * safe_softmax(content) + gate * safe_softmax(pos);
+  attn = attn / attn.sum(-1, true).clamp_min(1e-30);  // ConViT renormalises the mixture
+  return zero_padding(proj(merge(torch::matmul(attn, vv), B, L, C)), mask);
+}
+
 }  // namespace attnzoo::modules

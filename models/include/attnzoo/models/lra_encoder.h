@@ -28,13 +28,15 @@ struct LRAEncoderOptions {
   TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
   TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
   TORCH_ARG(double, dropout) = 0.1;
-  /// "softmax", "neighborhood", "block_local", "agent", "lka"
+  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa"
   TORCH_ARG(std::string, attention) = "softmax";
   TORCH_ARG(int64_t, kernel_size) = 31;  // neighborhood
   TORCH_ARG(int64_t, dilation) = 1;      // neighborhood
   TORCH_ARG(int64_t, block) = 64;        // block_local
   TORCH_ARG(int64_t, halo) = 32;         // block_local
   TORCH_ARG(int64_t, agent_num) = 64;    // agent
+  TORCH_ARG(int64_t, window) = 16;       // hilo
+  TORCH_ARG(double, alpha) = 0.5;        // hilo
 };
 
 /// Parses arguments (the option names above); unknown ones are an error naming them.

@@ -12,6 +12,10 @@
 //                            aggregation and broadcast + depthwise conv on V (O(L agents))
 //  - LKA1D                   VAN's large-kernel gate in 1-D: depthwise k5 -> depthwise k7 dilation 3 -> 1x1,
 //                            multiplied with the input (O(L))
+//  - HiLo1D                  LITv2's HiLo along the sequence: alpha of the heads attend to window-pooled keys
+//                            (Lo-Fi, global), the others inside non-overlapping windows (Hi-Fi) (O(L^2 / w + L w))
+//  - GPSA1D                  ConViT's gated positional self-attention with 1-D relative positions (delta,
+//                            delta^2): a per-head sigmoid gate mixes content and positional attention (O(L^2))
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>
@@ -29,6 +33,9 @@ struct SequenceAttentionOptions {
   TORCH_ARG(int64_t, block) = 64;     // BlockLocalAttention1D
   TORCH_ARG(int64_t, halo) = 32;      // BlockLocalAttention1D
   TORCH_ARG(int64_t, agent_num) = 64;  // AgentAttention1D
+  TORCH_ARG(int64_t, window) = 16;     // HiLo1D: Hi-Fi window and Lo-Fi pooling size
+  TORCH_ARG(double, alpha) = 0.5;      // HiLo1D: share of Lo-Fi heads
+  TORCH_ARG(double, locality_strength) = 1.0;  // GPSA1D
 };
 
 /// Zeroes the padded tokens of x [B, L, C] (mask [B, L], true = padding); returns x unchanged without a mask.
@@ -74,5 +81,27 @@ class LKA1DImpl : public torch::nn::Cloneable<LKA1DImpl> {
   torch::nn::Conv1d conv0{nullptr}, conv_spatial{nullptr}, conv1{nullptr};
 };
 TORCH_MODULE(LKA1D);
+
+class HiLo1DImpl : public torch::nn::Cloneable<HiLo1DImpl> {
+ public:
+  explicit HiLo1DImpl(const SequenceAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  SequenceAttentionOptions options;
+  int64_t l_heads = 0, h_heads = 0, head_dim = 0;
+  torch::nn::Linear l_q{nullptr}, l_kv{nullptr}, l_proj{nullptr}, h_qkv{nullptr}, h_proj{nullptr};
+};
+TORCH_MODULE(HiLo1D);
+
+class GPSA1DImpl : public torch::nn::Cloneable<GPSA1DImpl> {
+ public:
+  explicit GPSA1DImpl(const SequenceAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  SequenceAttentionOptions options;
+  at::Tensor gating_param;
+  torch::nn::Linear qk{nullptr}, v{nullptr}, pos_proj{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(GPSA1D);
 
 }  // namespace attnzoo::modules
