@@ -1,6 +1,7 @@
 // The 1-D (sequence) attention modules: shapes, padding masks (padded tokens never influence the others,
 // whatever they hold), causality, gradients, and agreement of the local ones with full attention where
 // their window covers the whole sequence.
+#include <attnzoo/modules/davit.h>
 #include <attnzoo/modules/neighborhood.h>
 #include <attnzoo/modules/sequence.h>
 
@@ -35,6 +36,8 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"lka", lka.ptr(), [lka](const at::Tensor& x, const at::Tensor& m) mutable { return lka(x, m); }});
   HiLo1D hilo(SequenceAttentionOptions(C, 4).window(8).alpha(0.5));
   v.push_back({"hilo", hilo.ptr(), [hilo](const at::Tensor& x, const at::Tensor& m) mutable { return hilo(x, m); }});
+  ChannelGroupAttention1D cga(SequenceAttentionOptions(C, 4));
+  v.push_back({"channel_group", cga.ptr(), [cga](const at::Tensor& x, const at::Tensor& m) mutable { return cga(x, m); }});
   GPSA1D gpsa(SequenceAttentionOptions(C, 4));
   v.push_back({"gpsa", gpsa.ptr(), [gpsa](const at::Tensor& x, const at::Tensor& m) mutable { return gpsa(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
@@ -99,6 +102,17 @@ TEST(SequenceModules, BlockLocalEqualsSoftmaxWhenTheHaloCoversEverything) {
   at::Tensor mask = torch::zeros({2, 30}, torch::kBool);
   mask[1].slice(0, 25).fill_(true);
   EXPECT_LT((sm(x, mask) - bl(x, mask)).abs().max().item<double>(), 1e-5);
+}
+
+// Without padding, the 1-D channel group attention is DaViT's ChannelAttention (same keys, same numbers).
+TEST(SequenceModules, ChannelGroupEqualsDaViTChannelAttention) {
+  torch::manual_seed(4);
+  ChannelAttention ref(32, 4, true);
+  ChannelGroupAttention1D cga(SequenceAttentionOptions(32, 4));
+  torch::NoGradGuard ng;
+  for (const auto& p : ref->named_parameters()) cga->named_parameters()[p.key()].copy_(p.value());
+  const at::Tensor x = torch::randn({2, 21, 32});
+  EXPECT_LT((ref(x) - cga(x)).abs().max().item<double>(), 1e-5);
 }
 
 TEST(SequenceModules, ShapeErrorsAreClear) {

@@ -108,6 +108,16 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
       HiLo1D a(so);
       m->register_module("attn", a);
       b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+    } else if (kind == "davit") {  // DaViT: window attention and channel group attention, alternating
+      if (i % 2 == 0) {
+        BlockLocalAttention1D a(SequenceAttentionOptions(so).halo(0));
+        m->register_module("attn", a);
+        b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      } else {
+        ChannelGroupAttention1D a(so);
+        m->register_module("attn", a);
+        b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      }
     } else if (kind == "gpsa") {
       GPSA1D a(so);
       m->register_module("attn", a);
@@ -118,7 +128,7 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
       b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
     } else {
       throw std::invalid_argument("lra_encoder: unknown attention '" + kind +
-                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa)");
+                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa, davit)");
     }
     b.norm2 = m->register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
     auto mlp = std::make_shared<nn::Module>("Mlp");

@@ -204,6 +204,30 @@ at::Tensor HiLo1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   return zero_padding(torch::cat(outs, -1), mask);
 }
 
+ChannelGroupAttention1DImpl::ChannelGroupAttention1DImpl(const SequenceAttentionOptions& o) : options(o) { reset(); }
+
+void ChannelGroupAttention1DImpl::reset() {
+  const int64_t C = options.dim();
+  TORCH_CHECK(options.num_heads() > 0 && C % options.num_heads() == 0, "ChannelGroupAttention1D: dim ", C,
+              " is not divisible by num_heads ", options.num_heads());
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(options.qkv_bias())));
+  proj = register_module("proj", nn::Linear(C, C));
+}
+
+at::Tensor ChannelGroupAttention1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  check_input(x, mask, options.dim(), "ChannelGroupAttention1D");
+  const int64_t B = x.size(0), L = x.size(1), C = x.size(2), G = options.num_heads(), d = C / G;
+  auto [q, k, v] = project(qkv, x, G);  // [B, G, L, d]
+  if (mask.defined()) {  // padded tokens add nothing to the channel Gram matrix
+    k = k.masked_fill(mask.view({B, 1, L, 1}), 0.0);
+    v = v.masked_fill(mask.view({B, 1, L, 1}), 0.0);
+  }
+  // davit.py ChannelAttention: softmax((k * scale)^T v) over channels, applied to the queries.
+  const at::Tensor attention = torch::matmul((k * std::pow(static_cast<double>(d), -0.5)).transpose(-1, -2), v).softmax(-1);
+  const at::Tensor y = torch::matmul(attention, q.transpose(-1, -2)).transpose(-1, -2);  // [B, G, L, d]
+  return zero_padding(proj(merge(y, B, L, C)), mask);
+}
+
 GPSA1DImpl::GPSA1DImpl(const SequenceAttentionOptions& o) : options(o) { reset(); }
 
 void GPSA1DImpl::reset() {

@@ -28,7 +28,8 @@ struct LRAEncoderOptions {
   TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
   TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
   TORCH_ARG(double, dropout) = 0.1;
-  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa"
+  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "davit" (window and channel
+  /// group attention alternating)
   TORCH_ARG(std::string, attention) = "softmax";
   TORCH_ARG(int64_t, kernel_size) = 31;  // neighborhood
   TORCH_ARG(int64_t, dilation) = 1;      // neighborhood

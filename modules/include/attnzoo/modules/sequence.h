@@ -14,6 +14,10 @@
 //                            multiplied with the input (O(L))
 //  - HiLo1D                  LITv2's HiLo along the sequence: alpha of the heads attend to window-pooled keys
 //                            (Lo-Fi, global), the others inside non-overlapping windows (Hi-Fi) (O(L^2 / w + L w))
+//  - ChannelGroupAttention1D DaViT's channel group attention on sequences: softmax over the d x d channel
+//                            Gram matrix of each head (O(L d^2)); padded tokens' keys / values are zeroed. DaViT
+//                            pairs it with window attention = BlockLocalAttention1D with halo 0 (lra_encoder
+//                            attention "davit" alternates the two)
 //  - GPSA1D                  ConViT's gated positional self-attention with 1-D relative positions (delta,
 //                            delta^2): a per-head sigmoid gate mixes content and positional attention (O(L^2))
 #include <torch/arg.h>
@@ -92,6 +96,16 @@ class HiLo1DImpl : public torch::nn::Cloneable<HiLo1DImpl> {
   torch::nn::Linear l_q{nullptr}, l_kv{nullptr}, l_proj{nullptr}, h_qkv{nullptr}, h_proj{nullptr};
 };
 TORCH_MODULE(HiLo1D);
+
+class ChannelGroupAttention1DImpl : public torch::nn::Cloneable<ChannelGroupAttention1DImpl> {
+ public:
+  explicit ChannelGroupAttention1DImpl(const SequenceAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  SequenceAttentionOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(ChannelGroupAttention1D);
 
 class GPSA1DImpl : public torch::nn::Cloneable<GPSA1DImpl> {
  public:
