@@ -67,7 +67,8 @@ BENCHMARK(BM_NeighborhoodAttention)
 
 // Sequence attention complexity: forward of one 1-D module (dim 64, 4 heads, batch 1) over L = 1k .. 16k.
 // kinds: 0 softmax (quadratic), 1 neighborhood k=31, 2 block-local (block 128, halo 64), 3 agent (64 agents),
-// 4 LKA-1D, 5 HiLo-1D (window 16, alpha 0.5), 6 GPSA-1D. The quadratic ones (softmax, GPSA) skip 16k.
+// 4 LKA-1D, 5 HiLo-1D (window 16, alpha 0.5), 6 GPSA-1D, 7 bi-level routing (regions 128, top-4),
+// 8 channel group (DaViT). The quadratic ones (softmax, GPSA) skip 16k.
 void BM_SequenceAttention(benchmark::State& st) {
   const int64_t kind = st.range(0), L = st.range(1), C = 64;
   if ((kind == 0 || kind == 6) && L > 8192) {
@@ -83,6 +84,8 @@ void BM_SequenceAttention(benchmark::State& st) {
   modules::LKA1D lka(C);
   modules::HiLo1D hilo(modules::SequenceAttentionOptions(C, 4).window(16).alpha(0.5));
   modules::GPSA1D gpsa(o);
+  modules::BiLevelRoutingAttention1D bra(modules::SequenceAttentionOptions(C, 4).block(128).topk(4));
+  modules::ChannelGroupAttention1D cga(o);
   const auto x = torch::randn({1, L, C});
   torch::NoGradGuard ng;
   for (auto _ : st) {
@@ -94,6 +97,8 @@ void BM_SequenceAttention(benchmark::State& st) {
       case 3: y = ag(x); break;
       case 5: y = hilo(x); break;
       case 6: y = gpsa(x); break;
+      case 7: y = bra(x); break;
+      case 8: y = cga(x); break;
       default: y = lka(x);
     }
     benchmark::DoNotOptimize(y);
@@ -101,7 +106,7 @@ void BM_SequenceAttention(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * L);
 }
 BENCHMARK(BM_SequenceAttention)
-    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {1024, 2048, 4096, 8192, 16384}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1024, 2048, 4096, 8192, 16384}})
     ->ArgNames({"kind", "L"})
     ->Unit(benchmark::kMillisecond);
 

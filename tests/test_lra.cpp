@@ -92,7 +92,7 @@ TEST(LRAData, SequentialPixelsAreGrayTokens) {
 }
 
 TEST(LRAEncoder, PaddingNeverChangesTheLogits) {
-  for (const char* attn : {"softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "davit"}) {
+  for (const char* attn : {"softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "davit", "bra"}) {
     torch::manual_seed(0);
     auto args = models::lra_variant_args("lra_tiny");
     args.update({{"attention", attn}, {"vocab_size", 17}, {"num_classes", 10}, {"max_len", 64}, {"dropout", 0.0},

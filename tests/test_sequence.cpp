@@ -36,6 +36,8 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"lka", lka.ptr(), [lka](const at::Tensor& x, const at::Tensor& m) mutable { return lka(x, m); }});
   HiLo1D hilo(SequenceAttentionOptions(C, 4).window(8).alpha(0.5));
   v.push_back({"hilo", hilo.ptr(), [hilo](const at::Tensor& x, const at::Tensor& m) mutable { return hilo(x, m); }});
+  BiLevelRoutingAttention1D bra(SequenceAttentionOptions(C, 4).block(6).topk(3));
+  v.push_back({"bra", bra.ptr(), [bra](const at::Tensor& x, const at::Tensor& m) mutable { return bra(x, m); }});
   ChannelGroupAttention1D cga(SequenceAttentionOptions(C, 4));
   v.push_back({"channel_group", cga.ptr(), [cga](const at::Tensor& x, const at::Tensor& m) mutable { return cga(x, m); }});
   GPSA1D gpsa(SequenceAttentionOptions(C, 4));

@@ -36,7 +36,8 @@ LRAEncoderOptions lra_encoder_options_from_args(const json& args) {
       .halo(a.get("halo", o.halo()))
       .agent_num(a.get("agent_num", o.agent_num()))
       .window(a.get("window", o.window()))
-      .alpha(a.get("alpha", o.alpha()));
+      .alpha(a.get("alpha", o.alpha()))
+      .topk(a.get("topk", o.topk()));
   a.finish();
   return o;
 }
@@ -118,6 +119,10 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
         m->register_module("attn", a);
         b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
       }
+    } else if (kind == "bra") {
+      BiLevelRoutingAttention1D a(SequenceAttentionOptions(so).topk(o.topk()));
+      m->register_module("attn", a);
+      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
     } else if (kind == "gpsa") {
       GPSA1D a(so);
       m->register_module("attn", a);
@@ -128,7 +133,7 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
       b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
     } else {
       throw std::invalid_argument("lra_encoder: unknown attention '" + kind +
-                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa, davit)");
+                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa, davit, bra)");
     }
     b.norm2 = m->register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
     auto mlp = std::make_shared<nn::Module>("Mlp");

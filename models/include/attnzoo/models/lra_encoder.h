@@ -28,7 +28,7 @@ struct LRAEncoderOptions {
   TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
   TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
   TORCH_ARG(double, dropout) = 0.1;
-  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "davit" (window and channel
+  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "bra", "davit" (window and channel
   /// group attention alternating)
   TORCH_ARG(std::string, attention) = "softmax";
   TORCH_ARG(int64_t, kernel_size) = 31;  // neighborhood
@@ -38,6 +38,7 @@ struct LRAEncoderOptions {
   TORCH_ARG(int64_t, agent_num) = 64;    // agent
   TORCH_ARG(int64_t, window) = 16;       // hilo
   TORCH_ARG(double, alpha) = 0.5;        // hilo
+  TORCH_ARG(int64_t, topk) = 4;          // bra (regions of `block` tokens)
 };
 
 /// Parses arguments (the option names above); unknown ones are an error naming them.

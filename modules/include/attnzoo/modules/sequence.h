@@ -18,6 +18,9 @@
 //                            Gram matrix of each head (O(L d^2)); padded tokens' keys / values are zeroed. DaViT
 //                            pairs it with window attention = BlockLocalAttention1D with halo 0 (lra_encoder
 //                            attention "davit" alternates the two)
+//  - BiLevelRoutingAttention1D BiFormer's BRA along the sequence: regions of `block` tokens, region-level
+//                            routing (masked-mean q, k; top-k regions per region), token attention inside the
+//                            routed regions, + LePE (depthwise conv on V) (O(L topk block))
 //  - GPSA1D                  ConViT's gated positional self-attention with 1-D relative positions (delta,
 //                            delta^2): a per-head sigmoid gate mixes content and positional attention (O(L^2))
 #include <torch/arg.h>
@@ -40,6 +43,7 @@ struct SequenceAttentionOptions {
   TORCH_ARG(int64_t, window) = 16;     // HiLo1D: Hi-Fi window and Lo-Fi pooling size
   TORCH_ARG(double, alpha) = 0.5;      // HiLo1D: share of Lo-Fi heads
   TORCH_ARG(double, locality_strength) = 1.0;  // GPSA1D
+  TORCH_ARG(int64_t, topk) = 4;        // BiLevelRoutingAttention1D (regions of `block` tokens)
 };
 
 /// Zeroes the padded tokens of x [B, L, C] (mask [B, L], true = padding); returns x unchanged without a mask.
@@ -106,6 +110,17 @@ class ChannelGroupAttention1DImpl : public torch::nn::Cloneable<ChannelGroupAtte
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };
 TORCH_MODULE(ChannelGroupAttention1D);
+
+class BiLevelRoutingAttention1DImpl : public torch::nn::Cloneable<BiLevelRoutingAttention1DImpl> {
+ public:
+  explicit BiLevelRoutingAttention1DImpl(const SequenceAttentionOptions& options);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  SequenceAttentionOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::Conv1d lepe{nullptr};
+};
+TORCH_MODULE(BiLevelRoutingAttention1D);
 
 class GPSA1DImpl : public torch::nn::Cloneable<GPSA1DImpl> {
  public:
