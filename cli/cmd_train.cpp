@@ -74,7 +74,7 @@ const Flag kFlags[] = {
     {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
     {"log-interval", 1, "log.jsonl step line every N updates"},
     {"max-steps-per-epoch", 1, "truncate epochs (smoke tests)"},
-    {"task", 1, "lra-listops|lra-text|lra-image: train an lra_encoder on a Long Range Arena task (--model lra_tiny ...)"},
+    {"task", 1, "lra-listops|lra-text|lra-retrieval|lra-image|lra-pathfinder: train an lra_encoder on a Long Range Arena task (--model lra_tiny ...)"},
     {"steps", 1, "LRA tasks: training steps"},
     {"eval-every", 1, "LRA tasks: evaluate on the validation split every N steps"},
     {"warmup-steps", 1, "LRA tasks: linear warmup steps of the LRA rsqrt schedule"},

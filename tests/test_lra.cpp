@@ -130,3 +130,72 @@ TEST(LRAEncoder, CliTrainsListOps) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LRAData, RetrievalPairsAndTheirErrors) {
+  const auto dir = test::temp_dir("retrieval");
+  for (const char* split : {"train", "eval", "test"}) {
+    std::ofstream f(dir / (std::string("new_aan_pairs.") + split + ".tsv"));
+    for (int i = 0; i < 12; ++i)
+      f << (i % 2 ? "1.0" : "0.0") << "\tid" << i << "\tjd" << i << "\t" << std::string(20 + i, i % 2 ? 'a' : 'b') << "\t"
+        << std::string(30 - i, i % 2 ? 'a' : 'c') << "\n";
+  }
+  const auto ds = datasets::open_retrieval((dir / "new_aan_pairs.train.tsv").string(), 16);
+  ASSERT_EQ(ds->size(), 12u);
+  EXPECT_TRUE(ds->paired());
+  const auto e = ds->get(1);
+  EXPECT_EQ(e.label, 1);
+  EXPECT_EQ(e.tokens.size(), 16u);  // truncated to max_length
+  EXPECT_EQ(e.tokens[0], 'a' + 1);
+  EXPECT_EQ(e.tokens2.size(), 16u);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " train --task lra-retrieval --data " + dir.string() +
+                                  " --model lra_tiny --steps 4 --batch-size 4 --eval-every 2 --warmup-steps 2 --max-len 32"
+                                  " --output " + (dir / "run").string(),
+                              &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("lra-retrieval val acc"), std::string::npos) << out;
+  {
+    std::ofstream f(dir / "bad.tsv");
+    f << "1\tid\tjd\tonly four columns\n";
+  }
+  try {
+    datasets::open_retrieval((dir / "bad.tsv").string());
+    FAIL();
+  } catch (const std::runtime_error& err) {
+    EXPECT_NE(std::string(err.what()).find("bad.tsv:1"), std::string::npos) << err.what();
+  }
+}
+
+TEST(LRAData, PathfinderReadsMetadataAndImages) {
+  const auto dir = test::temp_dir("pathfinder");
+  auto images = datasets::open_dataset("mnist:" + test::write_tiny_idx(dir / "idx", 10, 2, 2, 16).string(), "train");
+  datasets::export_image_folder(*images, (dir / "root" / "imgs").string(), "0");
+  fs::create_directories(dir / "root" / "metadata");
+  std::ofstream meta(dir / "root" / "metadata" / "0.npy");  // text despite the extension, as released
+  int n = 0;
+  for (const auto& cls : fs::directory_iterator(dir / "root" / "imgs" / "0"))
+    for (const auto& f : fs::directory_iterator(cls.path())) {
+      meta << "imgs/0/" << cls.path().filename().string() << " " << f.path().filename().string() << " 0 "
+           << (cls.path().filename().string() == "1" ? 1 : 0) << " 1 14 4 2 2 2 1\n";
+      ++n;
+    }
+  meta.close();
+  const auto ds = datasets::open_pathfinder((dir / "root").string());
+  ASSERT_EQ(static_cast<int>(ds->size()), n);
+  EXPECT_EQ(ds->max_length(), 256);
+  EXPECT_EQ(ds->num_classes(), 2);
+  EXPECT_EQ(ds->get(0).tokens.size(), 256u);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " train --task lra-pathfinder --data " + (dir / "root").string() +
+                                  " --model lra_tiny --steps 3 --batch-size 4 --eval-every 3 --warmup-steps 1 --output " +
+                                  (dir / "run").string(),
+                              &out),
+            0)
+      << out;
+  EXPECT_THROW(datasets::open_pathfinder((dir / "nowhere").string()), std::runtime_error);
+}
+
+}  // namespace

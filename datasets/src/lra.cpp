@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 
 namespace attnzoo::datasets {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -30,6 +33,12 @@ class VectorDataset : public SequenceDataset {
   std::vector<SequenceExample> ex_;
   int64_t vocab_, classes_, max_len_;
   std::string desc_;
+};
+
+class PairDataset : public VectorDataset {
+ public:
+  using VectorDataset::VectorDataset;
+  bool paired() const override { return true; }
 };
 
 class SequentialImage : public SequenceDataset {
@@ -157,6 +166,129 @@ SequenceDatasetPtr open_byte_text(const std::string& path, int64_t num_classes, 
 }
 
 SequenceDatasetPtr open_sequential_image(DatasetPtr images) { return std::make_shared<SequentialImage>(std::move(images)); }
+
+SequenceDatasetPtr open_retrieval(const std::string& path, int64_t max_length) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open retrieval file");
+  std::string line;
+  size_t n = 0;
+  std::vector<SequenceExample> ex;
+  auto bytes = [&](const std::string& text) {
+    std::vector<int32_t> t;
+    const size_t cap = std::min<size_t>(10000, static_cast<size_t>(max_length));  // LRA: 10 000 bytes, then max_length
+    for (size_t i = 0; i < text.size() && i < cap; ++i) t.push_back(static_cast<int32_t>(static_cast<unsigned char>(text[i])) + 1);
+    if (t.empty()) t.push_back(1);
+    return t;
+  };
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.empty()) continue;
+    std::vector<std::string> cols;
+    size_t start = 0;
+    for (int c = 0; c < 4; ++c) {
+      const auto tab = line.find('\t', start);
+      if (tab == std::string::npos) break;
+      cols.push_back(line.substr(start, tab - start));
+      start = tab + 1;
+    }
+    if (cols.size() != 4)
+      throw std::runtime_error(where(path, n) + ": expected 5 tab-separated columns (label, id1, id2, text1, text2)");
+    cols.push_back(line.substr(start));
+    SequenceExample e;
+    try {
+      e.label = static_cast<int64_t>(std::stod(cols[0]));
+    } catch (const std::exception&) {
+      throw std::runtime_error(where(path, n) + ": label '" + cols[0] + "' is not a number");
+    }
+    if (e.label < 0 || e.label > 1) throw std::runtime_error(where(path, n) + ": label must be 0 or 1");
+    e.tokens = bytes(cols[3]);
+    e.tokens2 = bytes(cols[4]);
+    ex.push_back(std::move(e));
+  }
+  if (ex.empty()) throw std::runtime_error(path + ": no examples");
+  const size_t count = ex.size();
+  return std::make_shared<PairDataset>(std::move(ex), 257, 2, max_length,
+                                       "retrieval pairs " + path + " (" + std::to_string(count) + " pairs)");
+}
+
+namespace {
+
+class Pathfinder : public SequenceDataset {
+ public:
+  Pathfinder(std::vector<std::pair<std::string, int64_t>> items, int64_t len, std::string desc)
+      : items_(std::move(items)), len_(len), desc_(std::move(desc)) {}
+  size_t size() const override { return items_.size(); }
+  SequenceExample get(size_t i) const override {
+    const auto& [path, label] = items_.at(i);
+    at::Tensor img = read_image(path);
+    if (img.size(2) == 3)
+      img = (img.select(2, 0).to(torch::kFloat) * 0.2989f + img.select(2, 1).to(torch::kFloat) * 0.5870f +
+             img.select(2, 2).to(torch::kFloat) * 0.1140f);
+    else
+      img = img.select(2, 0).to(torch::kFloat);
+    at::Tensor t = img.to(torch::kInt).contiguous().view({-1});
+    if (t.numel() != len_)
+      throw std::runtime_error(path + ": " + std::to_string(t.numel()) + " pixels, the other images have " + std::to_string(len_));
+    SequenceExample e;
+    e.tokens.assign(t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel());
+    e.label = label;
+    return e;
+  }
+  int64_t vocab_size() const override { return 256; }
+  int64_t num_classes() const override { return 2; }
+  int64_t max_length() const override { return len_; }
+  bool pad_is_zero() const override { return false; }
+  std::string describe() const override { return desc_; }
+
+ private:
+  std::vector<std::pair<std::string, int64_t>> items_;
+  int64_t len_;
+  std::string desc_;
+};
+
+}  // namespace
+
+SequenceDatasetPtr open_pathfinder(const std::string& root, bool skip_bad) {
+  const fs::path meta = fs::path(root) / "metadata";
+  if (!fs::is_directory(meta)) throw std::runtime_error(root + ": no metadata/ folder (pathfinder layout: imgs/, metadata/)");
+  std::vector<fs::path> files;
+  for (const auto& f : fs::directory_iterator(meta)) files.push_back(f.path());
+  // S4: metadata files sorted by their integer stem.
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    const auto ia = std::atoll(a.stem().string().c_str()), ib = std::atoll(b.stem().string().c_str());
+    return ia != ib ? ia < ib : a < b;
+  });
+  std::vector<std::pair<std::string, int64_t>> items;
+  for (const auto& mf : files) {
+    std::ifstream f(mf);
+    std::string line;
+    size_t n = 0;
+    while (std::getline(f, line)) {
+      ++n;
+      std::istringstream in(line);
+      std::vector<std::string> w;
+      std::string tok;
+      while (in >> tok) w.push_back(tok);
+      if (w.empty()) continue;
+      if (w.size() < 4) throw std::runtime_error(where(mf.string(), n) + ": expected at least 4 fields (dir file nimg label ...)");
+      int64_t label = 0;
+      try {
+        label = std::stoll(w[3]);
+      } catch (const std::exception&) {
+        throw std::runtime_error(where(mf.string(), n) + ": label field '" + w[3] + "' is not an integer");
+      }
+      if (label < 0 || label > 1) throw std::runtime_error(where(mf.string(), n) + ": label must be 0 or 1");
+      const std::string path = (fs::path(root) / w[0] / w[1]).string();
+      if (skip_bad && (!fs::exists(path) || fs::file_size(path) == 0)) continue;
+      items.emplace_back(path, label);
+    }
+  }
+  if (items.empty()) throw std::runtime_error(root + ": no pathfinder samples in metadata/");
+  const at::Tensor first = read_image(items.front().first);
+  const int64_t len = first.size(0) * first.size(1);
+  const size_t count = items.size();
+  return std::make_shared<Pathfinder>(std::move(items), len, "pathfinder " + root + " (" + std::to_string(count) + " images)");
+}
 
 // ---------------------------------------------------------------------------------------------------
 // ListOps generator (lra_benchmarks/data/listops.py rules)

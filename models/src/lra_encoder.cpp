@@ -37,12 +37,15 @@ LRAEncoderOptions lra_encoder_options_from_args(const json& args) {
       .agent_num(a.get("agent_num", o.agent_num()))
       .window(a.get("window", o.window()))
       .alpha(a.get("alpha", o.alpha()))
-      .topk(a.get("topk", o.topk()));
+      .topk(a.get("topk", o.topk()))
+      .dual(a.get("dual", o.dual()));
   a.finish();
   return o;
 }
 
-std::vector<std::string> lra_variant_names() { return {"lra_image", "lra_listops", "lra_text", "lra_tiny"}; }
+std::vector<std::string> lra_variant_names() {
+  return {"lra_image", "lra_listops", "lra_pathfinder", "lra_retrieval", "lra_text", "lra_tiny"};
+}
 
 json lra_variant_args(const std::string& name) {
   // long-range-arena */configs/base_*_config.py (D4 in shared/docs/ecosystem.md).
@@ -50,6 +53,10 @@ json lra_variant_args(const std::string& name) {
     return {{"embed_dim", 512}, {"num_layers", 4}, {"num_heads", 8}, {"mlp_dim", 1024}, {"pool", "cls"}, {"max_len", 2000}, {"dropout", 0.1}};
   if (name == "lra_text")
     return {{"embed_dim", 256}, {"num_layers", 4}, {"num_heads", 4}, {"mlp_dim", 1024}, {"pool", "cls"}, {"max_len", 1000}, {"dropout", 0.1}};
+  if (name == "lra_retrieval")
+    return {{"embed_dim", 128}, {"num_layers", 4}, {"num_heads", 4}, {"mlp_dim", 512}, {"pool", "cls"}, {"max_len", 4000}, {"dropout", 0.1}, {"dual", true}};
+  if (name == "lra_pathfinder")
+    return {{"embed_dim", 32}, {"num_layers", 4}, {"num_heads", 4}, {"mlp_dim", 32}, {"pool", "mean"}, {"pos", "sinusoidal"}, {"max_len", 1024}, {"dropout", 0.2}};
   if (name == "lra_image")
     return {{"embed_dim", 128}, {"num_layers", 1}, {"num_heads", 8}, {"mlp_dim", 128}, {"pool", "cls"}, {"max_len", 1024}, {"dropout", 0.3}};
   if (name == "lra_tiny")  // what trains in minutes on 2 cores (Nystromformer-style small config)
@@ -145,8 +152,14 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
   }
   norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({C})));
   auto head = std::make_shared<nn::Module>("Head");
-  fc1 = head->register_module("fc1", nn::Linear(C, o.mlp_dim()));
-  fc2 = head->register_module("fc2", nn::Linear(o.mlp_dim(), o.num_classes()));
+  if (o.dual()) {  // LRA matching head on [e1, e2]
+    fc1 = head->register_module("fc1", nn::Linear(2 * C, o.mlp_dim()));
+    fc2 = head->register_module("fc2", nn::Linear(o.mlp_dim(), o.mlp_dim() / 2));
+    fc3 = head->register_module("fc3", nn::Linear(o.mlp_dim() / 2, o.num_classes()));
+  } else {
+    fc1 = head->register_module("fc1", nn::Linear(C, o.mlp_dim()));
+    fc2 = head->register_module("fc2", nn::Linear(o.mlp_dim(), o.num_classes()));
+  }
   register_module("head", head);
   init_vit_weights(*this);
   torch::NoGradGuard ng;
@@ -154,7 +167,19 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
   if (cls_token.defined()) trunc_normal_(cls_token, 0.02);
 }
 
-at::Tensor LRAEncoderImpl::forward(const at::Tensor& tokens, const at::Tensor& mask_in) {
+at::Tensor LRAEncoderImpl::forward(const at::Tensor& tokens, const at::Tensor& mask) {
+  TORCH_CHECK(!options.dual(), "lra_encoder: a dual encoder takes two documents (forward_pair)");
+  return fc2(torch::relu(fc1(encode(tokens, mask))));
+}
+
+at::Tensor LRAEncoderImpl::forward_pair(const at::Tensor& t1, const at::Tensor& m1, const at::Tensor& t2,
+                                        const at::Tensor& m2) {
+  TORCH_CHECK(options.dual(), "lra_encoder: forward_pair needs dual = true");
+  const at::Tensor e = torch::cat({encode(t1, m1), encode(t2, m2)}, -1);
+  return fc3(torch::relu(fc2(torch::relu(fc1(e)))));
+}
+
+at::Tensor LRAEncoderImpl::encode(const at::Tensor& tokens, const at::Tensor& mask_in) {
   const auto& o = options;
   TORCH_CHECK(tokens.dim() == 2, "lra_encoder: expected tokens [B, L], got ", tokens.sizes());
   TORCH_CHECK(tokens.size(1) <= o.max_len(), "lra_encoder: sequence of ", tokens.size(1), " tokens exceeds max_len ",
@@ -185,7 +210,7 @@ at::Tensor LRAEncoderImpl::forward(const at::Tensor& tokens, const at::Tensor& m
   } else {
     pooled = x.mean(1);
   }
-  return fc2(torch::relu(fc1(pooled)));
+  return pooled;
 }
 
 }  // namespace attnzoo::models

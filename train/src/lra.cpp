@@ -35,6 +35,7 @@ class Subset : public datasets::SequenceDataset {
   int64_t num_classes() const override { return base_->num_classes(); }
   int64_t max_length() const override { return base_->max_length(); }
   bool pad_is_zero() const override { return base_->pad_is_zero(); }
+  bool paired() const override { return base_->paired(); }
   std::string describe() const override { return name_ + " of " + base_->describe(); }
 
  private:
@@ -70,19 +71,36 @@ Splits open_task(const LRATrainConfig& c) {
     s.train = std::make_shared<Subset>(full, std::vector<size_t>(all.begin(), all.begin() + cut), "train[:90%]");
     s.val = std::make_shared<Subset>(full, std::vector<size_t>(all.begin() + cut, all.end()), "train[90%:]");
     s.test = datasets::open_sequential_image(datasets::open_dataset(spec, "test"));
+  } else if (c.task == "lra-retrieval") {
+    if (c.data.empty()) throw std::invalid_argument("--task lra-retrieval needs --data DIR with new_aan_pairs.{train,eval,test}.tsv");
+    const int64_t L = c.max_len > 0 ? c.max_len : 4000;
+    s.train = datasets::open_retrieval((fs::path(c.data) / "new_aan_pairs.train.tsv").string(), L);
+    s.val = datasets::open_retrieval((fs::path(c.data) / "new_aan_pairs.eval.tsv").string(), L);
+    s.test = datasets::open_retrieval((fs::path(c.data) / "new_aan_pairs.test.tsv").string(), L);
+  } else if (c.task == "lra-pathfinder") {
+    if (c.data.empty()) throw std::invalid_argument("--task lra-pathfinder needs --data ROOT (e.g. pathfinder32/curv_contour_length_14)");
+    auto full = datasets::open_pathfinder(c.data, /*skip_bad=*/true);
+    std::vector<size_t> all(full->size());
+    std::iota(all.begin(), all.end(), size_t{0});
+    const size_t a = full->size() * 8 / 10, b = full->size() * 9 / 10;  // LRA: 80 / 10 / 10 of the rows
+    s.train = std::make_shared<Subset>(full, std::vector<size_t>(all.begin(), all.begin() + a), "rows[:80%]");
+    s.val = std::make_shared<Subset>(full, std::vector<size_t>(all.begin() + a, all.begin() + b), "rows[80%:90%]");
+    s.test = std::make_shared<Subset>(full, std::vector<size_t>(all.begin() + b, all.end()), "rows[90%:]");
   } else {
-    throw std::invalid_argument("--task must be lra-listops, lra-text or lra-image, got '" + c.task + "'");
+    throw std::invalid_argument("--task must be lra-listops, lra-text, lra-retrieval, lra-image or lra-pathfinder, got '" +
+                                c.task + "'");
   }
   return s;
 }
 
 // Tokens padded with 0 to the batch's longest sequence; the mask marks padding (none for fixed-length pixels).
 std::pair<at::Tensor, at::Tensor> collate(const datasets::SequenceDataset& d, const std::vector<size_t>& idx,
-                                          at::Tensor* labels) {
+                                          at::Tensor* labels, bool second = false) {
   std::vector<datasets::SequenceExample> ex;
   size_t L = 0;
   for (size_t i : idx) {
     ex.push_back(d.get(i));
+    if (second) std::swap(ex.back().tokens, ex.back().tokens2);  // the second document of each pair
     L = std::max(L, ex.back().tokens.size());
   }
   at::Tensor tokens = torch::zeros({static_cast<int64_t>(ex.size()), static_cast<int64_t>(L)}, torch::kLong);
@@ -107,7 +125,14 @@ double accuracy(models::LRAEncoderImpl& m, const datasets::SequenceDataset& d, i
     for (size_t i = s; i < std::min(n, s + batch); ++i) idx.push_back(i);
     at::Tensor labels;
     auto [tokens, mask] = collate(d, idx, &labels);
-    correct += m.forward(tokens, mask).argmax(1).eq(labels).sum().item<int64_t>();
+    at::Tensor logits;
+    if (d.paired()) {
+      auto [tokens2, mask2] = collate(d, idx, &labels, /*second=*/true);
+      logits = m.forward_pair(tokens, mask, tokens2, mask2);
+    } else {
+      logits = m.forward(tokens, mask);
+    }
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
   }
   m.train();
   return 100.0 * static_cast<double>(correct) / static_cast<double>(n);
@@ -124,6 +149,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
   args["vocab_size"] = s.train->vocab_size();
   args["num_classes"] = s.train->num_classes();
   args["max_len"] = s.train->max_length();
+  if (s.train->paired()) args["dual"] = true;
   models::LRAEncoder model(models::lra_encoder_options_from_args(args));
   std::vector<Param> params;
   for (const auto& p : model->named_parameters()) params.push_back({p.key(), p.value(), true});  // Flax: decay on all
@@ -162,7 +188,15 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
     auto [tokens, mask] = collate(*s.train, idx, &labels);
     const double lr = c.lr * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.warmup)) /
                       std::sqrt(static_cast<double>(std::max(step, c.warmup)));
-    at::Tensor loss = torch::cross_entropy_loss(model->forward(tokens, mask), labels);
+    at::Tensor logits;
+    if (s.train->paired()) {
+      auto [tokens2, mask2] = collate(*s.train, idx, &labels, /*second=*/true);
+      logits = model->forward_pair(tokens, mask, tokens2, mask2);
+      tokens_seen += mask2.logical_not().sum().item<int64_t>();
+    } else {
+      logits = model->forward(tokens, mask);
+    }
+    at::Tensor loss = torch::cross_entropy_loss(logits, labels);
     opt->zero_grad();
     loss.backward();
     opt->step(lr);

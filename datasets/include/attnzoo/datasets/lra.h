@@ -20,6 +20,7 @@ namespace attnzoo::datasets {
 
 struct SequenceExample {
   std::vector<int32_t> tokens;
+  std::vector<int32_t> tokens2;  // Retrieval: the second document (empty otherwise)
   int64_t label = 0;
 };
 
@@ -34,6 +35,8 @@ class SequenceDataset {
   virtual int64_t max_length() const = 0;
   /// Whether token 0 means padding (a key padding mask is derived from it).
   virtual bool pad_is_zero() const { return true; }
+  /// Retrieval: every example holds two documents (tokens, tokens2) for a dual encoder.
+  virtual bool paired() const { return false; }
   virtual std::string describe() const = 0;
 };
 using SequenceDatasetPtr = std::shared_ptr<SequenceDataset>;
@@ -46,6 +49,13 @@ constexpr int64_t kListOpsVocab = 17;
 SequenceDatasetPtr open_listops(const std::string& tsv_path, int64_t max_length = 2000);
 /// Reads "label\ttext" lines; tokens are bytes + 1 (0 = padding), truncated to max_length.
 SequenceDatasetPtr open_byte_text(const std::string& tsv_path, int64_t num_classes, int64_t max_length = 1000);
+/// Retrieval: "label\tid1\tid2\ttext1\ttext2" lines (new_aan_pairs.*.tsv, no header); label parsed as a
+/// float and cast to int (as LRA); each text truncated to 10 000 bytes then max_length, tokens bytes + 1.
+SequenceDatasetPtr open_retrieval(const std::string& tsv_path, int64_t max_length = 4000);
+/// Pathfinder: ROOT/metadata/*.txt|*.npy (text lines "imgs/<batch> sample_<n>.png <nimg> <label> ...";
+/// path = ROOT / field 0 / field 1, label = field 3), images read as gray pixel tokens. Empty / unreadable
+/// images throw naming the file (LRA drops the one empty PNG of pathfinder32; pass skip_bad to do so).
+SequenceDatasetPtr open_pathfinder(const std::string& root, bool skip_bad = false);
 /// The pixels of an image dataset as gray tokens (vocabulary 256).
 SequenceDatasetPtr open_sequential_image(DatasetPtr images);
 

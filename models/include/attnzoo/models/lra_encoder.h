@@ -39,6 +39,8 @@ struct LRAEncoderOptions {
   TORCH_ARG(int64_t, window) = 16;       // hilo
   TORCH_ARG(double, alpha) = 0.5;        // hilo
   TORCH_ARG(int64_t, topk) = 4;          // bra (regions of `block` tokens)
+  /// Retrieval: a dual encoder; the head reads [e1, e2] (Dense(mlp) -> ReLU -> Dense(mlp/2) -> ReLU -> Dense).
+  TORCH_ARG(bool, dual) = false;
 };
 
 /// Parses arguments (the option names above); unknown ones are an error naming them.
@@ -53,12 +55,17 @@ class LRAEncoderImpl : public torch::nn::Module {
   explicit LRAEncoderImpl(const LRAEncoderOptions& options);
   /// tokens [B, L] (int64), mask [B, L] bool (true = padding) or undefined -> logits [B, num_classes].
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& mask = {});
+  /// Dual encoder (dual = true): both documents through the shared encoder, the head on [e1, e2].
+  at::Tensor forward_pair(const at::Tensor& tokens1, const at::Tensor& mask1, const at::Tensor& tokens2,
+                          const at::Tensor& mask2);
+  /// The pooled encoding [B, embed_dim].
+  at::Tensor encode(const at::Tensor& tokens, const at::Tensor& mask);
 
   LRAEncoderOptions options;
   torch::nn::Embedding embed{nullptr};
   at::Tensor pos_embed, cls_token;
   torch::nn::LayerNorm norm{nullptr};
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 
  private:
   struct Block {
