@@ -66,6 +66,14 @@ json lra_variant_args(const std::string& name) {
   throw std::invalid_argument("unknown LRA model '" + name + "' (known: " + known + ")");
 }
 
+// Registers `attn` under "attn" and makes it the block's attention (every sequence module has
+// forward(x, mask)).
+template <typename Holder>
+void LRAEncoderImpl::set_attn(nn::Module& block, Block& b, Holder attn) {
+  block.register_module("attn", attn);
+  b.attn = [attn](const at::Tensor& x, const at::Tensor& mask) mutable { return attn(x, mask); };
+}
+
 LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
   const int64_t C = o.embed_dim();
   TORCH_CHECK(o.pool() == "mean" || o.pool() == "cls", "lra_encoder: pool must be mean or cls, got ", o.pool());
@@ -97,47 +105,27 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
                         .alpha(o.alpha());
     const std::string& kind = o.attention();
     if (kind == "softmax") {
-      SoftmaxAttention1D a(so);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, SoftmaxAttention1D(so));
     } else if (kind == "neighborhood") {
-      NeighborhoodAttention1D a(NeighborhoodAttentionOptions(C, o.num_heads(), o.kernel_size()).dilation(o.dilation()));
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, NeighborhoodAttention1D(NeighborhoodAttentionOptions(C, o.num_heads(), o.kernel_size()).dilation(o.dilation())));
     } else if (kind == "block_local") {
-      BlockLocalAttention1D a(so);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, BlockLocalAttention1D(so));
     } else if (kind == "agent") {
-      AgentAttention1D a(so);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, AgentAttention1D(so));
     } else if (kind == "hilo") {
-      HiLo1D a(so);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, HiLo1D(so));
     } else if (kind == "davit") {  // DaViT: window attention and channel group attention, alternating
       if (i % 2 == 0) {
-        BlockLocalAttention1D a(SequenceAttentionOptions(so).halo(0));
-        m->register_module("attn", a);
-        b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+        set_attn(*m, b, BlockLocalAttention1D(SequenceAttentionOptions(so).halo(0)));
       } else {
-        ChannelGroupAttention1D a(so);
-        m->register_module("attn", a);
-        b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+        set_attn(*m, b, ChannelGroupAttention1D(so));
       }
     } else if (kind == "bra") {
-      BiLevelRoutingAttention1D a(SequenceAttentionOptions(so).topk(o.topk()));
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, BiLevelRoutingAttention1D(SequenceAttentionOptions(so).topk(o.topk())));
     } else if (kind == "gpsa") {
-      GPSA1D a(so);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, GPSA1D(so));
     } else if (kind == "lka") {
-      LKA1D a(C);
-      m->register_module("attn", a);
-      b.attn = [a](const at::Tensor& x, const at::Tensor& mk) mutable { return a(x, mk); };
+      set_attn(*m, b, LKA1D(C));
     } else {
       throw std::invalid_argument("lra_encoder: unknown attention '" + kind +
                                   "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa, davit, bra)");

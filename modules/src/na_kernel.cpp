@@ -76,145 +76,119 @@ inline T dot(const T* a, const T* b, int64_t n) {
   return s;
 }
 
-// logits[b,h,i,j,n] = q[b,h,i,j] . k[b,h,nbr] + rpb[h, pb]
+// Calls f(n, r, c) for every existing neighbour n = ki * kw + kj of query (i, j) at key (r, c).
+template <typename F>
+inline void for_each_neighbor(const Geometry& g, int64_t i, int64_t j, F&& f) {
+  const int64_t kh = g.rows.k, kw = g.cols.k;
+  for (int64_t ki = 0; ki < kh; ++ki) {
+    const int64_t r = g.rows.nbr[i * kh + ki];
+    if (r < 0) continue;
+    for (int64_t kj = 0; kj < kw; ++kj) {
+      const int64_t c = g.cols.nbr[j * kw + kj];
+      if (c >= 0) f(ki * kw + kj, r, c);
+    }
+  }
+}
+
+// Gather-style passes: f(bh, i, j) for every query, parallel over (batch x head x row).
+template <typename F>
+void over_queries(const Geometry& g, F&& f) {
+  at::parallel_for(0, g.B * g.heads * g.H, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t idx = begin; idx < end; ++idx)
+      for (int64_t j = 0; j < g.W; ++j) f(idx / g.H, idx % g.H, j);
+  });
+}
+
+// Scatter-style passes (writes to the neighbours): one (batch, head) slice per task, so no races.
+template <typename F>
+void over_slices(const Geometry& g, F&& f) {
+  at::parallel_for(0, g.B * g.heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh)
+      for (int64_t i = 0; i < g.H; ++i)
+        for (int64_t j = 0; j < g.W; ++j) f(bh, i, j);
+  });
+}
+
+// Offset of token (r, c) of slice bh, in units of `width` elements.
+inline int64_t at_token(const Geometry& g, int64_t bh, int64_t r, int64_t c, int64_t width) {
+  return ((bh * g.H + r) * g.W + c) * width;
+}
+
+// logits[b,h,i,j,n] = q[b,h,i,j] . k[b,h,nbr] + rpb[h, pb]; -inf where the neighbour does not exist (causal).
 template <typename T>
 void qk_forward(const Geometry& g, const T* q, const T* k, const T* rpb, T* out) {
   const int64_t kh = g.rows.k, kw = g.cols.k, D = g.D, P1 = 2 * kh - 1, P2 = 2 * kw - 1;
-  at::parallel_for(0, g.B * g.heads * g.H, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t bh = idx / g.H, i = idx % g.H, h = bh % g.heads;
-      for (int64_t j = 0; j < g.W; ++j) {
-        const T* qp = q + ((bh * g.H + i) * g.W + j) * D;
-        T* op = out + ((bh * g.H + i) * g.W + j) * g.K;
-        for (int64_t ki = 0; ki < kh; ++ki) {
-          const int64_t r = g.rows.nbr[i * kh + ki];
-          for (int64_t kj = 0; kj < kw; ++kj) {
-            const int64_t c = g.cols.nbr[j * kw + kj];
-            if (r < 0 || c < 0) {
-              op[ki * kw + kj] = -std::numeric_limits<T>::infinity();
-              continue;
-            }
-            T v = dot(qp, k + ((bh * g.H + r) * g.W + c) * D, D);
-            if (rpb) v += rpb[(h * P1 + g.rows.pb[i * kh + ki]) * P2 + g.cols.pb[j * kw + kj]];
-            op[ki * kw + kj] = v;
-          }
-        }
-      }
-    }
+  over_queries(g, [&](int64_t bh, int64_t i, int64_t j) {
+    const T* qp = q + at_token(g, bh, i, j, D);
+    T* op = out + at_token(g, bh, i, j, g.K);
+    for (int64_t n = 0; n < g.K; ++n) op[n] = -std::numeric_limits<T>::infinity();
+    const int64_t h = bh % g.heads;
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) {
+      T v = dot(qp, k + at_token(g, bh, r, c, D), D);
+      if (rpb) v += rpb[(h * P1 + g.rows.pb[i * kh + n / kw]) * P2 + g.cols.pb[j * kw + n % kw]];
+      op[n] = v;
+    });
   });
 }
 
-// grad_q[b,h,i,j] = sum_n go[i,j,n] k[nbr]   (rows in parallel)
-// grad_k[b,h,nbr] += go[i,j,n] q[i,j]        (one (b, h) slice per task: scatter without races)
+// grad_q[i,j] = sum_n go[i,j,n] k[nbr];  grad_k[nbr] += go[i,j,n] q[i,j]
 template <typename T>
 void qk_backward(const Geometry& g, const T* q, const T* k, const T* go, T* gq, T* gk) {
-  const int64_t kh = g.rows.k, kw = g.cols.k, D = g.D;
-  at::parallel_for(0, g.B * g.heads * g.H, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t bh = idx / g.H, i = idx % g.H;
-      for (int64_t j = 0; j < g.W; ++j) {
-        T* gqp = gq + ((bh * g.H + i) * g.W + j) * D;
-        const T* gop = go + ((bh * g.H + i) * g.W + j) * g.K;
-        for (int64_t ki = 0; ki < kh; ++ki) {
-          const int64_t r = g.rows.nbr[i * kh + ki];
-          if (r < 0) continue;
-          for (int64_t kj = 0; kj < kw; ++kj) {
-            const int64_t c = g.cols.nbr[j * kw + kj];
-            if (c < 0) continue;
-            const T w = gop[ki * kw + kj];
-            const T* kp = k + ((bh * g.H + r) * g.W + c) * D;
-            for (int64_t e = 0; e < D; ++e) gqp[e] += w * kp[e];
-          }
-        }
-      }
-    }
+  const int64_t D = g.D;
+  over_queries(g, [&](int64_t bh, int64_t i, int64_t j) {
+    T* gqp = gq + at_token(g, bh, i, j, D);
+    const T* gop = go + at_token(g, bh, i, j, g.K);
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) {
+      const T w = gop[n];
+      const T* kp = k + at_token(g, bh, r, c, D);
+      for (int64_t e = 0; e < D; ++e) gqp[e] += w * kp[e];
+    });
   });
-  at::parallel_for(0, g.B * g.heads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t bh = begin; bh < end; ++bh)
-      for (int64_t i = 0; i < g.H; ++i)
-        for (int64_t j = 0; j < g.W; ++j) {
-          const T* qp = q + ((bh * g.H + i) * g.W + j) * D;
-          const T* gop = go + ((bh * g.H + i) * g.W + j) * g.K;
-          for (int64_t ki = 0; ki < kh; ++ki) {
-            const int64_t r = g.rows.nbr[i * kh + ki];
-            if (r < 0) continue;
-            for (int64_t kj = 0; kj < kw; ++kj) {
-              const int64_t c = g.cols.nbr[j * kw + kj];
-              if (c < 0) continue;
-              const T w = gop[ki * kw + kj];
-              T* gkp = gk + ((bh * g.H + r) * g.W + c) * D;
-              for (int64_t e = 0; e < D; ++e) gkp[e] += w * qp[e];
-            }
-          }
-        }
+  over_slices(g, [&](int64_t bh, int64_t i, int64_t j) {
+    const T* qp = q + at_token(g, bh, i, j, D);
+    const T* gop = go + at_token(g, bh, i, j, g.K);
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) {
+      const T w = gop[n];
+      T* gkp = gk + at_token(g, bh, r, c, D);
+      for (int64_t e = 0; e < D; ++e) gkp[e] += w * qp[e];
+    });
   });
 }
 
-// out[b,h,i,j] = sum_n attn[i,j,n] v[nbr]
+// out[i,j] = sum_n attn[i,j,n] v[nbr]
 template <typename T>
 void av_forward(const Geometry& g, const T* attn, const T* v, T* out) {
-  const int64_t kh = g.rows.k, kw = g.cols.k, D = g.D;
-  at::parallel_for(0, g.B * g.heads * g.H, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t bh = idx / g.H, i = idx % g.H;
-      for (int64_t j = 0; j < g.W; ++j) {
-        T* op = out + ((bh * g.H + i) * g.W + j) * D;
-        const T* ap = attn + ((bh * g.H + i) * g.W + j) * g.K;
-        for (int64_t e = 0; e < D; ++e) op[e] = 0;
-        for (int64_t ki = 0; ki < kh; ++ki) {
-          const int64_t r = g.rows.nbr[i * kh + ki];
-          if (r < 0) continue;
-          for (int64_t kj = 0; kj < kw; ++kj) {
-            const int64_t c = g.cols.nbr[j * kw + kj];
-            if (c < 0) continue;
-            const T w = ap[ki * kw + kj];
-            const T* vp = v + ((bh * g.H + r) * g.W + c) * D;
-            for (int64_t e = 0; e < D; ++e) op[e] += w * vp[e];
-          }
-        }
-      }
-    }
+  const int64_t D = g.D;
+  over_queries(g, [&](int64_t bh, int64_t i, int64_t j) {
+    T* op = out + at_token(g, bh, i, j, D);
+    const T* ap = attn + at_token(g, bh, i, j, g.K);
+    for (int64_t e = 0; e < D; ++e) op[e] = 0;
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) {
+      const T w = ap[n];
+      const T* vp = v + at_token(g, bh, r, c, D);
+      for (int64_t e = 0; e < D; ++e) op[e] += w * vp[e];
+    });
   });
 }
 
-// grad_attn[i,j,n] = go[i,j] . v[nbr];  grad_v[nbr] += attn[i,j,n] go[i,j]
+// grad_attn[i,j,n] = go[i,j] . v[nbr] (0 for missing neighbours);  grad_v[nbr] += attn[i,j,n] go[i,j]
 template <typename T>
 void av_backward(const Geometry& g, const T* attn, const T* v, const T* go, T* ga, T* gv) {
-  const int64_t kh = g.rows.k, kw = g.cols.k, D = g.D;
-  at::parallel_for(0, g.B * g.heads * g.H, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t bh = idx / g.H, i = idx % g.H;
-      for (int64_t j = 0; j < g.W; ++j) {
-        const T* gop = go + ((bh * g.H + i) * g.W + j) * D;
-        T* gap = ga + ((bh * g.H + i) * g.W + j) * g.K;
-        for (int64_t ki = 0; ki < kh; ++ki) {
-          const int64_t r = g.rows.nbr[i * kh + ki];
-          for (int64_t kj = 0; kj < kw; ++kj) {
-            const int64_t c = g.cols.nbr[j * kw + kj];
-            gap[ki * kw + kj] = (r < 0 || c < 0) ? T(0) : dot(gop, v + ((bh * g.H + r) * g.W + c) * D, D);
-          }
-        }
-      }
-    }
+  const int64_t D = g.D;
+  over_queries(g, [&](int64_t bh, int64_t i, int64_t j) {
+    const T* gop = go + at_token(g, bh, i, j, D);
+    T* gap = ga + at_token(g, bh, i, j, g.K);
+    for (int64_t n = 0; n < g.K; ++n) gap[n] = 0;
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) { gap[n] = dot(gop, v + at_token(g, bh, r, c, D), D); });
   });
-  at::parallel_for(0, g.B * g.heads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t bh = begin; bh < end; ++bh)
-      for (int64_t i = 0; i < g.H; ++i)
-        for (int64_t j = 0; j < g.W; ++j) {
-          const T* gop = go + ((bh * g.H + i) * g.W + j) * D;
-          const T* ap = attn + ((bh * g.H + i) * g.W + j) * g.K;
-          for (int64_t ki = 0; ki < kh; ++ki) {
-            const int64_t r = g.rows.nbr[i * kh + ki];
-            if (r < 0) continue;
-            for (int64_t kj = 0; kj < kw; ++kj) {
-              const int64_t c = g.cols.nbr[j * kw + kj];
-              if (c < 0) continue;
-              const T w = ap[ki * kw + kj];
-              T* gvp = gv + ((bh * g.H + r) * g.W + c) * D;
-              for (int64_t e = 0; e < D; ++e) gvp[e] += w * gop[e];
-            }
-          }
-        }
+  over_slices(g, [&](int64_t bh, int64_t i, int64_t j) {
+    const T* gop = go + at_token(g, bh, i, j, D);
+    const T* ap = attn + at_token(g, bh, i, j, g.K);
+    for_each_neighbor(g, i, j, [&](int64_t n, int64_t r, int64_t c) {
+      const T w = ap[n];
+      T* gvp = gv + at_token(g, bh, r, c, D);
+      for (int64_t e = 0; e < D; ++e) gvp[e] += w * gop[e];
+    });
   });
 }
 

@@ -40,6 +40,14 @@ at::Tensor merge(const at::Tensor& out, int64_t B, int64_t L, int64_t C) {  // [
   return out.transpose(1, 2).reshape({B, L, C});
 }
 
+// The padding mask extended to `Lp` tokens (the added positions are padding) as bool [B, Lp]; `before`
+// positions are prepended as padding too.
+at::Tensor padding_to(const at::Tensor& x, const at::Tensor& mask, int64_t Lp, int64_t before = 0) {
+  const int64_t B = x.size(0), L = x.size(1);
+  const at::Tensor m = mask.defined() ? mask : torch::zeros({B, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
+  return F::pad(m.to(torch::kFloat), F::PadFuncOptions({before, Lp - L}).value(1.0)).to(torch::kBool);
+}
+
 }  // namespace
 
 at::Tensor zero_padding(const at::Tensor& x, const at::Tensor& mask) {
@@ -84,8 +92,7 @@ at::Tensor BlockLocalAttention1DImpl::forward(const at::Tensor& x, const at::Ten
   const int64_t bs = options.block(), hs = options.halo(), nb = (L + bs - 1) / bs, Lp = nb * bs, win = bs + 2 * hs;
   auto [q, k, v] = project(qkv, x, h);
   // Pad to whole blocks (+ the halo on both sides for keys); everything outside the sequence is masked.
-  at::Tensor pad = mask.defined() ? mask : torch::zeros({B, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
-  pad = F::pad(pad.to(torch::kFloat), F::PadFuncOptions({hs, Lp - L + hs}).value(1.0)).to(torch::kBool);  // [B, Lp + 2hs]
+  const at::Tensor pad = padding_to(x, mask, Lp + hs, hs);  // [B, Lp + 2hs]
   q = F::pad(q, F::PadFuncOptions({0, 0, 0, Lp - L})).view({B, h, nb, bs, d});
   auto windows = [&](const at::Tensor& t) {  // [B, h, L, d] -> [B, h, nb, win, d]
     return F::pad(t, F::PadFuncOptions({0, 0, hs, Lp - L + hs})).unfold(2, win, bs).transpose(-1, -2);
@@ -178,8 +185,7 @@ at::Tensor HiLo1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   const int64_t B = x.size(0), L = x.size(1), w = options.window(), nw = (L + w - 1) / w, Lp = nw * w, d = head_dim;
   const double scale = std::pow(static_cast<double>(d), -0.5);
   const at::Tensor xz = zero_padding(x, mask);
-  at::Tensor pad = mask.defined() ? mask : torch::zeros({B, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
-  pad = F::pad(pad.to(torch::kFloat), F::PadFuncOptions({0, Lp - L}).value(1.0)).to(torch::kBool);  // [B, Lp]
+  const at::Tensor pad = padding_to(x, mask, Lp);  // [B, Lp]
   std::vector<at::Tensor> outs;
   if (h_heads > 0) {  // Hi-Fi: attention inside each window of w tokens
     const int64_t hd = h_heads * d;
@@ -245,8 +251,7 @@ at::Tensor BiLevelRoutingAttention1DImpl::forward(const at::Tensor& x, const at:
   const int64_t B = x.size(0), L = x.size(1), C = x.size(2), H = options.num_heads(), d = C / H;
   const int64_t r = options.block(), nr = (L + r - 1) / r, Lp = nr * r, topk = std::min(options.topk(), nr);
   auto [q, k, v] = project(qkv, x, H);  // [B, H, L, d]
-  at::Tensor pad = mask.defined() ? mask : torch::zeros({B, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device()));
-  pad = F::pad(pad.to(torch::kFloat), F::PadFuncOptions({0, Lp - L}).value(1.0)).to(torch::kBool);  // [B, Lp]
+  const at::Tensor pad = padding_to(x, mask, Lp);  // [B, Lp]
   auto regions = [&](const at::Tensor& t) {  // [B, H, L, d] -> [B, H, nr, r, d]
     return F::pad(t, F::PadFuncOptions({0, 0, 0, Lp - L})).view({B, H, nr, r, d});
   };

@@ -74,6 +74,8 @@ class LRAEncoderImpl : public torch::nn::Module {
     std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> attn;
   };
   std::vector<Block> blocks_;
+  template <typename Holder>
+  static void set_attn(torch::nn::Module& block, Block& b, Holder attn);
   at::Tensor sinusoid_;
 };
 TORCH_MODULE(LRAEncoder);
