@@ -9,6 +9,7 @@
 #include "launch.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -79,6 +80,7 @@ const Flag kFlags[] = {
     {"eval-every", 1, "LRA tasks: evaluate on the validation split every N steps"},
     {"warmup-steps", 1, "LRA tasks: linear warmup steps of the LRA rsqrt schedule"},
     {"max-len", 1, "LRA tasks: truncate sequences to this length"},
+    {"opt-eps", 1, "LRA tasks: Adam epsilon (1e-9 as LRA)"},
     {"max-eval", 1, "LRA tasks: evaluate on the first N validation / test examples (0: all)"},
     {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
     {"dist-verify", 0, "data parallel: check the replicas' weights are bit-identical after every update"},
@@ -98,7 +100,7 @@ nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
 }
 
 // --task lra-*: the sequence trainer, reading the flags that apply to it.
-int run_lra(const TrainArgs& a) {
+int run_lra(const TrainArgs& a, const train::DistEnv& env) {
   train::LRATrainConfig c;
   auto val = [&](const char* f) -> const std::string* {
     return a.opts.at(f)->count() ? &a.values.at(f).at(0) : nullptr;
@@ -124,12 +126,25 @@ int run_lra(const TrainArgs& a) {
   num("weight-decay", c.weight_decay);
   num("max-len", c.max_len);
   num("max-eval", c.max_eval);
+  num("opt-eps", c.opt_eps);
   num("seed", c.seed);
   if (auto v = val("output")) c.output = *v;
+  if (auto v = val("resume")) c.resume = *v;
+  if (auto v = val("device")) c.device = *v;
+  num("checkpoint-every", c.checkpoint_every);
+  num("dist-timeout", c.dist_timeout);
+  if (a.opts.at("dist-verify")->count()) c.dist_verify = true;
+  // Testing aid (also read by the image trainer from the recipe keys): ATTNZOO_STOP_AFTER_STEPS.
+  if (const char* e = std::getenv("ATTNZOO_STOP_AFTER_STEPS")) c.stop_after_steps = std::atoll(e);
+  c.rank = env.rank;
+  c.world_size = env.world_size;
+  for (const char* f : {"epochs", "opt", "amp", "model-ema", "mixup", "cutmix", "img-size", "initial-checkpoint"})
+    if (a.opts.at(f)->count()) throw UsageError(std::string("--") + f + " does not apply to --task lra-* (see train --help)");
   if (!a.sets.empty()) c.model_args = models::apply_overrides(nlohmann::json::object(), a.sets);
   if (c.steps < 1 || c.batch_size < 1 || c.eval_every < 1 || c.warmup < 1)
     throw UsageError("--steps, --batch-size, --eval-every and --warmup-steps must be positive");
   const auto r = train::run_lra_training(c);
+  if (env.rank != 0) return 0;
   std::printf("done in %.1f s: %s val acc %.2f test acc %.2f (%ld steps, %.0f tokens/s, %ld params); %s/result.json\n",
               r.seconds, c.task.c_str(), r.val_accuracy, r.test_accuracy, long(r.steps), r.tokens_per_second,
               long(r.params), c.output.c_str());
@@ -137,7 +152,6 @@ int run_lra(const TrainArgs& a) {
 }
 
 int run_train(const TrainArgs& a) {
-  if (a.opts.at("task")->count()) return run_lra(a);
   // --nproc N: become the launcher of N workers running this same command (without --nproc).
   const train::DistEnv env = train::DistEnv::from_env();
   if (a.nproc > 1 && env.world_size == 1) {
@@ -153,6 +167,9 @@ int run_train(const TrainArgs& a) {
     }
     return launch_local_workers(a.nproc, argv);
   }
+  if (a.opts.at("task")->count()) return run_lra(a, env);
+  for (const char* f : {"steps", "eval-every", "warmup-steps", "max-len", "max-eval", "opt-eps"})
+    if (a.opts.at(f)->count()) throw UsageError(std::string("--") + f + " applies to --task lra-* only");
   train::TrainConfig cfg;
   const bool use_default = a.recipe.empty() && !a.opts.at("model")->count();
   if (use_default) {

@@ -6,7 +6,10 @@
 #include <attnzoo/datasets/lra.h>
 #include <attnzoo/models/lra_encoder.h>
 #include <attnzoo/train/optim.h>
+#include <attnzoo/train/distributed.h>
 #include <attnzoo/train/progress.h>
+
+#include "run_support.h"
 
 #include <torch/torch.h>
 
@@ -21,6 +24,7 @@ namespace attnzoo::train {
 
 namespace fs = std::filesystem;
 using datasets::SequenceDatasetPtr;
+using namespace detail;
 
 namespace {
 
@@ -93,9 +97,24 @@ Splits open_task(const LRATrainConfig& c) {
   return s;
 }
 
-// Tokens padded with 0 to the batch's longest sequence; the mask marks padding (none for fixed-length pixels).
-std::pair<at::Tensor, at::Tensor> collate(const datasets::SequenceDataset& d, const std::vector<size_t>& idx,
-                                          at::Tensor* labels, bool second = false) {
+// One batch: tokens padded with 0 to the batch's longest sequence and the padding mask (undefined for
+// fixed-length pixels); Retrieval adds the second documents.
+struct Batch {
+  at::Tensor tokens, mask;
+  std::shared_ptr<Batch> second;
+  Batch to(const at::Device& d) const {
+    return Batch{tokens.to(d), mask.defined() ? mask.to(d) : mask, second ? std::make_shared<Batch>(second->to(d)) : nullptr};
+  }
+  at::Tensor logits(models::LRAEncoderImpl& m) const {
+    return second ? m.forward_pair(tokens, mask, second->tokens, second->mask) : m.forward(tokens, mask);
+  }
+  int64_t tokens_count() const {
+    const int64_t n = mask.defined() ? mask.logical_not().sum().item<int64_t>() : tokens.numel();
+    return n + (second ? second->tokens_count() : 0);
+  }
+};
+
+Batch collate(const datasets::SequenceDataset& d, const std::vector<size_t>& idx, at::Tensor* labels, bool second = false) {
   std::vector<datasets::SequenceExample> ex;
   size_t L = 0;
   for (size_t i : idx) {
@@ -111,11 +130,11 @@ std::pair<at::Tensor, at::Tensor> collate(const datasets::SequenceDataset& d, co
     lab[b] = ex[b].label;
   }
   *labels = lab;
-  at::Tensor mask = d.pad_is_zero() ? tokens.eq(0) : at::Tensor();
-  return {tokens, mask};
+  return Batch{tokens, d.pad_is_zero() ? tokens.eq(0) : at::Tensor(), nullptr};
 }
 
-double accuracy(models::LRAEncoderImpl& m, const datasets::SequenceDataset& d, int64_t batch, int64_t max_eval) {
+double accuracy(models::LRAEncoderImpl& m, const datasets::SequenceDataset& d, int64_t batch, int64_t max_eval,
+                const at::Device& device) {
   torch::NoGradGuard ng;
   m.eval();
   int64_t correct = 0;
@@ -124,24 +143,77 @@ double accuracy(models::LRAEncoderImpl& m, const datasets::SequenceDataset& d, i
     std::vector<size_t> idx;
     for (size_t i = s; i < std::min(n, s + batch); ++i) idx.push_back(i);
     at::Tensor labels;
-    auto [tokens, mask] = collate(d, idx, &labels);
-    at::Tensor logits;
-    if (d.paired()) {
-      auto [tokens2, mask2] = collate(d, idx, &labels, /*second=*/true);
-      logits = m.forward_pair(tokens, mask, tokens2, mask2);
-    } else {
-      logits = m.forward(tokens, mask);
-    }
-    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    Batch b = collate(d, idx, &labels);
+    if (d.paired()) b.second = std::make_shared<Batch>(collate(d, idx, &labels, /*second=*/true));
+    b = b.to(device);
+    correct += b.logits(m).argmax(1).cpu().eq(labels).sum().item<int64_t>();
   }
   m.train();
   return 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+}
+
+// The training stream: consecutive batches of one endless sequence of epochs, each a permutation drawn from
+// (seed, epoch), so that step s's batch is known without replaying the ones before it (exact resume).
+class BatchStream {
+ public:
+  BatchStream(size_t n, uint64_t seed) : n_(n), seed_(seed) {}
+  std::vector<size_t> batch(int64_t step, int64_t batch_size) {
+    std::vector<size_t> idx;
+    int64_t pos = (step - 1) * batch_size;
+    for (int64_t i = 0; i < batch_size; ++i, ++pos) {
+      const int64_t epoch = pos / static_cast<int64_t>(n_);
+      if (epoch != epoch_) {
+        order_.resize(n_);
+        std::iota(order_.begin(), order_.end(), size_t{0});
+        std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch));
+        std::shuffle(order_.begin(), order_.end(), rng);
+        epoch_ = epoch;
+      }
+      idx.push_back(order_[static_cast<size_t>(pos % static_cast<int64_t>(n_))]);
+    }
+    return idx;
+  }
+
+ private:
+  size_t n_;
+  uint64_t seed_;
+  int64_t epoch_ = -1;
+  std::vector<size_t> order_;
+};
+
+double lra_lr(const LRATrainConfig& c, int64_t step) {
+  return c.lr * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.warmup)) /
+         std::sqrt(static_cast<double>(std::max(step, c.warmup)));
+}
+
+// The training state that is not in the weights or the optimiser.
+struct LRAState {
+  int64_t step = 0;  // updates done
+  double loss_avg = 0, val_accuracy = 0, seconds = 0;
+  int64_t tokens_seen = 0;
+};
+
+void save_lra_checkpoint(const std::string& path, models::LRAEncoderImpl& model, const Optimizer& opt, const LRAState& st,
+                         const LRATrainConfig& c, const nlohmann::json& args) {
+  checkpoint::TensorDict all;
+  add_prefixed(all, "state_dict", checkpoint::state_dict(model));
+  add_prefixed(all, "optimizer", opt.state_dict());
+  const nlohmann::json meta = {{"task", c.task},         {"model", c.model},           {"model_args", args},
+                               {"step", st.step},        {"loss_avg", st.loss_avg},    {"val_accuracy", st.val_accuracy},
+                               {"seconds", st.seconds},  {"tokens_seen", st.tokens_seen}, {"seed", c.seed},
+                               {"batch_size", c.batch_size}, {"steps", c.steps}};
+  checkpoint::write_safetensors(path, all, {{"attnzoo.envelope", "1"}, {"attnzoo.lra", meta.dump()}, {"format", "pt"}});
 }
 
 }  // namespace
 
 LRAResult run_lra_training(const LRATrainConfig& c) {
   const auto t0 = std::chrono::steady_clock::now();
+  const at::Device device(c.device);
+  if (c.world_size < 1 || c.rank < 0 || c.rank >= c.world_size) throw std::invalid_argument("lra: bad rank / world size");
+  if (c.batch_size % c.world_size != 0)
+    throw std::invalid_argument("--batch-size " + std::to_string(c.batch_size) + " must be a multiple of the " +
+                                std::to_string(c.world_size) + " data-parallel processes (it is the global batch)");
   torch::manual_seed(static_cast<uint64_t>(c.seed));
   Splits s = open_task(c);
   nlohmann::json args = models::lra_variant_args(c.model);
@@ -151,79 +223,131 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
   args["max_len"] = s.train->max_length();
   if (s.train->paired()) args["dual"] = true;
   models::LRAEncoder model(models::lra_encoder_options_from_args(args));
+  model->to(device);
   std::vector<Param> params;
   for (const auto& p : model->named_parameters()) params.push_back({p.key(), p.value(), true});  // Flax: decay on all
   OptimizerOptions oo;
   oo.name = "adamw";
   oo.beta1 = 0.9;
   oo.beta2 = 0.98;
-  oo.eps = 1e-9;
+  oo.eps = c.opt_eps;
   oo.weight_decay = c.weight_decay;
   auto opt = make_optimizer(params, oo);
   LRAResult r;
   for (const auto& p : model->parameters()) r.params += p.numel();
 
-  fs::create_directories(c.output);
-  std::ofstream log((fs::path(c.output) / "log.jsonl").string());
-  Progress progress(true);
+  LRAState st;
+  if (!c.resume.empty()) {
+    auto f = checkpoint::read_safetensors(c.resume);
+    if (!f.metadata.count("attnzoo.lra"))
+      throw std::runtime_error(c.resume + ": not an LRA training checkpoint (OUTPUT/last.safetensors of 'train --task lra-...')");
+    const auto meta = nlohmann::json::parse(f.metadata.at("attnzoo.lra"));
+    if (meta.at("task") != c.task || meta.at("model_args") != args || meta.at("batch_size") != c.batch_size ||
+        meta.at("seed") != c.seed)
+      throw std::runtime_error(c.resume + ": written by another run (task " + meta.at("task").get<std::string>() +
+                               ", batch " + meta.at("batch_size").dump() + ", seed " + meta.at("seed").dump() +
+                               ", model_args " + meta.at("model_args").dump() + "); resume with the same flags");
+    checkpoint::load_state_dict(*model, take_prefixed(f.tensors, "state_dict"), true, c.resume);
+    opt->load_state_dict(take_prefixed(f.tensors, "optimizer"));
+    st.step = meta.at("step");
+    st.loss_avg = meta.at("loss_avg");
+    st.val_accuracy = meta.at("val_accuracy");
+    st.seconds = meta.at("seconds");
+    st.tokens_seen = meta.at("tokens_seen");
+    if (st.step > c.steps)
+      throw std::runtime_error(c.resume + ": already at step " + std::to_string(st.step) + " of --steps " + std::to_string(c.steps));
+  }
+
+  std::unique_ptr<ProcessGroup> pg;
+  if (c.world_size > 1) {
+    DistEnv env = DistEnv::from_env();
+    env.rank = c.rank;
+    env.world_size = c.world_size;
+    env.backend = device.is_cuda() ? "nccl" : "gloo";
+    pg = std::make_unique<ProcessGroup>(env, std::chrono::milliseconds(static_cast<int64_t>(c.dist_timeout * 1000.0)));
+    broadcast_module(*pg, *model);
+  }
+  const bool writer = c.rank == 0;
+  const std::string last_path = (fs::path(c.output) / "last.safetensors").string();
+  std::ofstream log;
+  if (writer) {
+    fs::create_directories(c.output);
+    log.open((fs::path(c.output) / "log.jsonl").string(), c.resume.empty() ? std::ios::trunc : std::ios::app);
+  }
+  Progress progress(writer, 10.0, "tok/s");
   progress.line("lra " + c.task + ": " + c.model + " attention=" + args.value("attention", "softmax") + " (" +
                 std::to_string(r.params) + " params) on " + s.train->describe() + "; " + std::to_string(c.steps) +
-                " steps x batch " + std::to_string(c.batch_size));
-  std::mt19937_64 rng(c.seed);
-  std::vector<size_t> order(s.train->size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  size_t cursor = order.size();
-  int64_t tokens_seen = 0;
-  double loss_avg = 0;
-  for (int64_t step = 1; step <= c.steps; ++step) {
-    std::vector<size_t> idx;
-    while (static_cast<int64_t>(idx.size()) < c.batch_size) {
-      if (cursor >= order.size()) {
-        std::shuffle(order.begin(), order.end(), rng);
-        cursor = 0;
-      }
-      idx.push_back(order[cursor++]);
-    }
+                " steps x batch " + std::to_string(c.batch_size) +
+                (c.world_size > 1 ? " (" + std::to_string(c.world_size) + " processes)" : "") +
+                (st.step > 0 ? "; resumed at step " + std::to_string(st.step) : ""));
+  BatchStream stream(s.train->size(), c.seed);
+  std::vector<at::Tensor> grad_scratch;
+  const int64_t local_batch = c.batch_size / c.world_size;
+  const int64_t ckpt_every = c.checkpoint_every > 0 ? c.checkpoint_every : c.eval_every;
+  const double seconds_before = st.seconds;
+  const int64_t first_step = st.step + 1;
+  for (int64_t step = first_step; step <= c.steps; ++step) {
+    // This rank's slice of the global batch; dropout drawn from (seed, step, rank).
+    const std::vector<size_t> global = stream.batch(step, c.batch_size);
+    const std::vector<size_t> idx(global.begin() + c.rank * local_batch, global.begin() + (c.rank + 1) * local_batch);
+    torch::manual_seed(c.seed * 1000003ull + static_cast<uint64_t>(step) * 7919ull + static_cast<uint64_t>(c.rank));
     at::Tensor labels;
-    auto [tokens, mask] = collate(*s.train, idx, &labels);
-    const double lr = c.lr * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.warmup)) /
-                      std::sqrt(static_cast<double>(std::max(step, c.warmup)));
-    at::Tensor logits;
-    if (s.train->paired()) {
-      auto [tokens2, mask2] = collate(*s.train, idx, &labels, /*second=*/true);
-      logits = model->forward_pair(tokens, mask, tokens2, mask2);
-      tokens_seen += mask2.logical_not().sum().item<int64_t>();
-    } else {
-      logits = model->forward(tokens, mask);
-    }
-    at::Tensor loss = torch::cross_entropy_loss(logits, labels);
+    Batch b = collate(*s.train, idx, &labels);
+    if (s.train->paired()) b.second = std::make_shared<Batch>(collate(*s.train, idx, &labels, /*second=*/true));
+    b = b.to(device);
+    const double lr = lra_lr(c, step);
+    at::Tensor loss = torch::cross_entropy_loss(b.logits(*model), labels.to(device));
     opt->zero_grad();
     loss.backward();
-    opt->step(lr);
-    const double lv = loss.item<double>();
-    if (!std::isfinite(lv)) throw std::runtime_error("lra: loss is " + std::to_string(lv) + " at step " + std::to_string(step));
-    loss_avg = step == 1 ? lv : 0.98 * loss_avg + 0.02 * lv;
-    tokens_seen += mask.defined() ? mask.logical_not().sum().item<int64_t>() : tokens.numel();
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.tokens_per_second = el > 0 ? static_cast<double>(tokens_seen) / el : 0;
-    progress.step(1, 1, step, c.steps, loss_avg, lr, 0, r.tokens_per_second > 0 ? (c.steps - step) * el / step : 0, el);
-    if (step % c.eval_every == 0 || step == c.steps) {
-      progress.finish();
-      r.val_accuracy = accuracy(*model, *s.val, 64, c.max_eval);
-      log << nlohmann::json{{"step", step}, {"loss", loss_avg}, {"lr", lr}, {"val_accuracy", r.val_accuracy},
-                            {"tokens_per_s", r.tokens_per_second}}.dump()
-          << std::endl;
-      char line[200];
-      std::snprintf(line, sizeof line, "step %ld: loss %.4f  val acc %.2f  (%.0f tokens/s)", long(step), loss_avg,
-                    r.val_accuracy, r.tokens_per_second);
-      progress.line(line);
+    double lv = loss.item<double>();
+    int64_t tokens = b.tokens_count();
+    if (pg) {
+      lv = allreduce_mean(*pg, lv);  // the same stop-on-NaN decision everywhere
+      tokens = static_cast<int64_t>(std::llround(allreduce_mean(*pg, static_cast<double>(tokens)) * c.world_size));
+      allreduce_gradients(*pg, params, grad_scratch);
     }
+    if (!std::isfinite(lv))
+      throw std::runtime_error("lra: loss is " + std::to_string(lv) + " at step " + std::to_string(step) +
+                               (writer && fs::exists(last_path) ? "; the last good checkpoint is kept: " + last_path : ""));
+    opt->step(lr);
+    if (pg) inject_fault(c.rank, step);
+    if (pg && c.dist_verify) verify_replicas(*pg, *model, step);
+    st.step = step;
+    st.loss_avg = step == 1 ? lv : 0.98 * st.loss_avg + 0.02 * lv;
+    st.tokens_seen += tokens;
+    const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.seconds = seconds_before + run_s;
+    r.tokens_per_second = st.seconds > 0 ? static_cast<double>(st.tokens_seen) / st.seconds : 0;
+    const double eta = (c.steps - step) * run_s / static_cast<double>(step - first_step + 1);
+    progress.step(1, 1, step, c.steps, st.loss_avg, lr, r.tokens_per_second, eta, st.seconds);
+    const bool eval_now = step % c.eval_every == 0 || step == c.steps;
+    if (eval_now) {
+      progress.finish();
+      if (writer) {
+        st.val_accuracy = accuracy(*model, *s.val, 64, c.max_eval, device);
+        log << nlohmann::json{{"step", step}, {"loss", st.loss_avg}, {"lr", lr}, {"val_accuracy", st.val_accuracy},
+                              {"tokens_per_s", r.tokens_per_second}, {"elapsed_s", st.seconds}}.dump()
+            << std::endl;
+        char line[200];
+        std::snprintf(line, sizeof line, "step %ld: loss %.4f  val acc %.2f  (%.0f tokens/s)", long(step), st.loss_avg,
+                      st.val_accuracy, r.tokens_per_second);
+        progress.line(line);
+      }
+    }
+    if (writer && (eval_now || step % ckpt_every == 0)) save_lra_checkpoint(last_path, *model, *opt, st, c, args);
+    if (pg && eval_now) pg->barrier();  // the others wait while rank 0 evaluates
+    if (c.stop_after_steps > 0 && step >= c.stop_after_steps && step < c.steps)
+      throw std::runtime_error("stopped after " + std::to_string(step) + " steps as asked (ATTNZOO_STOP_AFTER_STEPS); resume with --resume " +
+                               last_path);
   }
-  r.test_accuracy = accuracy(*model, *s.test, 64, c.max_eval);
-  r.steps = c.steps;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.steps = st.step;
+  r.seconds = st.seconds;
+  r.val_accuracy = st.val_accuracy;
+  if (!writer) return r;
+  r.test_accuracy = accuracy(*model, *s.test, 64, c.max_eval, device);
   checkpoint::write_safetensors((fs::path(c.output) / "final.safetensors").string(), checkpoint::state_dict(*model));
-  const nlohmann::json res = {{"task", c.task}, {"max_eval", c.max_eval}, {"model", c.model}, {"model_args", args}, {"steps", r.steps},
+  const nlohmann::json res = {{"task", c.task}, {"max_eval", c.max_eval}, {"model", c.model}, {"model_args", args},
+                              {"steps", r.steps}, {"batch_size", c.batch_size}, {"world_size", c.world_size},
                               {"params", r.params}, {"val_accuracy", r.val_accuracy}, {"test_accuracy", r.test_accuracy},
                               {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}};
   checkpoint::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");

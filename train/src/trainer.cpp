@@ -3,6 +3,8 @@
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/distributed.h>
 
+#include "run_support.h"
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -18,7 +20,6 @@
 #include <attnzoo/train/progress.h>
 #include <attnzoo/train/schedule.h>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -29,18 +30,9 @@
 namespace attnzoo::train {
 namespace fs = std::filesystem;
 using checkpoint::TensorDict;
+using namespace detail;
 
 namespace {
-
-// Testing aid for the data-parallel failure path: ATTNZOO_FAULT_INJECT=<rank>:<update> makes that rank die
-// abruptly (as if killed) right after that update.
-void inject_fault(int64_t rank, int64_t update) {
-  static const char* spec = std::getenv("ATTNZOO_FAULT_INJECT");
-  if (!spec) return;
-  long long r = -1, u = -1;
-  if (std::sscanf(spec, "%lld:%lld", &r, &u) == 2 && r == rank && u == update) std::_Exit(9);
-}
-
 
 struct RunState {
   int64_t epoch = 0;        // epoch in progress (or next to start)
@@ -49,29 +41,6 @@ struct RunState {
   double best_top1 = -1;
   int64_t best_epoch = -1;
 };
-
-at::Tensor torch_rng_state() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  return gen.get_state();
-}
-
-void set_torch_rng_state(const at::Tensor& s) {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(s);
-}
-
-void add_prefixed(TensorDict& out, const std::string& prefix, const TensorDict& in) {
-  for (const auto& item : in) out.insert(prefix + "." + item.key(), item.value().detach().to(at::kCPU));
-}
-
-TensorDict take_prefixed(const TensorDict& in, const std::string& prefix) {
-  TensorDict out;
-  for (const auto& item : in)
-    if (item.key().rfind(prefix + ".", 0) == 0) out.insert(item.key().substr(prefix.size() + 1), item.value());
-  return out;
-}
 
 void save_checkpoint(const std::string& path, models::ClassifierImpl& model, const Optimizer& opt, const ModelEma* ema,
                      const RunState& st, const TrainConfig& cfg, const std::vector<std::string>& classes,
@@ -229,13 +198,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   }
 
   // Every replica starts from rank 0's weights and buffers (after a resume too).
-  if (pg) {
-    torch::NoGradGuard ng;
-    std::vector<at::Tensor> state;
-    for (auto& p : model->parameters()) state.push_back(p.data());
-    for (auto& b : model->buffers()) state.push_back(b);
-    pg->broadcast(state, 0);
-  }
+  if (pg) broadcast_module(*pg, *model);
   std::vector<at::Tensor> dist_grads;  // reused every step
   const at::ScalarType amp = amp_dtype(cfg.amp, device);
   GradScaler scaler(amp == at::kHalf);
@@ -290,11 +253,7 @@ TrainResult run_training(const TrainConfig& cfg) {
       }
       auto loss = -(target * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1).mean();
       double lv = loss.item<double>();
-      if (pg) {  // the stop-on-NaN decision must be the same on every rank
-        std::vector<at::Tensor> l{torch::tensor({lv}, torch::kDouble)};
-        pg->allreduce_sum(l);
-        lv = l[0].item<double>() / static_cast<double>(cfg.world_size);
-      }
+      if (pg) lv = allreduce_mean(*pg, lv);  // the stop-on-NaN decision must be the same on every rank
       if (!std::isfinite(lv)) {
         progress.finish();
         throw std::runtime_error("loss is " + std::to_string(lv) + " at epoch " + std::to_string(epoch) + " step " +
@@ -303,33 +262,14 @@ TrainResult run_training(const TrainConfig& cfg) {
       }
       opt->zero_grad();
       scaler.scale_loss(loss).backward();
-      if (pg) {  // average the gradients over the replicas (bucketed all-reduce after backward)
-        dist_grads.clear();
-        for (const auto& prm : opt->params()) {
-          at::Tensor p = prm.tensor;
-          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // same bucket layout on every rank
-          dist_grads.push_back(p.grad());
-        }
-        pg->allreduce_mean(dist_grads);
-      }
+      if (pg) allreduce_gradients(*pg, opt->params(), dist_grads);  // bucketed all-reduce after backward
       // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
       const bool step_ok = scaler.unscale_and_check(amp_params);
       if (cfg.clip_grad > 0 && step_ok) clip_grad_norm(opt->params(), cfg.clip_grad);
       if (step_ok) opt->step(lr);
       if (ema) ema->update(*model);
       if (pg) inject_fault(cfg.rank, st.global_step + 1);
-      if (pg && cfg.dist_verify) {  // tests: every replica must hold exactly rank 0's weights
-        torch::NoGradGuard ng;
-        std::vector<at::Tensor> flat;
-        for (auto& p : model->parameters()) flat.push_back(p.detach().reshape({-1}));
-        const at::Tensor mine = torch::cat(flat);
-        std::vector<at::Tensor> ref{mine.clone()};
-        pg->broadcast(ref, 0);
-        std::vector<at::Tensor> same{torch::tensor({torch::equal(mine, ref[0]) ? 0.0 : 1.0}, torch::kDouble)};
-        pg->allreduce_sum(same);
-        if (same[0].item<double>() != 0.0)
-          throw std::runtime_error("--dist-verify: replicas diverged after update " + std::to_string(st.global_step + 1));
-      }
+      if (pg && cfg.dist_verify) verify_replicas(*pg, *model, st.global_step + 1);  // tests: replicas == rank 0
       ++st.global_step;
       st.batch = b->index + 1;
       loss_sum += lv * x.size(0);

@@ -3,6 +3,11 @@
 // eps 1e-9, decoupled weight decay on every parameter, as Flax) and LRA's learning-rate rule
 // lr(step) = base * min(1, step / warmup) / sqrt(max(step, warmup)), step-based, evaluated on the
 // validation split every `eval_every` steps and on the test split at the end.
+//
+// Runs are resumable exactly: the data order is a function of (seed, epoch) and the dropout stream of
+// (seed, step, rank), so a checkpoint needs only the weights, the optimiser state and the step. Data
+// parallel: every rank draws the same global batch and takes its slice (batch_size / world_size);
+// gradients are averaged with c10d; rank 0 evaluates and writes.
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -18,11 +23,19 @@ struct LRATrainConfig {
   int64_t steps = 1000, batch_size = 32, eval_every = 250, warmup = 100;
   double lr = 0.05;                   // LRA's "base" (the peak is base / sqrt(warmup))
   double weight_decay = 0.01;
+  double opt_eps = 1e-9;              // Adam epsilon (LRA: 1e-9)
   int64_t max_len = 0;                // 0: the task's (ListOps 2000, Text 1000, Image H*W)
   int64_t text_classes = 2;
   int64_t max_eval = 0;               // evaluate on the first N examples of val / test only (0: all)
   uint64_t seed = 0;
   std::string output = "output/lra";
+  std::string device = "cpu";
+  std::string resume;                 // OUTPUT/last.safetensors of an earlier run: continue it exactly
+  int64_t checkpoint_every = 0;       // also checkpoint every N steps (0: at every evaluation only)
+  int64_t stop_after_steps = 0;       // testing aid: stop (with an error) after N steps, as if killed
+  int64_t rank = 0, world_size = 1;   // data parallel (torchrun environment)
+  double dist_timeout = 1800;         // seconds a collective waits for the other ranks
+  bool dist_verify = false;           // after every update, check that the replicas hold equal weights
 };
 
 struct LRAResult {
@@ -30,8 +43,8 @@ struct LRAResult {
   int64_t steps = 0, params = 0;
 };
 
-/// Trains and writes OUTPUT/{log.jsonl, result.json, final.safetensors}. Data problems throw with the file
-/// and line.
+/// Trains and writes OUTPUT/{log.jsonl, last.safetensors (resumable), result.json, final.safetensors}.
+/// Data problems throw with the file and line. Ranks other than 0 return a result without accuracies.
 LRAResult run_lra_training(const LRATrainConfig& cfg);
 
 }  // namespace attnzoo::train

@@ -1,0 +1,38 @@
+#pragma once
+// What the image trainer (trainer.cpp) and the sequence trainer (lra.cpp) share: the pieces of a training
+// checkpoint envelope (prefixed tensor groups, the CPU generator state) and the data-parallel replica
+// operations (start from rank 0's weights, average gradients, agree on a scalar, verify replicas).
+#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/train/distributed.h>
+#include <attnzoo/train/optim.h>
+
+#include <torch/nn/module.h>
+
+#include <string>
+#include <vector>
+
+namespace attnzoo::train::detail {
+
+at::Tensor torch_rng_state();
+void set_torch_rng_state(const at::Tensor& state);
+
+/// Inserts `in` into `out` under "<prefix>.<key>" (detached, on the CPU).
+void add_prefixed(checkpoint::TensorDict& out, const std::string& prefix, const checkpoint::TensorDict& in);
+/// The entries of `in` under "<prefix>.", with the prefix removed.
+checkpoint::TensorDict take_prefixed(const checkpoint::TensorDict& in, const std::string& prefix);
+
+/// Testing aid for the data-parallel failure path: ATTNZOO_FAULT_INJECT=<rank>:<update> makes that rank die
+/// abruptly (as if killed) right after that update.
+void inject_fault(int64_t rank, int64_t update);
+
+/// Every replica takes rank 0's parameters and buffers.
+void broadcast_module(ProcessGroup& pg, torch::nn::Module& module);
+/// Averages the gradients of `params` over the replicas (missing gradients become zeros so that every rank
+/// has the same bucket layout). `scratch` is reused between steps.
+void allreduce_gradients(ProcessGroup& pg, const std::vector<Param>& params, std::vector<at::Tensor>& scratch);
+/// The mean of a scalar over the ranks (decisions such as stop-on-NaN must be the same everywhere).
+double allreduce_mean(ProcessGroup& pg, double value);
+/// Throws when some replica's parameters differ from rank 0's (--dist-verify).
+void verify_replicas(ProcessGroup& pg, torch::nn::Module& module, int64_t update);
+
+}  // namespace attnzoo::train::detail
