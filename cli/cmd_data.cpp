@@ -49,6 +49,27 @@ void add_data_command(CLI::App& app, Action& action) {
       return 0;
     };
   });
+
+  auto* pf = data->add_subcommand("make-pathfinder", "generate a Pathfinder dataset in the released layout (imgs/, metadata/)");
+  auto pf_dir = std::make_shared<std::string>();
+  auto pf_count = std::make_shared<int64_t>(2000);
+  auto po = std::make_shared<datasets::PathfinderGeneratorOptions>();
+  pf->add_option("out", *pf_dir, "output folder (the ROOT that train --task lra-pathfinder --data reads)")->required();
+  pf->add_option("--count", *pf_count, "images (2000)")->check(CLI::PositiveNumber);
+  pf->add_option("--size", po->image_size, "image side in pixels (32)")->check(CLI::Range(16, 1024));
+  pf->add_option("--contour-length", po->contour_length, "paddles per path (14; LRA levels 6, 9, 14)")->check(CLI::Range(2, 100));
+  pf->add_option("--distractors", po->distractors, "distractor paths (4)")->check(CLI::Range(0, 100));
+  pf->add_option("--per-folder", po->per_folder, "images per imgs/<n>/ folder (1000)")->check(CLI::PositiveNumber);
+  pf->add_option("--max-turn", po->max_turn, "largest bend between paddles, radians (0.5)")->check(CLI::Range(0.0, 3.2));
+  pf->add_option("--seed", po->seed, "random seed (0)");
+  pf->callback([&action, pf_dir, pf_count, po] {
+    action = [pf_dir, pf_count, po] {
+      datasets::write_pathfinder_dataset(*pf_dir, *pf_count, *po);
+      std::cout << "wrote " << *pf_count << " Pathfinder images (" << po->image_size << " px, contour length "
+                << po->contour_length << ") to " << *pf_dir << "\n";
+      return 0;
+    };
+  });
 }
 
 }  // namespace attnzoo::cli

@@ -199,3 +199,57 @@ TEST(LRAData, PathfinderReadsMetadataAndImages) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(LRAData, PathfinderGeneratorWritesTheReleasedLayout) {
+  const auto dir = test::temp_dir("pathfinder_gen");
+  std::string out;
+  const std::string gen = test::cli() + " data make-pathfinder ";
+  ASSERT_EQ(test::run_command(gen + (dir / "a").string() + " --count 60 --per-folder 25 --contour-length 9 --seed 4", &out), 0) << out;
+  ASSERT_EQ(test::run_command(gen + (dir / "b").string() + " --count 60 --per-folder 25 --contour-length 9 --seed 4", &out), 0) << out;
+  ASSERT_EQ(test::run_command(gen + (dir / "c").string() + " --count 60 --per-folder 25 --contour-length 9 --seed 5", &out), 0) << out;
+  // 60 images in folders of 25: imgs/{0,1,2}, metadata/{0,1,2}.npy; seeded.
+  EXPECT_TRUE(fs::exists(dir / "a" / "imgs" / "2" / "sample_59.png"));
+  EXPECT_TRUE(fs::exists(dir / "a" / "metadata" / "2.npy"));
+  EXPECT_FALSE(fs::exists(dir / "a" / "metadata" / "3.npy"));
+  EXPECT_EQ(file_bytes(dir / "a" / "imgs" / "1" / "sample_30.png"), file_bytes(dir / "b" / "imgs" / "1" / "sample_30.png"));
+  EXPECT_EQ(file_bytes(dir / "a" / "metadata" / "1.npy"), file_bytes(dir / "b" / "metadata" / "1.npy"));
+  EXPECT_NE(file_bytes(dir / "a" / "imgs" / "1" / "sample_30.png"), file_bytes(dir / "c" / "imgs" / "1" / "sample_30.png"));
+  std::ifstream meta(dir / "a" / "metadata" / "0.npy");
+  std::string first;
+  std::getline(meta, first);
+  EXPECT_EQ(first.rfind("imgs/0 sample_0.png 0 ", 0), 0u) << first;
+
+  // The reader takes it as released: 32 x 32 gray pixels, both labels, markers bright, background black.
+  const auto ds = datasets::open_pathfinder((dir / "a").string());
+  ASSERT_EQ(ds->size(), 60u);
+  EXPECT_EQ(ds->max_length(), 1024);
+  int positives = 0, bright = 0;
+  for (size_t i = 0; i < ds->size(); ++i) {
+    const auto e = ds->get(i);
+    positives += static_cast<int>(e.label);
+    int on = 0, mx = 0;
+    for (int32_t t : e.tokens) {
+      on += t > 0;
+      mx = std::max(mx, t);
+    }
+    bright += mx == 255;  // the marker discs are solid
+    EXPECT_GT(on, 60) << "sample " << i;   // two paths of 9 paddles and two markers
+    EXPECT_LT(on, 700) << "sample " << i;  // mostly background
+  }
+  EXPECT_GT(positives, 15);
+  EXPECT_LT(positives, 45);
+  EXPECT_EQ(bright, 60);
+
+  // Paths that cannot fit are a clear error, not a hang.
+  EXPECT_NE(test::run_command(gen + (dir / "d").string() + " --count 2 --size 16 --contour-length 60", &out), 0);
+  EXPECT_NE(out.find("do not fit"), std::string::npos) << out;
+}
+
+}  // namespace

@@ -74,4 +74,19 @@ int evaluate_listops(const std::string& source);
 void write_listops_dataset(const std::string& dir, int64_t n_train, int64_t n_val, int64_t n_test,
                            const ListOpsGeneratorOptions& o);
 
+struct PathfinderGeneratorOptions {
+  int64_t image_size = 32;        // pathfinder32 (LRA also has 64, 128, 256)
+  int64_t contour_length = 14;    // paddles per path (LRA's difficulty levels: 6 baseline, 9, 14)
+  int64_t distractors = 4;        // distractor paths of contour_length / 3 paddles
+  int64_t per_folder = 1000;      // images per imgs/<n>/ folder (and metadata/<n>.npy)
+  double max_turn = 0.5;          // largest direction change between consecutive paddles (radians)
+  uint64_t seed = 0;
+};
+/// Generates a Pathfinder dataset in the released layout (ROOT/imgs/<n>/sample_<i>.png, ROOT/metadata/<n>.npy
+/// text lines "imgs/<n> sample_<i>.png <i> <label> <contour_length> <distractors>"), after Linsley et al.
+/// 2018: two long dashed paths of `contour_length` paddles that never touch each other or the distractors,
+/// a marker disc at two path ends: both ends of one path (label 1) or one end of each (label 0). Drawn at
+/// 4x and area-downsampled (anti-aliased gray, like the released images). Seeded and reproducible.
+void write_pathfinder_dataset(const std::string& root, int64_t count, const PathfinderGeneratorOptions& o);
+
 }  // namespace attnzoo::datasets
