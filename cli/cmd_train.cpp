@@ -80,6 +80,7 @@ const Flag kFlags[] = {
     {"eval-every", 1, "LRA tasks: evaluate on the validation split every N steps"},
     {"warmup-steps", 1, "LRA tasks: linear warmup steps of the LRA rsqrt schedule"},
     {"max-len", 1, "LRA tasks: truncate sequences to this length"},
+    {"schedule", 1, "LRA tasks: rsqrt (LRA ListOps/Text/Retrieval) or cosine (LRA Image/Pathfinder)"},
     {"opt-eps", 1, "LRA tasks: Adam epsilon (1e-9 as LRA)"},
     {"max-eval", 1, "LRA tasks: evaluate on the first N validation / test examples (0: all)"},
     {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
@@ -99,50 +100,39 @@ nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
   return models::yaml_to_json(raw, "--" + flag);
 }
 
-// --task lra-*: the sequence trainer, reading the flags that apply to it.
-int run_lra(const TrainArgs& a, const train::DistEnv& env) {
-  train::LRATrainConfig c;
-  auto val = [&](const char* f) -> const std::string* {
-    return a.opts.at(f)->count() ? &a.values.at(f).at(0) : nullptr;
-  };
-  c.task = *val("task");
-  if (auto v = val("data")) c.data = *v;
-  if (auto v = val("dataset")) c.data = *v;
-  if (auto v = val("model")) c.model = *v;
-  auto num = [&](const char* f, auto& dst) {
-    if (auto v = val(f)) {
-      try {
-        dst = static_cast<std::decay_t<decltype(dst)>>(std::stod(*v));
-      } catch (const std::exception&) {
-        throw UsageError(std::string("--") + f + " " + *v + ": not a number");
-      }
+// Every given train flag as a JSON mapping (values parsed like YAML scalars), merged over the recipe.
+nlohmann::json flags_json(const TrainArgs& a) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : kFlags) {
+    CLI::Option* o = a.opts.at(f.name);
+    if (!o->count()) continue;
+    if (f.nargs == 0) {
+      j[f.name] = true;
+    } else if (f.nargs == 1) {
+      j[f.name] = parse_value(a.values.at(f.name).at(0), f.name);
+    } else {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& v : a.values.at(f.name)) arr.push_back(parse_value(v, f.name));
+      j[f.name] = arr;
     }
-  };
-  num("steps", c.steps);
-  num("batch-size", c.batch_size);
-  num("eval-every", c.eval_every);
-  num("warmup-steps", c.warmup);
-  num("lr", c.lr);
-  num("weight-decay", c.weight_decay);
-  num("max-len", c.max_len);
-  num("max-eval", c.max_eval);
-  num("opt-eps", c.opt_eps);
-  num("seed", c.seed);
-  if (auto v = val("output")) c.output = *v;
-  if (auto v = val("resume")) c.resume = *v;
-  if (auto v = val("device")) c.device = *v;
-  num("checkpoint-every", c.checkpoint_every);
-  num("dist-timeout", c.dist_timeout);
-  if (a.opts.at("dist-verify")->count()) c.dist_verify = true;
-  // Testing aid (also read by the image trainer from the recipe keys): ATTNZOO_STOP_AFTER_STEPS.
-  if (const char* e = std::getenv("ATTNZOO_STOP_AFTER_STEPS")) c.stop_after_steps = std::atoll(e);
+  }
+  if (!a.sets.empty()) j["model_args"] = models::apply_overrides(nlohmann::json::object(), a.sets);
+  return j;
+}
+
+// --task lra-* (flag or recipe key): the sequence trainer.
+int run_lra(const TrainArgs& a, const nlohmann::json& recipe, const train::DistEnv& env) {
+  train::LRATrainConfig c;
+  try {
+    if (!recipe.is_null()) c.apply_json(recipe, a.recipe);
+    c.apply_json(flags_json(a), "flags");
+    c.validate();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   c.rank = env.rank;
   c.world_size = env.world_size;
-  for (const char* f : {"epochs", "opt", "amp", "model-ema", "mixup", "cutmix", "img-size", "initial-checkpoint"})
-    if (a.opts.at(f)->count()) throw UsageError(std::string("--") + f + " does not apply to --task lra-* (see train --help)");
-  if (!a.sets.empty()) c.model_args = models::apply_overrides(nlohmann::json::object(), a.sets);
-  if (c.steps < 1 || c.batch_size < 1 || c.eval_every < 1 || c.warmup < 1)
-    throw UsageError("--steps, --batch-size, --eval-every and --warmup-steps must be positive");
+  if (env.rank == 0 && !a.recipe.empty()) std::cerr << "attnzoo train: recipe " << a.recipe << "\n";
   const auto r = train::run_lra_training(c);
   if (env.rank != 0) return 0;
   std::printf("done in %.1f s: %s val acc %.2f test acc %.2f (%ld steps, %.0f tokens/s, %ld params); %s/result.json\n",
@@ -167,31 +157,18 @@ int run_train(const TrainArgs& a) {
     }
     return launch_local_workers(a.nproc, argv);
   }
-  if (a.opts.at("task")->count()) return run_lra(a, env);
-  for (const char* f : {"steps", "eval-every", "warmup-steps", "max-len", "max-eval", "opt-eps"})
+  const nlohmann::json recipe = a.recipe.empty() ? nlohmann::json() : models::read_config_file(a.recipe);
+  if (a.opts.at("task")->count() || (recipe.is_object() && recipe.contains("task"))) return run_lra(a, recipe, env);
+  for (const char* f : {"steps", "eval-every", "warmup-steps", "max-len", "max-eval", "opt-eps", "schedule"})
     if (a.opts.at(f)->count()) throw UsageError(std::string("--") + f + " applies to --task lra-* only");
   train::TrainConfig cfg;
   const bool use_default = a.recipe.empty() && !a.opts.at("model")->count();
   if (use_default) {
     cfg.apply_json(models::yaml_to_json(kDefaultRecipe, kDefaultRecipeName), kDefaultRecipeName);
   } else if (!a.recipe.empty()) {
-    cfg.apply_json(models::read_config_file(a.recipe), a.recipe);
+    cfg.apply_json(recipe, a.recipe);
   }
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& f : kFlags) {
-    CLI::Option* o = a.opts.at(f.name);
-    if (!o->count()) continue;
-    if (f.nargs == 0) {
-      j[f.name] = true;
-    } else if (f.nargs == 1) {
-      j[f.name] = parse_value(a.values.at(f.name).at(0), f.name);
-    } else {
-      nlohmann::json arr = nlohmann::json::array();
-      for (const auto& v : a.values.at(f.name)) arr.push_back(parse_value(v, f.name));
-      j[f.name] = arr;
-    }
-  }
-  if (!a.sets.empty()) j["model_args"] = models::apply_overrides(nlohmann::json::object(), a.sets);
+  const nlohmann::json j = flags_json(a);
   try {
     cfg.apply_json(j, "flags");
   } catch (const std::invalid_argument& e) {

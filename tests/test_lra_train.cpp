@@ -3,10 +3,12 @@
 #include "test_util.h"
 
 #include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/train/lra.h>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -42,14 +44,44 @@ double weight_diff(const fs::path& a, const fs::path& b) {
   return d;
 }
 
+TEST(LRATrain, LearningRateSchedulesFollowLRA) {
+  train::LRATrainConfig c;
+  c.lr = 0.05;
+  c.warmup_steps = 1000;
+  c.steps = 5000;
+  // rsqrt: base * min(1, s / w) / sqrt(max(s, w)); the peak is base / sqrt(w) at s = w.
+  EXPECT_NEAR(train::lra_learning_rate(c, 1), 0.05 * 1e-3 / std::sqrt(1000.0), 1e-15);
+  EXPECT_NEAR(train::lra_learning_rate(c, 1000), 0.05 / std::sqrt(1000.0), 1e-15);
+  EXPECT_NEAR(train::lra_learning_rate(c, 4000), 0.05 / 2 / std::sqrt(1000.0), 1e-15);
+  // cosine: base * min(1, s / w) * 0.5 (1 + cos(pi (s - w) / (steps - w))).
+  c.schedule = "cosine";
+  c.lr = 1e-3;
+  EXPECT_NEAR(train::lra_learning_rate(c, 500), 0.5e-3, 1e-15);
+  EXPECT_NEAR(train::lra_learning_rate(c, 1000), 1e-3, 1e-15);
+  EXPECT_NEAR(train::lra_learning_rate(c, 3000), 0.5e-3, 1e-15);
+  EXPECT_NEAR(train::lra_learning_rate(c, 5000), 0.0, 1e-15);
+  c.schedule = "linear";
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+  train::LRATrainConfig d;
+  EXPECT_THROW(d.apply_json({{"epochs", 3}}, "recipe.yaml"), std::invalid_argument);
+  EXPECT_THROW(d.apply_json({{"steps", "many"}}, "recipe.yaml"), std::invalid_argument);
+  d.apply_json({{"warmup-steps", 7}, {"set", {{"attention", "lka"}}}, {"num_classes", 4}}, "recipe.yaml");
+  EXPECT_EQ(d.warmup_steps, 7);
+  EXPECT_EQ(d.text_classes, 4);
+  EXPECT_EQ(d.model_args.at("attention"), "lka");
+}
+
 TEST(LRATrain, StoppedAndResumedRunEqualsTheUninterruptedOne) {
   const auto dir = test::temp_dir("lra_resume");
   const auto data = listops_data(dir);
   std::string out;
   // Dropout on (0.1 in lra_tiny): its stream must be restored too.
   ASSERT_EQ(test::run_command(test::cli() + " --threads 1" + lra_args(data, dir / "full"), &out), 0) << out;
-  EXPECT_NE(test::run_command("ATTNZOO_STOP_AFTER_STEPS=5 " + test::cli() + " --threads 1" +
-                                  lra_args(data, dir / "cut", " --checkpoint-every 5"),
+  {
+    std::ofstream recipe(dir / "stop.yaml");  // a recipe: the keys are the flag names
+    recipe << "stop_after_steps: 5\ncheckpoint-every: 5\n";
+  }
+  EXPECT_NE(test::run_command(test::cli() + " --threads 1" + lra_args(data, dir / "cut", " --config " + (dir / "stop.yaml").string()),
                               &out),
             0);
   EXPECT_NE(out.find("stopped after 5 steps"), std::string::npos) << out;

@@ -5,7 +5,9 @@
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/config.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/models/lra_encoder.h>
 #include <attnzoo/train/amp.h>
+#include <attnzoo/train/lra.h>
 #include <attnzoo/train/ema.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/schedule.h>
@@ -251,12 +253,20 @@ TEST(Recipes, EveryShippedRecipeIsValid) {
   for (const auto& e : fs::recursive_directory_iterator(ATTNZOO_CONFIGS_DIR)) {
     if (e.path().extension() != ".yaml") continue;
     ++n;
+    const auto j = models::read_config_file(e.path().string());
+    if (j.contains("task")) {  // a sequence (LRA) recipe
+      train::LRATrainConfig c;
+      ASSERT_NO_THROW(c.apply_json(j, e.path().string())) << e.path();
+      EXPECT_NO_THROW(c.validate()) << e.path();
+      EXPECT_NO_THROW(models::lra_encoder_options_from_args(models::lra_variant_args(c.model))) << e.path();
+      continue;
+    }
     TrainConfig c;
-    ASSERT_NO_THROW(c.apply_json(models::read_config_file(e.path().string()), e.path().string())) << e.path();
+    ASSERT_NO_THROW(c.apply_json(j, e.path().string())) << e.path();
     EXPECT_NO_THROW(models::registry().resolve_args(c.model, c.model_args)) << e.path();
     EXPECT_GT(c.epochs, 0) << e.path();
   }
-  EXPECT_GE(n, 6);
+  EXPECT_GE(n, 13);
 }
 
 }  // namespace

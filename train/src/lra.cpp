@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -181,11 +182,6 @@ class BatchStream {
   std::vector<size_t> order_;
 };
 
-double lra_lr(const LRATrainConfig& c, int64_t step) {
-  return c.lr * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.warmup)) /
-         std::sqrt(static_cast<double>(std::max(step, c.warmup)));
-}
-
 // The training state that is not in the weights or the optimiser.
 struct LRAState {
   int64_t step = 0;  // updates done
@@ -206,6 +202,17 @@ void save_lra_checkpoint(const std::string& path, models::LRAEncoderImpl& model,
 }
 
 }  // namespace
+
+double lra_learning_rate(const LRATrainConfig& c, int64_t step) {
+  const double s = static_cast<double>(step), w = static_cast<double>(c.warmup_steps);
+  const double warm = std::min(1.0, s / w);
+  // Steps count from 1 (LRA's loop from 0 spends its first update at lr 0).
+  if (c.schedule == "cosine") {  // LRA train_utils: 'constant * linear_warmup * cosine_decay', one cycle
+    const double progress = std::clamp((s - w) / std::max(1.0, static_cast<double>(c.steps) - w), 0.0, 1.0);
+    return c.lr * warm * 0.5 * (1.0 + std::cos(M_PI * progress));
+  }
+  return c.lr * warm / std::sqrt(std::max(s, w));
+}
 
 LRAResult run_lra_training(const LRATrainConfig& c) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -295,7 +302,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
     Batch b = collate(*s.train, idx, &labels);
     if (s.train->paired()) b.second = std::make_shared<Batch>(collate(*s.train, idx, &labels, /*second=*/true));
     b = b.to(device);
-    const double lr = lra_lr(c, step);
+    const double lr = lra_learning_rate(c, step);
     at::Tensor loss = torch::cross_entropy_loss(b.logits(*model), labels.to(device));
     opt->zero_grad();
     loss.backward();
@@ -337,7 +344,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
     if (writer && (eval_now || step % ckpt_every == 0)) save_lra_checkpoint(last_path, *model, *opt, st, c, args);
     if (pg && eval_now) pg->barrier();  // the others wait while rank 0 evaluates
     if (c.stop_after_steps > 0 && step >= c.stop_after_steps && step < c.steps)
-      throw std::runtime_error("stopped after " + std::to_string(step) + " steps as asked (ATTNZOO_STOP_AFTER_STEPS); resume with --resume " +
+      throw std::runtime_error("stopped after " + std::to_string(step) + " steps (stop_after_steps); resume with --resume " +
                                last_path);
   }
   r.steps = st.step;
@@ -349,7 +356,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
   const nlohmann::json res = {{"task", c.task}, {"max_eval", c.max_eval}, {"model", c.model}, {"model_args", args},
                               {"steps", r.steps}, {"batch_size", c.batch_size}, {"world_size", c.world_size},
                               {"params", r.params}, {"val_accuracy", r.val_accuracy}, {"test_accuracy", r.test_accuracy},
-                              {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}};
+                              {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}, {"config", c.to_json()}};
   checkpoint::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");
   return r;
 }

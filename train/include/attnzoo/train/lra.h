@@ -1,7 +1,8 @@
 #pragma once
 // Long Range Arena training: an lra_encoder on a sequence task with LRA's optimiser (Adam beta (0.9, 0.98),
 // eps 1e-9, decoupled weight decay on every parameter, as Flax) and LRA's learning-rate rule
-// lr(step) = base * min(1, step / warmup) / sqrt(max(step, warmup)), step-based, evaluated on the
+// lr(step) = base * min(1, step / warmup) / sqrt(max(step, warmup)) (or, as LRA's Image and Pathfinder
+// configs, base * min(1, step / warmup) * cosine decay over the steps after warmup), step-based, evaluated on the
 // validation split every `eval_every` steps and on the test split at the end.
 //
 // Runs are resumable exactly: the data order is a function of (seed, epoch) and the dropout stream of
@@ -9,6 +10,8 @@
 // parallel: every rank draws the same global batch and takes its slice (batch_size / world_size);
 // gradients are averaged with c10d; rank 0 evaluates and writes.
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 
 #include <string>
 
@@ -20,8 +23,9 @@ struct LRATrainConfig {
                                       // image: a dataset spec (default fashion-mnist)
   std::string model = "lra_tiny";     // an LRA configuration (lra_listops, lra_text, lra_image, lra_tiny)
   nlohmann::json model_args = nlohmann::json::object();  // overrides, e.g. {"attention": "neighborhood"}
-  int64_t steps = 1000, batch_size = 32, eval_every = 250, warmup = 100;
-  double lr = 0.05;                   // LRA's "base" (the peak is base / sqrt(warmup))
+  int64_t steps = 1000, batch_size = 32, eval_every = 250, warmup_steps = 100;
+  double lr = 0.05;                   // LRA's "base" (rsqrt: the peak is base / sqrt(warmup); cosine: the peak)
+  std::string schedule = "rsqrt";     // "rsqrt" (ListOps/Text/Retrieval) or "cosine" (Image/Pathfinder configs)
   double weight_decay = 0.01;
   double opt_eps = 1e-9;              // Adam epsilon (LRA: 1e-9)
   int64_t max_len = 0;                // 0: the task's (ListOps 2000, Text 1000, Image H*W)
@@ -36,12 +40,23 @@ struct LRATrainConfig {
   int64_t rank = 0, world_size = 1;   // data parallel (torchrun environment)
   double dist_timeout = 1800;         // seconds a collective waits for the other ranks
   bool dist_verify = false;           // after every update, check that the replicas hold equal weights
+
+  /// Applies a recipe / the flags: keys are the train flag names ('-' or '_'); "num_classes" sets
+  /// text_classes, "set" / "model_args" merge into model_args, "dataset" is an alias of "data". Unknown keys
+  /// and wrong types throw std::invalid_argument naming `what` and the key.
+  void apply_json(const nlohmann::json& j, const std::string& what);
+  /// Checks the values (positive steps, batch, ...); throws std::invalid_argument naming the flag.
+  void validate() const;
+  nlohmann::json to_json() const;
 };
 
 struct LRAResult {
   double val_accuracy = 0, test_accuracy = 0, seconds = 0, tokens_per_second = 0;
   int64_t steps = 0, params = 0;
 };
+
+/// The learning rate of `step` (1-based) under c's schedule.
+double lra_learning_rate(const LRATrainConfig& c, int64_t step);
 
 /// Trains and writes OUTPUT/{log.jsonl, last.safetensors (resumable), result.json, final.safetensors}.
 /// Data problems throw with the file and line. Ranks other than 0 return a result without accuracies.
