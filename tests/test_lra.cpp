@@ -253,3 +253,51 @@ TEST(LRAData, PathfinderGeneratorWritesTheReleasedLayout) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LRAData, TextCsvWithAHeaderAndQuotes) {
+  const auto dir = test::temp_dir("text_csv");
+  {
+    std::ofstream f(dir / "train.csv", std::ios::binary);
+    // The common IMDb export: review first, sentiment words; quoted commas, "" escapes and a newline.
+    f << "review,sentiment\r\n\"Great, truly \"\"great\"\" film\",positive\r\nmeh,negative\r\n\"two\nlines\",1\r\n";
+  }
+  const auto ds = datasets::open_byte_text((dir / "train.csv").string(), 2, 100);
+  ASSERT_EQ(ds->size(), 3u);
+  const std::string first = "Great, truly \"great\" film";
+  const auto e0 = ds->get(0);
+  ASSERT_EQ(e0.tokens.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(e0.tokens[i], static_cast<unsigned char>(first[i]) + 1);
+  EXPECT_EQ(e0.label, 1);
+  EXPECT_EQ(ds->get(1).label, 0);
+  EXPECT_EQ(ds->get(2).tokens.size(), 9u);  // "two\nlines"
+  // Errors name the file and the record's first line.
+  {
+    std::ofstream f(dir / "bad.csv");
+    f << "text,label\n\"ok\",0\n\"multi\nline\",7\n";
+  }
+  try {
+    datasets::open_byte_text((dir / "bad.csv").string(), 2, 100);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:3: label 7 outside 0..1"), std::string::npos) << e.what();
+  }
+  {
+    std::ofstream f(dir / "nohead.csv");
+    f << "1,some text\n";
+  }
+  EXPECT_THROW(datasets::open_byte_text((dir / "nohead.csv").string(), 2, 100), std::runtime_error);
+  {
+    std::ofstream f(dir / "open.csv");
+    f << "label,text\n0,\"never closed\n";
+  }
+  try {
+    datasets::open_byte_text((dir / "open.csv").string(), 2, 100);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("open.csv:2: unterminated"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace

@@ -62,10 +62,11 @@ Splits open_task(const LRATrainConfig& c) {
     s.val = datasets::open_listops((fs::path(c.data) / "basic_val.tsv").string(), L);
     s.test = datasets::open_listops((fs::path(c.data) / "basic_test.tsv").string(), L);
   } else if (c.task == "lra-text") {
-    if (c.data.empty()) throw std::invalid_argument("--task lra-text needs --data DIR with train.tsv and test.tsv (label<TAB>text)");
+    if (c.data.empty()) throw std::invalid_argument("--task lra-text needs --data DIR with train.tsv and test.tsv (label<TAB>text) or train.csv and test.csv (header: label,text)");
     const int64_t L = c.max_len > 0 ? c.max_len : 1000;
-    s.train = datasets::open_byte_text((fs::path(c.data) / "train.tsv").string(), c.text_classes, L);
-    s.test = datasets::open_byte_text((fs::path(c.data) / "test.tsv").string(), c.text_classes, L);
+    const std::string ext = fs::exists(fs::path(c.data) / "train.tsv") || !fs::exists(fs::path(c.data) / "train.csv") ? ".tsv" : ".csv";
+    s.train = datasets::open_byte_text((fs::path(c.data) / ("train" + ext)).string(), c.text_classes, L);
+    s.test = datasets::open_byte_text((fs::path(c.data) / ("test" + ext)).string(), c.text_classes, L);
     s.val = s.test;  // LRA uses the test split for validation
   } else if (c.task == "lra-image") {
     const std::string spec = c.data.empty() ? "fashion-mnist" : c.data;

@@ -47,7 +47,9 @@ constexpr int64_t kListOpsVocab = 17;
 
 /// Reads a ListOps TSV (header "Source\tTarget"). Malformed lines throw naming the file and line number.
 SequenceDatasetPtr open_listops(const std::string& tsv_path, int64_t max_length = 2000);
-/// Reads "label\ttext" lines; tokens are bytes + 1 (0 = padding), truncated to max_length.
+/// Reads "label\ttext" lines (a .tsv), or a .csv whose header names a label column (label / sentiment /
+/// target / class) and a text column (text / review / sentence / content), RFC 4180 quoting; labels are
+/// integers or positive / negative. Tokens are bytes + 1 (0 = padding), truncated to max_length.
 SequenceDatasetPtr open_byte_text(const std::string& tsv_path, int64_t num_classes, int64_t max_length = 1000);
 /// Retrieval: "label\tid1\tid2\ttext1\ttext2" lines (new_aan_pairs.*.tsv, no header); label parsed as a
 /// float and cast to int (as LRA); each text truncated to 10 000 bytes then max_length, tokens bytes + 1.
