@@ -186,6 +186,13 @@ const std::vector<SmallConfig>& small_configs() {
        {{"img_size", 112}, {"embed_dim", 8}, {"depths", {2, 2, 2}}, {"num_heads", {1, 2, 2}}, {"window_size", 14},
         {"agent_num", {4, 4, 4}}, {"attn_type", "ABM1"}, {"num_classes", 7}},
        112},
+      // 16x16 whole-map agent, stage 2 'M1' (agent stripes 8x4 / 4x8, then LePE stripes of 2), LePE stripes of 2 on
+      // 4x4, and a last-stage agent block on the 2x2 map.
+      {"agent_cswin",
+       {{"img_size", 64}, {"embed_dim", 8}, {"depth", {1, 2, 1, 1}}, {"num_heads", {2, 2, 4, 4}},
+        {"split_size", {1, 2, 2, 2}}, {"la_split_size", "16-4-4-2"}, {"agent_num", {4, 4, 4, 1}}, {"attn_type", "AMBA1"},
+        {"num_classes", 7}},
+       64},
       // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
       // BoTNet attention (fixed size, avg-pool stride), final conv.
       {"halonet",

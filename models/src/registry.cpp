@@ -93,6 +93,7 @@ const Registry& registry() {
     register_halonet(r);
     register_nat(r);
     register_agent(r);
+    register_agent_cswin(r);
   });
   return r;
 }

@@ -2,6 +2,8 @@
 
 #include <attnzoo/modules/init.h>
 
+#include "agent_core.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -30,6 +32,38 @@ at::Tensor split_heads(const at::Tensor& t, int64_t heads) {
 }
 
 }  // namespace
+
+namespace detail {
+
+at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& vt, int64_t h, int64_t w,
+                                int64_t hk, int64_t wk, int64_t heads, int64_t A, const AgentBiases& bs, double attn_drop,
+                                bool training) {
+  const int64_t b = qt.size(0), n = qt.size(1), c = qt.size(2);
+  const bool cls = bs.ac != nullptr;
+  const int64_t p = static_cast<int64_t>(std::sqrt(static_cast<double>(A)) + 1e-9);
+  const at::Tensor q_map = (cls ? qt.slice(1, 1) : qt).reshape({b, h, w, c}).permute({0, 3, 1, 2});
+  at::Tensor agents = torch::adaptive_avg_pool2d(q_map, {p, p}).reshape({b, c, -1}).permute({0, 2, 1});
+  const at::Tensor qh = split_heads(qt, heads), kh = split_heads(kt, heads), vh = split_heads(vt, heads);
+  agents = split_heads(agents, heads);  // [b, heads, A, d]
+  const double scale = std::pow(static_cast<double>(c / heads), -0.5);
+
+  // Agent aggregation: agents attend to the keys.
+  at::Tensor position_bias = bilinear(bs.an, hk, wk).reshape({1, heads, A, -1}) + (bs.ah + bs.aw).reshape({1, heads, A, -1});
+  if (cls) position_bias = torch::cat({*bs.ac, position_bias}, -1);
+  at::Tensor agent_attn = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
+  agent_attn = maybe_dropout(agent_attn, attn_drop, training);
+  const at::Tensor agent_v = torch::matmul(agent_attn, vh);
+
+  // Agent broadcast: queries attend to the agents.
+  at::Tensor agent_bias = bilinear(bs.na, h, w).reshape({1, heads, A, -1}).permute({0, 1, 3, 2}) +
+                          (bs.ha + bs.wa).reshape({1, heads, -1, A});
+  if (cls) agent_bias = torch::cat({*bs.ca, agent_bias}, -2);
+  at::Tensor q_attn = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
+  q_attn = maybe_dropout(q_attn, attn_drop, training);
+  return torch::matmul(q_attn, agent_v).transpose(1, 2).reshape({b, n, c});
+}
+
+}  // namespace detail
 
 AgentAttentionImpl::AgentAttentionImpl(const AgentAttentionOptions& options_) : options(options_) { reset(); }
 
@@ -102,36 +136,18 @@ at::Tensor AgentAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t 
     kt = t[1];
     vt = t[2];
   }
-  const int64_t p = static_cast<int64_t>(std::sqrt(static_cast<double>(A)) + 1e-9);
-  const at::Tensor q_map = (cls ? qt.slice(1, 1) : qt).reshape({b, h, w, c}).permute({0, 3, 1, 2});
-  at::Tensor agents = torch::adaptive_avg_pool2d(q_map, {p, p}).reshape({b, c, -1}).permute({0, 2, 1});
-  const at::Tensor qh = split_heads(qt, heads), kh = split_heads(kt, heads), vh = split_heads(vt, heads);
-  agents = split_heads(agents, heads);  // [b, heads, A, d]
-  const double scale = std::pow(static_cast<double>(c / heads), -0.5);
   const int64_t hk = h / sr, wk = w / sr;
-
-  // Agent aggregation: agents attend to the keys.
-  at::Tensor position_bias = bilinear(an_bias, hk, wk).reshape({1, heads, A, -1}) + (ah_bias + aw_bias).reshape({1, heads, A, -1});
-  if (cls) position_bias = torch::cat({ac_bias, position_bias}, -1);
-  at::Tensor agent_attn = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
-  agent_attn = maybe_dropout(agent_attn, o.attn_drop(), is_training());
-  const at::Tensor agent_v = torch::matmul(agent_attn, vh);
-
-  // Agent broadcast: queries attend to the agents.
-  at::Tensor agent_bias = bilinear(na_bias, h, w).reshape({1, heads, A, -1}).permute({0, 1, 3, 2}) +
-                          (ha_bias + wa_bias).reshape({1, heads, -1, A});
-  if (cls) agent_bias = torch::cat({ca_bias, agent_bias}, -2);
-  at::Tensor q_attn = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
-  q_attn = maybe_dropout(q_attn, o.attn_drop(), is_training());
-  at::Tensor out = torch::matmul(q_attn, agent_v).transpose(1, 2).reshape({b, n, c});
+  const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, cls ? &ac_bias : nullptr,
+                                   cls ? &ca_bias : nullptr};
+  at::Tensor out = detail::agent_attention_core(qt, kt, vt, h, w, hk, wk, heads, A, biases, o.attn_drop(), is_training());
 
   // Depthwise-conv branch on V (patch tokens; pvt: V upsampled back from the reduced map).
   if (cls) {
-    const at::Tensor v_map = vh.slice(2, 1).transpose(1, 2).reshape({b, h, w, c}).permute({0, 3, 1, 2});
+    const at::Tensor v_map = vt.slice(1, 1).reshape({b, h, w, c}).permute({0, 3, 1, 2});
     const at::Tensor d = dwc(v_map).permute({0, 2, 3, 1}).reshape({b, n - 1, c});
     out = torch::cat({out.slice(1, 0, 1), out.slice(1, 1) + d}, 1);
   } else {
-    at::Tensor v_map = vh.transpose(1, 2).reshape({b, hk, wk, c}).permute({0, 3, 1, 2});
+    at::Tensor v_map = vt.reshape({b, hk, wk, c}).permute({0, 3, 1, 2});
     if (sr > 1) v_map = bilinear(v_map, h, w);
     out = out + dwc(v_map).permute({0, 2, 3, 1}).reshape({b, n, c});
   }

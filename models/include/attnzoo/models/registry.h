@@ -74,5 +74,6 @@ void register_litv2(Registry& r);
 void register_halonet(Registry& r);
 void register_nat(Registry& r);
 void register_agent(Registry& r);
+void register_agent_cswin(Registry& r);
 
 }  // namespace attnzoo::models

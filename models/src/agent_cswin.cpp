@@ -1,0 +1,303 @@
+#include <attnzoo/models/agent_cswin.h>
+
+#include <attnzoo/models/registry.h>
+#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/cswin_attention.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/modules/init.h>
+#include <attnzoo/modules/mlp.h>
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+namespace attnzoo::models {
+
+namespace nn = torch::nn;
+using json = nlohmann::json;
+using namespace attnzoo::modules;
+
+namespace {
+
+// agent_cswin.py CSWinBlock: x + proj(attention(norm1(x))), then x + mlp(norm2(x)); two stripe branches on the
+// two channel halves (idx 0 and 1, half the heads each) unless the stripe is the whole map (one branch).
+class CSWinBlockImpl : public nn::Module {
+ public:
+  CSWinBlockImpl(int64_t dim, int64_t reso, int64_t heads, int64_t split, double mlp_ratio, bool qkv_bias, double drop,
+                 double attn_drop, double drop_path, bool last_stage, int64_t agent_num, char type)
+      : dim_(dim), reso_(reso) {
+    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 3 * dim).bias(qkv_bias)));
+    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({dim})));
+    branches_ = last_stage || reso == split ? 1 : 2;
+    proj = register_module("proj", nn::Linear(dim, dim));
+    nn::ModuleList attns;
+    for (int64_t i = 0; i < branches_; ++i) {
+      const auto o = branches_ == 1 ? CSWinAttentionOptions(dim, reso, -1, split, heads)
+                                    : CSWinAttentionOptions(dim / 2, reso, i, split, heads / 2);
+      auto oo = CSWinAttentionOptions(o).agent_num(agent_num).attn_drop(attn_drop);
+      if (type == 'A') {
+        auto m = CSWinAgentAttention(oo);
+        agent_.push_back(m);
+        attns->push_back(m);
+      } else {
+        auto m = CSWinLePEAttention(oo);
+        lepe_.push_back(m);
+        attns->push_back(m);
+      }
+    }
+    register_module("attns", attns);
+    drop_path_ = register_module("drop_path", DropPath(drop_path));
+    mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * mlp_ratio)).drop(drop)));
+    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim})));
+  }
+
+  at::Tensor forward(const at::Tensor& x) {
+    const int64_t B = x.size(0), L = x.size(1), C = x.size(2);
+    TORCH_CHECK(L == reso_ * reso_ && C == dim_, "agent_cswin block: expected [B, ", reso_ * reso_, ", ", dim_,
+                "] tokens (the model is built for one input size), got ", x.sizes());
+    const at::Tensor t = qkv(norm1(x)).reshape({B, L, 3, C}).permute({2, 0, 1, 3});
+    auto branch = [&](int64_t i, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+      return agent_.empty() ? lepe_[i](q, k, v) : agent_[i](q, k, v);
+    };
+    at::Tensor y;
+    if (branches_ == 2) {
+      const int64_t h = C / 2;
+      y = torch::cat({branch(0, t[0].slice(2, 0, h), t[1].slice(2, 0, h), t[2].slice(2, 0, h)),
+                      branch(1, t[0].slice(2, h), t[1].slice(2, h), t[2].slice(2, h))},
+                     2);
+    } else {
+      y = branch(0, t[0], t[1], t[2]);
+    }
+    y = proj(y);  // (the official proj_drop is never applied)
+    at::Tensor out = x + drop_path_(y);
+    return out + drop_path_(mlp(norm2(out)));
+  }
+
+  nn::Linear qkv{nullptr}, proj{nullptr};
+  nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Mlp mlp{nullptr};
+
+ private:
+  int64_t dim_, reso_, branches_ = 1;
+  DropPath drop_path_{nullptr};
+  std::vector<CSWinAgentAttention> agent_;
+  std::vector<CSWinLePEAttention> lepe_;
+};
+
+// Merge_Block: conv 3x3 stride 2 + LayerNorm, on tokens.
+class MergeBlockImpl : public nn::Module {
+ public:
+  MergeBlockImpl(int64_t dim, int64_t dim_out) {
+    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(dim, dim_out, 3).stride(2).padding(1)));
+    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({dim_out})));
+  }
+  at::Tensor forward(const at::Tensor& x, int64_t side) {
+    const int64_t B = x.size(0), C = x.size(2);
+    const at::Tensor y = conv(x.transpose(1, 2).reshape({B, C, side, side}));
+    return norm(y.flatten(2).transpose(1, 2));
+  }
+  nn::Conv2d conv{nullptr};
+  nn::LayerNorm norm{nullptr};
+};
+
+}  // namespace
+
+struct AgentCSWinImpl::Impl {
+  nn::Conv2d stem_conv{nullptr};
+  nn::LayerNorm stem_norm{nullptr}, norm{nullptr};
+  std::vector<std::vector<std::shared_ptr<CSWinBlockImpl>>> stages;
+  std::vector<std::shared_ptr<MergeBlockImpl>> merges;
+  std::vector<int64_t> sides;
+  std::vector<FeatureInfo> info;
+};
+
+AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(std::make_shared<Impl>()) {
+  auto& I = *impl_;
+  const size_t S = 4;
+  TORCH_CHECK(o.depth().size() == S && o.num_heads().size() == S && o.split_size().size() == S &&
+                  o.la_split_size().size() == S && o.agent_num().size() == S && o.attn_type().size() >= S,
+              "agent_cswin: depth, num_heads, split_size, la_split_size, agent_num and attn_type need 4 stages");
+  TORCH_CHECK(o.img_size() % 32 == 0, "agent_cswin: img_size must be a multiple of 32, got ", o.img_size());
+  // stage1_conv_embed = Sequential(Conv2d(in, C, 7, 4, 2), Rearrange, LayerNorm): keys .0 and .2.
+  auto stem = std::make_shared<nn::Module>("Sequential");
+  I.stem_conv = stem->register_module("0", nn::Conv2d(nn::Conv2dOptions(o.in_chans(), o.embed_dim(), 7).stride(4).padding(2)));
+  I.stem_norm = stem->register_module("2", nn::LayerNorm(nn::LayerNormOptions({o.embed_dim()})));
+  register_module("stage1_conv_embed", stem);
+  int64_t total = 0;
+  for (auto d : o.depth()) total += d;
+  const at::Tensor dpr = torch::linspace(0, o.drop_path_rate(), std::max<int64_t>(total, 1), torch::kDouble);
+  int64_t cur = 0, dim = o.embed_dim();
+  const std::string& at = o.attn_type();
+  for (size_t i = 0; i < S; ++i) {
+    const int64_t reso = o.img_size() / (int64_t{4} << i);
+    if (i > 0) {
+      I.merges.push_back(register_module("merge" + std::to_string(i), std::make_shared<MergeBlockImpl>(dim, dim * 2)));
+      dim *= 2;
+    }
+    nn::ModuleList blocks;
+    I.stages.emplace_back();
+    for (int64_t j = 0; j < o.depth()[i]; ++j, ++cur) {
+      // 'M<n>' (the digits after the four letters): the first n blocks of that stage agent, the rest LePE.
+      char t = at[i];
+      if (t == 'M') t = j < std::stoll(at.substr(4)) ? 'A' : 'B';
+      TORCH_CHECK(t == 'A' || t == 'B', "agent_cswin: attn_type letters must be A, B or M<n>, got ", at);
+      const int64_t split = t == 'A' ? o.la_split_size()[i] : o.split_size()[i];
+      auto b = std::make_shared<CSWinBlockImpl>(dim, reso, o.num_heads()[i], split, o.mlp_ratio(), o.qkv_bias(),
+                                                o.drop_rate(), o.attn_drop_rate(), dpr[cur].item<double>(), i + 1 == S,
+                                                o.agent_num()[i], t);
+      blocks->push_back(b);
+      I.stages.back().push_back(b);
+    }
+    register_module("stage" + std::to_string(i + 1), blocks);
+    I.sides.push_back(reso);
+    I.info.push_back({dim, int64_t{4} << i, "stage" + std::to_string(i + 1)});
+  }
+  num_features_ = dim;
+  I.norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({dim})));
+  reset_classifier(o.num_classes());
+  // _init_weights: Linear trunc_normal(.02) / bias 0, LayerNorm 1 / 0; convs and the agent biases keep theirs.
+  init_vit_weights(*this);
+}
+
+at::Tensor AgentCSWinImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+  auto& I = *impl_;
+  const auto& o = options;
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == o.in_chans() && x.size(2) == o.img_size() && x.size(3) == o.img_size(),
+              "agent_cswin: built for [B, ", o.in_chans(), ", ", o.img_size(), ", ", o.img_size(), "] inputs, got ", x.sizes());
+  const int64_t B = x.size(0);
+  at::Tensor t = I.stem_norm(I.stem_conv(x).flatten(2).transpose(1, 2));
+  for (size_t i = 0; i < I.stages.size(); ++i) {
+    if (i > 0) t = I.merges[i - 1]->forward(t, I.sides[i - 1]);
+    for (auto& b : I.stages[i]) t = b->forward(t);
+    if (feats) feats->push_back(t.transpose(1, 2).reshape({B, -1, I.sides[i], I.sides[i]}));
+  }
+  const int64_t s = I.sides.back();
+  return I.norm(t).transpose(1, 2).reshape({B, -1, s, s});
+}
+
+at::Tensor AgentCSWinImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+
+std::vector<at::Tensor> AgentCSWinImpl::forward_intermediates(const at::Tensor& x) {
+  std::vector<at::Tensor> f;
+  run(x, &f);
+  return f;
+}
+
+at::Tensor AgentCSWinImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({2, 3}), pre_logits); }
+
+void AgentCSWinImpl::reset_classifier(int64_t num_classes) {
+  ClassifierImpl::reset_classifier(num_classes);
+  options.num_classes(num_classes);
+  if (head) {
+    torch::NoGradGuard ng;
+    trunc_normal_(head->weight, 0.02);
+    head->bias.zero_();
+  }
+}
+
+std::vector<FeatureInfo> AgentCSWinImpl::feature_info() const { return impl_->info; }
+
+// ---------------------------------------------------------------------------------------------------
+// Registration
+
+namespace {
+
+// The official configs pass "9-16-49-49".split('-') and '56-28-14-7': accept lists of numbers or numeric
+// strings, or one dash-separated string.
+std::vector<int64_t> int_list(ArgReader& a, const std::string& key, std::vector<int64_t> fallback) {
+  if (!a.has(key)) return fallback;
+  const json v = a.get<json>(key);
+  std::vector<int64_t> out;
+  auto parse = [&](const std::string& s) {
+    try {
+      return std::stoll(s);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("agent_cswin: " + key + " holds '" + s + "', not a number");
+    }
+  };
+  if (v.is_string()) {
+    std::string s = v.get<std::string>(), part;
+    std::istringstream in(s);
+    while (std::getline(in, part, '-')) out.push_back(parse(part));
+    return out;
+  }
+  for (const auto& e : v) out.push_back(e.is_string() ? parse(e.get<std::string>()) : e.get<int64_t>());
+  return out;
+}
+
+PretrainedCfg cswin_cfg(int64_t size) {
+  PretrainedCfg c;  // agent_cswin.py default_cfgs: cswin_224 crop 0.9, cswin_384 crop 1.0, bicubic
+  c.input_size = {3, size, size};
+  c.crop_pct = size == 384 ? 1.0 : 0.9;
+  c.interpolation = "bicubic";
+  c.first_conv = "stage1_conv_embed.0";
+  c.classifier = "head";
+  c.fixed_input_size = true;
+  c.paper = "arXiv:2312.08874";
+  return c;
+}
+
+}  // namespace
+
+void register_agent_cswin(Registry& r) {
+  ModelFamily f;
+  f.name = "agent_cswin";
+  f.description = "Agent-CSWin, agent attention in CSWin's cross-shaped stripes (Han et al., arXiv 2312.08874)";
+  f.default_args = {{"img_size", 224},         {"patch_size", 16},         {"in_chans", 3},
+                    {"num_classes", 1000},     {"embed_dim", 96},          {"depth", {2, 2, 6, 2}},
+                    {"split_size", {1, 2, 7, 7}}, {"la_split_size", "1-2-7-7"}, {"num_heads", {2, 4, 8, 16}},
+                    {"mlp_ratio", 4.0},        {"qkv_bias", true},         {"qk_scale", nullptr},
+                    {"drop_rate", 0.0},        {"attn_drop_rate", 0.0},    {"drop_path_rate", 0.0},
+                    {"hybrid_backbone", nullptr}, {"norm_layer", "nn.LayerNorm"}, {"use_chk", false},
+                    {"agent_num", 49},         {"attn_type", "AAAA"}};
+  f.build = [](const json& args) -> ClassifierPtr {
+    ArgReader a(args, "agent_cswin");
+    AgentCSWinOptions o;
+    std::vector<int64_t> agent = int_list(a, "agent_num", {49, 49, 49, 49});
+    if (agent.size() == 1) agent.assign(4, agent[0]);  // a single number (the constructor default 49)
+    o.img_size(a.get("img_size", o.img_size()))
+        .in_chans(a.get("in_chans", o.in_chans()))
+        .num_classes(a.get("num_classes", o.num_classes()))
+        .embed_dim(a.get<int64_t>("embed_dim", 96))
+        .depth(a.get("depth", std::vector<int64_t>{2, 2, 6, 2}))
+        .split_size(a.get("split_size", std::vector<int64_t>{1, 2, 7, 7}))
+        .la_split_size(int_list(a, "la_split_size", {1, 2, 7, 7}))
+        .num_heads(a.get("num_heads", std::vector<int64_t>{2, 4, 8, 16}))
+        .mlp_ratio(a.get("mlp_ratio", 4.0))
+        .qkv_bias(a.get("qkv_bias", true))
+        .drop_rate(a.get("drop_rate", 0.0))
+        .attn_drop_rate(a.get("attn_drop_rate", 0.0))
+        .drop_path_rate(a.get("drop_path_rate", 0.0))
+        .agent_num(agent)
+        .attn_type(a.get<std::string>("attn_type", "AAAA"));
+    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "agent_cswin") != 1e-5)
+      throw std::invalid_argument("agent_cswin: norm_layer must be nn.LayerNorm");
+    if (!a.get<json>("qk_scale", nullptr).is_null()) throw std::invalid_argument("agent_cswin: qk_scale is not supported");
+    if (!a.get<json>("hybrid_backbone", nullptr).is_null())
+      throw std::invalid_argument("agent_cswin: hybrid_backbone is not supported");
+    a.ignore("patch_size");  // the stem is a fixed 7x7 stride-4 conv (patch_size is unused upstream too)
+    a.ignore("use_chk");
+    a.finish();
+    return AgentCSWin(o).ptr();
+  };
+  f.pretrained = cswin_cfg(224);
+  r.add_family(f);
+  auto variant = [&](const char* name, int64_t dim, std::vector<int64_t> depth, std::vector<int64_t> heads, int64_t img,
+                     std::vector<int64_t> split, const char* la_split, double dpr) {
+    ModelVariant v;
+    v.name = name;
+    v.family = "agent_cswin";
+    v.args = {{"img_size", img},    {"patch_size", 4},         {"embed_dim", dim},          {"depth", depth},
+              {"split_size", split}, {"la_split_size", la_split}, {"num_heads", heads},      {"mlp_ratio", 4.0},
+              {"drop_path_rate", dpr}, {"agent_num", {9, 16, 49, 49}}, {"attn_type", "AABB"}};
+    v.pretrained = cswin_cfg(img);
+    r.add_variant(v);
+  };
+  // cfgs/agent_cswin_{t,s,b,b_384}.yaml (CSWIN_LA_SPLIT_SIZE default '56-28-14-7', config.py).
+  variant("agent_cswin_tiny", 64, {2, 4, 18, 1}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.2);
+  variant("agent_cswin_small", 64, {3, 6, 29, 2}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.4);
+  variant("agent_cswin_base", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.5);
+  variant("agent_cswin_base_384", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 384, {1, 2, 12, 12}, "96-48-24-12", 0.7);
+}
+
+}  // namespace attnzoo::models
