@@ -7,6 +7,7 @@
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/train/lra.h>
 
 #include <torch/torch.h>
 
@@ -28,7 +29,7 @@ nlohmann::json train_meta(const std::string& path) {
 
 struct EvalArgs {
   ModelArgs model;
-  std::string checkpoint, checkpoint_key, dataset = "fashion-mnist", split, class_map, interpolation, device = "cpu";
+  std::string checkpoint, checkpoint_key, dataset, split, class_map, interpolation, device = "cpu";
   std::string results_csv;
   int64_t batch_size = 128, img_size = -1, num_classes = -1, in_chans = -1;
   double crop_pct = -1;
@@ -97,13 +98,39 @@ void add_common(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--device", a.device, "cpu or cuda[:N]");
 }
 
+// A checkpoint of 'train --task lra-*': evaluated on its task's split (--data replaces the recorded folder).
+int run_lra_eval(const EvalArgs& a) {
+  train::LRAEvalResult r;
+  try {
+    r = train::evaluate_lra_checkpoint(a.checkpoint, a.split.empty() ? "test" : a.split, a.dataset, 0, a.device);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (a.json) {
+    std::cout << nlohmann::json{{"task", r.task}, {"accuracy", r.accuracy}, {"count", r.count}, {"data", r.data},
+                                {"seconds", r.seconds}}.dump(1)
+              << "\n";
+  } else {
+    std::printf("%s on %s: accuracy %.3f (%ld sequences, %.1f s)\n", r.task.c_str(), r.data.c_str(), r.accuracy,
+                long(r.count), r.seconds);
+  }
+  return 0;
+}
+
+bool is_lra_checkpoint(const std::string& path) {
+  if (path.empty() || !checkpoint::looks_like_safetensors(path)) return false;
+  return checkpoint::read_safetensors(path).metadata.count("attnzoo.lra") > 0;
+}
+
 int run_eval(const EvalArgs& a) {
+  if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
   const std::string split = a.split.empty() ? "test" : a.split;
+  const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
   datasets::DatasetPtr ds;
   try {
-    ds = datasets::open_dataset(a.dataset, split, a.class_map);
+    ds = datasets::open_dataset(dataset, split, a.class_map);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--data ") + a.dataset + ": " + e.what());
+    throw UsageError(std::string("--data ") + dataset + ": " + e.what());
   }
   Prepared p = prepare(a, static_cast<int64_t>(ds->classes().size()));
   datasets::LoaderOptions lo;
@@ -169,7 +196,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
   auto* ev = app.add_subcommand("eval", "evaluate a checkpoint: top-1/top-5/loss, images/s, timm results CSV");
   auto a = std::make_shared<EvalArgs>();
   add_common(ev, *a);
-  ev->add_option("--data,--dataset", a->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder");
+  ev->add_option("--data,--dataset", a->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder; LRA checkpoints: the task's data (default: as recorded)");
   ev->add_option("--split", a->split, "split to evaluate (default test; val for folders that have it)");
   ev->add_option("--class-map", a->class_map, "ImageFolder class order file");
   ev->add_option("--batch-size", a->batch_size, "batch size")->check(CLI::PositiveNumber);

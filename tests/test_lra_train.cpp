@@ -6,6 +6,7 @@
 #include <attnzoo/train/lra.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -101,6 +102,19 @@ TEST(LRATrain, StoppedAndResumedRunEqualsTheUninterruptedOne) {
   EXPECT_NE(l1.find("\"step\":4"), std::string::npos) << l1;
   EXPECT_NE(l2.find("\"step\":8"), std::string::npos) << l2;
   EXPECT_FALSE(std::getline(log, l3));
+
+  // attnzoo eval rebuilds the model and the task from either checkpoint and reproduces result.json's accuracy.
+  std::ifstream rf(dir / "full" / "result.json");
+  const auto result = nlohmann::json::parse(rf);
+  for (const char* file : {"final.safetensors", "last.safetensors"}) {
+    ASSERT_EQ(test::run_command(test::cli() + " eval --json --checkpoint " + (dir / "full" / file).string(), &out), 0) << out;
+    const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+    EXPECT_DOUBLE_EQ(j.at("accuracy").get<double>(), result.at("test_accuracy").get<double>()) << file;
+    EXPECT_EQ(j.at("count"), 24);
+  }
+  ASSERT_EQ(test::run_command(test::cli() + " eval --json --split val --checkpoint " + (dir / "full" / "final.safetensors").string(), &out), 0);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(out.substr(out.find('{'))).at("accuracy").get<double>(),
+                   result.at("val_accuracy").get<double>());
 
   // Another seed or model is another run: refused with both descriptions.
   EXPECT_NE(test::run_command(test::cli() + lra_args(data, dir / "cut2", " --seed 7 --resume " +

@@ -198,7 +198,7 @@ void save_lra_checkpoint(const std::string& path, models::LRAEncoderImpl& model,
   const nlohmann::json meta = {{"task", c.task},         {"model", c.model},           {"model_args", args},
                                {"step", st.step},        {"loss_avg", st.loss_avg},    {"val_accuracy", st.val_accuracy},
                                {"seconds", st.seconds},  {"tokens_seen", st.tokens_seen}, {"seed", c.seed},
-                               {"batch_size", c.batch_size}, {"steps", c.steps}};
+                               {"batch_size", c.batch_size}, {"steps", c.steps}, {"config", c.to_json()}};
   checkpoint::write_safetensors(path, all, {{"attnzoo.envelope", "1"}, {"attnzoo.lra", meta.dump()}, {"format", "pt"}});
 }
 
@@ -327,7 +327,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
     st.seconds = seconds_before + run_s;
     r.tokens_per_second = st.seconds > 0 ? static_cast<double>(st.tokens_seen) / st.seconds : 0;
     const double eta = (c.steps - step) * run_s / static_cast<double>(step - first_step + 1);
-    progress.step(1, 1, step, c.steps, st.loss_avg, lr, r.tokens_per_second, eta, st.seconds);
+    progress.step(0, 0, step, c.steps, st.loss_avg, lr, r.tokens_per_second, eta, st.seconds);
     const bool eval_now = step % c.eval_every == 0 || step == c.steps;
     if (eval_now) {
       progress.finish();
@@ -353,12 +353,44 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
   r.val_accuracy = st.val_accuracy;
   if (!writer) return r;
   r.test_accuracy = accuracy(*model, *s.test, 64, c.max_eval, device);
-  checkpoint::write_safetensors((fs::path(c.output) / "final.safetensors").string(), checkpoint::state_dict(*model));
+  // The final weights under their plain names, with the run's description (eval rebuilds the model from it).
+  const nlohmann::json final_meta = {{"task", c.task}, {"model", c.model}, {"model_args", args}, {"step", st.step},
+                                     {"config", c.to_json()}};
+  checkpoint::write_safetensors((fs::path(c.output) / "final.safetensors").string(), checkpoint::state_dict(*model),
+                                {{"attnzoo.lra", final_meta.dump()}, {"format", "pt"}});
   const nlohmann::json res = {{"task", c.task}, {"max_eval", c.max_eval}, {"model", c.model}, {"model_args", args},
                               {"steps", r.steps}, {"batch_size", c.batch_size}, {"world_size", c.world_size},
                               {"params", r.params}, {"val_accuracy", r.val_accuracy}, {"test_accuracy", r.test_accuracy},
                               {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}, {"config", c.to_json()}};
   checkpoint::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");
+  return r;
+}
+
+LRAEvalResult evaluate_lra_checkpoint(const std::string& path, const std::string& split, const std::string& data,
+                                      int64_t max_eval, const std::string& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto f = checkpoint::read_safetensors(path);
+  if (!f.metadata.count("attnzoo.lra"))
+    throw std::runtime_error(path + ": not an LRA checkpoint (last.safetensors / final.safetensors of 'train --task lra-...')");
+  const auto meta = nlohmann::json::parse(f.metadata.at("attnzoo.lra"));
+  if (!meta.contains("config")) throw std::runtime_error(path + ": the LRA checkpoint does not record its configuration");
+  if (split != "val" && split != "test") throw std::invalid_argument("--split must be val or test for LRA checkpoints, got '" + split + "'");
+  LRATrainConfig c;
+  c.apply_json(meta.at("config"), path);
+  if (!data.empty()) c.data = data;
+  const Splits s = open_task(c);
+  models::LRAEncoder model(models::lra_encoder_options_from_args(meta.at("model_args")));
+  checkpoint::TensorDict weights = take_prefixed(f.tensors, "state_dict");
+  checkpoint::load_state_dict(*model, weights.size() > 0 ? weights : f.tensors, true, path);
+  const at::Device dev(device);
+  model->to(dev);
+  const auto& d = split == "val" ? *s.val : *s.test;
+  LRAEvalResult r;
+  r.accuracy = accuracy(*model, d, 64, max_eval, dev);
+  r.count = max_eval > 0 ? std::min<int64_t>(max_eval, static_cast<int64_t>(d.size())) : static_cast<int64_t>(d.size());
+  r.task = c.task;
+  r.data = d.describe();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
 

@@ -19,18 +19,21 @@ Progress::Progress(bool enabled, double every, std::string unit)
 void Progress::step(int64_t epoch, int64_t epochs, int64_t step, int64_t steps, double loss, double lr, double per_s,
                     double eta_s, double elapsed_s) {
   if (!enabled_) return;
+  // Step-based runs (epochs <= 0) show no epoch counter.
+  char ep[48] = "";
+  if (epochs > 0) std::snprintf(ep, sizeof ep, "epoch %ld/%ld ", long(epoch), long(epochs));
   if (tty_) {
     const int width = 24, filled = steps > 0 ? static_cast<int>(width * step / steps) : 0;
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "\repoch %ld/%ld [%s] %ld/%ld loss %.4f lr %.2e %.0f %s ETA %s ", long(epoch), long(epochs),
-                 bar.c_str(), long(step), long(steps), loss, lr, per_s, unit_.c_str(), hms(eta_s).c_str());
+    std::fprintf(stderr, "\r%s[%s] %ld/%ld loss %.4f lr %.2e %.0f %s ETA %s ", ep, bar.c_str(), long(step), long(steps), loss,
+                 lr, per_s, unit_.c_str(), hms(eta_s).c_str());
     std::fflush(stderr);
     open_ = true;
   } else if (elapsed_s - last_ >= every_ || step == steps) {
     last_ = elapsed_s;
-    std::fprintf(stderr, "epoch %ld/%ld step %ld/%ld loss %.4f lr %.2e %.0f %s elapsed %s ETA %s\n", long(epoch),
-                 long(epochs), long(step), long(steps), loss, lr, per_s, unit_.c_str(), hms(elapsed_s).c_str(), hms(eta_s).c_str());
+    std::fprintf(stderr, "%sstep %ld/%ld loss %.4f lr %.2e %.0f %s elapsed %s ETA %s\n", ep, long(step), long(steps), loss, lr,
+                 per_s, unit_.c_str(), hms(elapsed_s).c_str(), hms(eta_s).c_str());
   }
 }
 

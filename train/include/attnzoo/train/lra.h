@@ -62,4 +62,16 @@ double lra_learning_rate(const LRATrainConfig& c, int64_t step);
 /// Data problems throw with the file and line. Ranks other than 0 return a result without accuracies.
 LRAResult run_lra_training(const LRATrainConfig& cfg);
 
+struct LRAEvalResult {
+  double accuracy = 0, seconds = 0;
+  int64_t count = 0;
+  std::string task, data;
+};
+
+/// Evaluates an LRA checkpoint (OUTPUT/last.safetensors or final.safetensors of `train --task lra-*`, which
+/// record their run's configuration) on its task's `split` ("val" or "test"); `data` replaces the recorded
+/// data folder when not empty. Throws naming the file for other checkpoints.
+LRAEvalResult evaluate_lra_checkpoint(const std::string& checkpoint, const std::string& split, const std::string& data = "",
+                                      int64_t max_eval = 0, const std::string& device = "cpu");
+
 }  // namespace attnzoo::train
