@@ -266,15 +266,8 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
       throw std::runtime_error(c.resume + ": already at step " + std::to_string(st.step) + " of --steps " + std::to_string(c.steps));
   }
 
-  std::unique_ptr<ProcessGroup> pg;
-  if (c.world_size > 1) {
-    DistEnv env = DistEnv::from_env();
-    env.rank = c.rank;
-    env.world_size = c.world_size;
-    env.backend = device.is_cuda() ? "nccl" : "gloo";
-    pg = std::make_unique<ProcessGroup>(env, std::chrono::milliseconds(static_cast<int64_t>(c.dist_timeout * 1000.0)));
-    broadcast_module(*pg, *model);
-  }
+  const std::unique_ptr<ProcessGroup> pg = join_process_group(c.rank, c.world_size, device, c.dist_timeout);
+  if (pg) broadcast_module(*pg, *model);
   const bool writer = c.rank == 0;
   const std::string last_path = (fs::path(c.output) / "last.safetensors").string();
   std::ofstream log;

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -37,6 +38,15 @@ void inject_fault(int64_t rank, int64_t update) {
   if (!spec) return;
   long long r = -1, u = -1;
   if (std::sscanf(spec, "%lld:%lld", &r, &u) == 2 && r == rank && u == update) std::_Exit(9);
+}
+
+std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s) {
+  if (world_size <= 1) return nullptr;
+  DistEnv env = DistEnv::from_env();
+  env.rank = rank;
+  env.world_size = world_size;
+  env.backend = device.is_cuda() ? "nccl" : "gloo";
+  return std::make_unique<ProcessGroup>(env, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000.0)));
 }
 
 void broadcast_module(ProcessGroup& pg, torch::nn::Module& module) {

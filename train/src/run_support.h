@@ -6,8 +6,10 @@
 #include <attnzoo/train/distributed.h>
 #include <attnzoo/train/optim.h>
 
+#include <c10/core/Device.h>
 #include <torch/nn/module.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,10 @@ checkpoint::TensorDict take_prefixed(const checkpoint::TensorDict& in, const std
 /// Testing aid for the data-parallel failure path: ATTNZOO_FAULT_INJECT=<rank>:<update> makes that rank die
 /// abruptly (as if killed) right after that update.
 void inject_fault(int64_t rank, int64_t update);
+
+/// Joins the data-parallel group of a run (null for world_size 1): the torchrun environment with this rank /
+/// world size, Gloo for CPU devices and NCCL for CUDA ones; collectives time out after `timeout_s`.
+std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s);
 
 /// Every replica takes rank 0's parameters and buffers.
 void broadcast_module(ProcessGroup& pg, torch::nn::Module& module);

@@ -127,15 +127,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   to.auto_augment = cfg.aa;
   to.reprob = cfg.reprob;
   // Data parallel: one process per replica (torchrun environment); gradients are averaged with c10d.
-  std::unique_ptr<ProcessGroup> pg;
-  if (cfg.world_size > 1) {
-    DistEnv env = DistEnv::from_env();
-    env.rank = cfg.rank;
-    env.world_size = cfg.world_size;
-    env.backend = device.is_cuda() ? "nccl" : "gloo";
-    pg = std::make_unique<ProcessGroup>(
-        env, std::chrono::milliseconds(static_cast<int64_t>(cfg.dist_timeout * 1000.0)));
-  }
+  const std::unique_ptr<ProcessGroup> pg = join_process_group(cfg.rank, cfg.world_size, device, cfg.dist_timeout);
   datasets::LoaderOptions lo;
   lo.batch_size = cfg.batch_size;
   lo.workers = cfg.workers;
