@@ -1,6 +1,8 @@
 // attnzoo: the command-line front end of the zoo. Thin by design: flags in, library calls, output.
 #include "commands.h"
 
+#include <attnzoo/modules/fast_kernels.h>
+
 #include <ATen/Parallel.h>
 
 #include <cstdlib>
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp && std::atoi(omp) > 0) threads = std::atoi(omp);
   app.add_option("--threads", threads, "intra-op threads (default: all cores, or OMP_NUM_THREADS)")
       ->check(CLI::PositiveNumber);
+  app.add_flag_function("--reference-kernels", [](int64_t) { attnzoo::modules::set_fast_kernels(false); },
+                        "run the reference ATen compositions instead of attnzoo's own CPU kernels (A/B comparisons)");
 
   attnzoo::cli::Action action;
   attnzoo::cli::add_list_command(app, action);

@@ -6,6 +6,7 @@ function(attnzoo_library)
   add_library(${A_NAME} ${A_SOURCES})
   target_include_directories(${A_NAME} PUBLIC
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${A_NAME} PUBLIC torch ${A_PUBLIC_DEPS} PRIVATE ${A_PRIVATE_DEPS})
   attnzoo_use_pch(${A_NAME})

@@ -1,6 +1,7 @@
 #include <attnzoo/eval/bench.h>
 
 #include <attnzoo/eval/flops.h>
+#include <attnzoo/eval/gemm_peak.h>
 
 #include <torch/torch.h>
 
@@ -25,28 +26,27 @@ void reset_peak_rss() {
 nlohmann::json BenchResult::to_json() const {
   return {{"images_per_second", images_per_second}, {"latency_ms_p50", latency_ms_p50}, {"latency_ms_p90", latency_ms_p90},
           {"latency_ms_p99", latency_ms_p99},       {"peak_memory_bytes", peak_memory_bytes}, {"param_count", param_count},
-          {"gmacs", gmacs},                         {"gflops", gflops}};
+          {"gmacs", gmacs},                         {"gflops", gflops},
+          {"achieved_gflops_per_s", achieved_gflops_per_s}, {"peak_gflops_per_s", peak_gflops_per_s},
+          {"peak_share", peak_share()}};
 }
 
-BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
-  const at::ScalarType dtype = o.dtype == "float64" ? at::kDouble : o.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  const at::Device device(o.device);
-  model.to(device, dtype);
-  BenchResult r;
-  for (const auto& p : model.parameters()) r.param_count += p.numel();
-  const auto x = torch::randn({o.batch, o.in_chans, o.img_size, o.img_size}, torch::TensorOptions().dtype(dtype).device(device));
-  {
-    torch::NoGradGuard ng;
-    model.eval();
-    const auto one = x.narrow(0, 0, 1);
-    const FlopCount c = count_flops([&] { model.forward(one); });
-    r.gmacs = c.gmacs();
-    r.gflops = c.gflops();
-  }
-  auto sync = [&] {
-    if (device.is_cuda()) torch::cuda::synchronize();
-  };
-  auto run_once = [&] {
+namespace {
+
+at::ScalarType bench_dtype(const BenchOptions& o) {
+  return o.dtype == "float64" ? at::kDouble : o.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+}
+
+at::Tensor bench_input(const BenchOptions& o) {
+  return torch::randn({o.batch, o.in_chans, o.img_size, o.img_size},
+                      torch::TensorOptions().dtype(bench_dtype(o)).device(at::Device(o.device)));
+}
+
+// One timed iteration. Inference runs under c10::InferenceMode (no autograd bookkeeping at all);
+// training does forward, backward and a plain SGD-like update (the optimizer is not what is measured).
+std::function<void()> make_step(models::ClassifierImpl& model, const BenchOptions& o, at::Tensor x) {
+  const bool cuda = at::Device(o.device).is_cuda();
+  return [&model, o, x, cuda] {
     if (o.train) {
       model.train();
       model.zero_grad();
@@ -56,12 +56,35 @@ BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
       for (auto& p : model.parameters())
         if (p.grad().defined()) p.add_(p.grad(), -1e-6);
     } else {
-      torch::NoGradGuard ng;
+      c10::InferenceMode guard;
       model.eval();
       model.forward(x);
     }
-    sync();
+    if (cuda) torch::cuda::synchronize();
   };
+}
+
+}  // namespace
+
+std::function<void()> bench_step(models::ClassifierImpl& model, const BenchOptions& o) {
+  model.to(at::Device(o.device), bench_dtype(o));
+  return make_step(model, o, bench_input(o));
+}
+
+BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
+  model.to(at::Device(o.device), bench_dtype(o));
+  BenchResult r;
+  for (const auto& p : model.parameters()) r.param_count += p.numel();
+  const auto x = bench_input(o);
+  {
+    torch::NoGradGuard ng;
+    model.eval();
+    const auto one = x.narrow(0, 0, 1);
+    const FlopCount c = count_flops([&] { model.forward(one); });
+    r.gmacs = c.gmacs();
+    r.gflops = c.gflops();
+  }
+  const auto run_once = make_step(model, o, x);
   for (int i = 0; i < o.warmup; ++i) run_once();
   reset_peak_rss();
   std::vector<double> ms;
@@ -77,6 +100,9 @@ BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
   r.latency_ms_p90 = pct(0.9);
   r.latency_ms_p99 = pct(0.99);
   r.images_per_second = o.batch / (r.latency_ms_p50 / 1000.0);
+  r.achieved_gflops_per_s = r.gflops * r.images_per_second * (o.train ? 3.0 : 1.0);
+  if (o.compare_to_peak && !at::Device(o.device).is_cuda() && bench_dtype(o) == at::kFloat)
+    r.peak_gflops_per_s = gemm_peak().gflops;
   return r;
 }
 

@@ -15,7 +15,8 @@ std::pair<int64_t, int64_t> topk_correct(const at::Tensor& logits, const at::Ten
 
 EvalResult evaluate(models::ClassifierImpl& model, datasets::Loader& loader, const at::Device& device,
                     const std::function<void(int64_t, int64_t)>& progress) {
-  torch::NoGradGuard ng;
+  // Inference mode, not just no-grad: no version counters or autograd metadata on any tensor.
+  c10::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();
   EvalResult r;

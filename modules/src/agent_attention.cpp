@@ -1,4 +1,5 @@
 #include <attnzoo/modules/agent_attention.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <attnzoo/modules/init.h>
 
@@ -144,12 +145,12 @@ at::Tensor AgentAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t 
   // Depthwise-conv branch on V (patch tokens; pvt: V upsampled back from the reduced map).
   if (cls) {
     const at::Tensor v_map = vt.slice(1, 1).reshape({b, h, w, c}).permute({0, 3, 1, 2});
-    const at::Tensor d = dwc(v_map).permute({0, 2, 3, 1}).reshape({b, n - 1, c});
+    const at::Tensor d = depthwise_conv2d(v_map, *dwc).permute({0, 2, 3, 1}).reshape({b, n - 1, c});
     out = torch::cat({out.slice(1, 0, 1), out.slice(1, 1) + d}, 1);
   } else {
     at::Tensor v_map = vt.reshape({b, hk, wk, c}).permute({0, 3, 1, 2});
     if (sr > 1) v_map = bilinear(v_map, h, w);
-    out = out + dwc(v_map).permute({0, 2, 3, 1}).reshape({b, n, c});
+    out = out + depthwise_conv2d(v_map, *dwc).permute({0, 2, 3, 1}).reshape({b, n, c});
   }
   return maybe_dropout(proj(out), o.proj_drop(), is_training());
 }

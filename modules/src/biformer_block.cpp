@@ -1,4 +1,5 @@
 #include <attnzoo/modules/biformer_block.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <torch/torch.h>
 
@@ -10,7 +11,7 @@ void DWConvNHWCImpl::reset() {
   dwconv = register_module("dwconv", nn::Conv2d(nn::Conv2dOptions(dim_, dim_, 3).padding(1).groups(dim_)));
 }
 
-at::Tensor DWConvNHWCImpl::forward(const at::Tensor& x) { return dwconv(x.permute({0, 3, 1, 2})).permute({0, 2, 3, 1}); }
+at::Tensor DWConvNHWCImpl::forward(const at::Tensor& x) { return depthwise_conv2d(x.permute({0, 3, 1, 2}), *dwconv).permute({0, 2, 3, 1}); }
 
 BiFormerBlockImpl::BiFormerBlockImpl(const BiFormerBlockOptions& options_) : options(options_) { reset(); }
 
@@ -78,7 +79,7 @@ at::Tensor BiFormerBlockImpl::attend(const at::Tensor& x) {
 at::Tensor BiFormerBlockImpl::forward(const at::Tensor& x_nchw) {
   TORCH_CHECK(x_nchw.dim() == 4 && x_nchw.size(1) == options.dim(), "BiFormer Block: expected [N, ", options.dim(),
               ", H, W], got ", x_nchw.sizes());
-  at::Tensor x = pos_embed ? x_nchw + pos_embed(x_nchw) : x_nchw;
+  at::Tensor x = pos_embed ? x_nchw + depthwise_conv2d(x_nchw, *pos_embed) : x_nchw;
   x = x.permute({0, 2, 3, 1});
   auto scaled = [](const at::Tensor& g, const at::Tensor& t) { return g.defined() ? g * t : t; };
   if (options.pre_norm()) {

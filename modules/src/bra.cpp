@@ -1,4 +1,5 @@
 #include <attnzoo/modules/bra.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <attnzoo/modules/attention.h>
 
@@ -115,7 +116,7 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
   at::Tensor lepe_out;
   if (lepe) {
     const auto v_img = kv.narrow(-1, qk, C).reshape({N, nw, nw, h, w, C}).permute({0, 5, 1, 3, 2, 4}).reshape({N, C, H, W});
-    lepe_out = lepe(v_img.contiguous()).permute({0, 2, 3, 1});
+    lepe_out = depthwise_conv2d(v_img, *lepe).permute({0, 2, 3, 1});
   }
 
   auto [r_weight, r_idx] = router(q_win, k_win);  // [N, p2, topk]
@@ -162,7 +163,7 @@ at::Tensor AttentionLePEImpl::forward(const at::Tensor& x) {
   const double scale = options.qk_scale() > 0 ? options.qk_scale() : std::pow(static_cast<double>(C / M), -0.5);
   const auto qkv_ = qkv(t).reshape({B, H * W, 3, M, C / M}).permute({2, 0, 3, 1, 4});
   auto y = scaled_dot_product(qkv_[0], qkv_[1], qkv_[2], scale, attn_drop).transpose(1, 2).reshape({B, H * W, C});
-  if (lepe) y = y + lepe(x.permute({0, 3, 1, 2})).flatten(2).transpose(1, 2);
+  if (lepe) y = y + depthwise_conv2d(x.permute({0, 3, 1, 2}), *lepe).flatten(2).transpose(1, 2);
   return proj_drop(proj(y)).reshape({B, H, W, C});
 }
 

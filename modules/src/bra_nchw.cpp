@@ -1,4 +1,5 @@
 #include <attnzoo/modules/bra_nchw.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/norm.h>
@@ -90,7 +91,7 @@ at::Tensor NchwBRAImpl::forward(const at::Tensor& x) {
   const at::Tensor idx_r = std::get<1>(a_r.topk(o.topk(), -1)).unsqueeze(1).expand({-1, o.num_heads(), -1, -1});
   const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(o.dim()), -0.5);
   at::Tensor out = regional_routing_attention(q, k, v, scale, idx_r, rs);
-  out = lepe ? out + lepe(v) : out;
+  out = lepe ? out + depthwise_conv2d(v, *lepe) : out;
   return output_linear(out);
 }
 
@@ -118,7 +119,7 @@ at::Tensor NchwAttentionLePEImpl::forward(const at::Tensor& x) {
   attn = (attn * scale).softmax(-1);
   at::Tensor out = torch::matmul(attn, parts[2].reshape({B, h, hd, H * W}).transpose(-1, -2));
   out = out.permute({0, 1, 3, 2}).reshape({B, C, H, W});
-  if (lepe) out = out + lepe(parts[2]);
+  if (lepe) out = out + depthwise_conv2d(parts[2], *lepe);
   return proj(out);
 }
 

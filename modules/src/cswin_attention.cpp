@@ -1,4 +1,5 @@
 #include <attnzoo/modules/cswin_attention.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <attnzoo/modules/init.h>
 
@@ -42,7 +43,7 @@ at::Tensor from_stripes(const at::Tensor& x, int64_t B, int64_t R, int64_t hs, i
 at::Tensor lepe(nn::Conv2d& get_v, const at::Tensor& v_stripes, int64_t hs, int64_t ws) {
   const int64_t Bp = v_stripes.size(0), C = v_stripes.size(2);
   const at::Tensor img = v_stripes.transpose(1, 2).reshape({Bp, C, hs, ws});
-  return get_v(img).reshape({Bp, C, hs * ws}).transpose(1, 2);
+  return depthwise_conv2d(img, *get_v).reshape({Bp, C, hs * ws}).transpose(1, 2);
 }
 
 }  // namespace

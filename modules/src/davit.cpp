@@ -1,4 +1,5 @@
 #include <attnzoo/modules/davit.h>
+#include <attnzoo/modules/depthwise.h>
 
 #include <torch/torch.h>
 
@@ -16,7 +17,7 @@ void ConvPosEncImpl::reset() {
 at::Tensor ConvPosEncImpl::forward(const at::Tensor& x, Size2 size) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
   TORCH_CHECK(N == size[0] * size[1], "ConvPosEnc: ", N, " tokens for a ", size[0], "x", size[1], " map");
-  const auto feat = proj(x.transpose(1, 2).reshape({B, C, size[0], size[1]}));
+  const auto feat = depthwise_conv2d(x.transpose(1, 2).reshape({B, C, size[0], size[1]}), *proj);
   return x + feat.flatten(2).transpose(1, 2);
 }
 

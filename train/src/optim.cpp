@@ -1,7 +1,11 @@
 #include <attnzoo/train/optim.h>
 
+#include "fused_adamw.h"
+
 #include <torch/nn/module.h>
 #include <torch/torch.h>
+
+#include <ATen/Dispatch.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -80,12 +84,33 @@ class AdamW : public Optimizer {
     for (size_t i = 0; i < params_.size(); ++i) {
       auto& p = params_[i].tensor;
       if (!p.grad().defined()) continue;
-      const auto& g = p.grad();
-      if (params_[i].decay && o_.weight_decay > 0) p.mul_(1 - lr * o_.weight_decay);
-      auto [m, v] = update_moments(i, g);
+      const double wd = params_[i].decay ? o_.weight_decay : 0.0;
+      auto m = state(i, "exp_avg");
+      auto v = state(i, "exp_avg_sq");
+      if (o_.fused && fusable(p, p.grad(), m, v)) {
+        const kernels::AdamWStep s{lr, wd, o_.beta1, o_.beta2, o_.eps, bc1, bc2};
+        AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "fused_adamw", [&] {
+          kernels::fused_adamw<scalar_t>(s, p.data_ptr<scalar_t>(), p.grad().data_ptr<scalar_t>(), m.data_ptr<scalar_t>(),
+                                         v.data_ptr<scalar_t>(), p.numel());
+        });
+        continue;
+      }
+      if (wd > 0) p.mul_(1 - lr * wd);
+      update_moments(i, p.grad());
       const auto denom = (v.sqrt() / std::sqrt(bc2)).add_(o_.eps);
       p.addcdiv_(m, denom, -lr / bc1);
     }
+  }
+
+ private:
+  // The fused loop walks the storages element by element: same dtype, CPU, dense, identical strides.
+  static bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
+    const bool floating = p.scalar_type() == at::kFloat || p.scalar_type() == at::kDouble;
+    bool same = true;
+    for (const at::Tensor* t : {&g, &m, &v})
+      same = same && t->scalar_type() == p.scalar_type() && t->device().is_cpu() && t->strides() == p.strides() &&
+             t->sizes() == p.sizes();
+    return floating && same && p.device().is_cpu() && p.is_non_overlapping_and_dense();
   }
 };
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+
 namespace attnzoo::eval {
 
 struct BenchOptions {
@@ -16,6 +18,7 @@ struct BenchOptions {
   int warmup = 3;
   int iters = 10;
   std::string device = "cpu";
+  bool compare_to_peak = true;  // measure (or read the cached) GEMM peak and report the share reached
 };
 
 struct BenchResult {
@@ -24,10 +27,18 @@ struct BenchResult {
   int64_t peak_memory_bytes = 0;  // CPU: peak RSS during the timed part; CUDA: max allocated
   int64_t param_count = 0;
   double gmacs = 0, gflops = 0;   // per image, forward
+  // Achieved throughput: forward GFLOPs x img/s (a training step counts as 3 forwards: forward, and
+  // backward's two products per forward product). peak: the machine's float32 GEMM at these threads.
+  double achieved_gflops_per_s = 0, peak_gflops_per_s = 0;
+  double peak_share() const { return peak_gflops_per_s > 0 ? achieved_gflops_per_s / peak_gflops_per_s : 0; }
   nlohmann::json to_json() const;
 };
 
 BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& options);
+
+/// One iteration of what benchmark() times (inference forward, or forward + backward + update), for
+/// the per-op profiler: the model is moved to the options' device/dtype first.
+std::function<void()> bench_step(models::ClassifierImpl& model, const BenchOptions& options);
 
 /// Peak resident set size of this process since the last reset (Linux VmHWM), and its reset.
 int64_t peak_rss_bytes();

@@ -1,20 +1,40 @@
 #pragma once
-// Depthwise convolution that skips the kernel taps which can only ever read zero padding.
+// Depthwise 2-D convolution (groups = channels, stride 1) on our own CPU kernels, with the ATen
+// composition kept beside it as the reference.
 //
-// On small feature maps a large or dilated depthwise kernel mostly overlaps the padding: VAN's 7x7
-// dilation-3 kernel on a 7x7 map can reach the input with only 5 of its 7 taps per axis, on a 2x2 map
-// with the centre tap alone. Dropping those taps is exact (their products are zeros) and the weight
-// gradients of dropped taps are zero either way; LibTorch's CPU depthwise kernel costs time per tap,
-// so this is 2-3x faster on late stages. A 1x1 result becomes a per-channel multiply-add.
+// LibTorch's CPU depthwise path (oneDNN, reordering plain tensors on every call) reaches a few GFLOP/s
+// on the maps of VAN, BiFormer, DaViT, LITv2 and Agent attention. The kernels (forward + backward,
+// float32/float64, NCHW or channels-last input) skip the taps that only read zero padding: on small maps
+// a large or dilated kernel mostly overlaps the padding (VAN's 7x7 dilation-3 kernel on a 2x2 map keeps
+// only its centre tap). Other dtypes, devices and strides use the reference.
+#include <attnzoo/modules/fast_kernels.h>
+
 #include <ATen/core/Tensor.h>
 
 #include <array>
 
+namespace torch::nn {
+class Conv2dImpl;
+}
+
 namespace attnzoo::modules {
 
-/// Same result as conv2d(x, weight, bias, stride 1, padding, dilation, groups = channels).
-/// weight: [C, 1, kh, kw] with odd kh/kw; padding: the symmetric "same"-style padding per axis.
+/// Same result as conv2d(x, weight, bias, stride 1, padding, dilation, groups = channels), differentiable
+/// in x, weight and bias. weight: [C, 1, kh, kw]. The output keeps x's memory format.
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation);
+
+/// A registered nn::Conv2d that is depthwise (groups == in == out channels, stride 1, numeric padding)
+/// runs on depthwise_conv2d; any other conv runs its own forward. Keeps the official module (and its
+/// state_dict keys) while replacing how it computes.
+at::Tensor depthwise_conv2d(const at::Tensor& x, torch::nn::Conv2dImpl& conv);
+
+/// The reference: ATen's conv2d with the taps that only read padding dropped (exact).
+at::Tensor depthwise_conv2d_reference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                      std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation);
+
+/// Whether depthwise_conv2d takes the kernel path for these arguments (CPU, float32/64, kernel sizes odd
+/// or not, stride 1); exposed for tests and benchmarks.
+bool depthwise_kernel_applies(const at::Tensor& x, const at::Tensor& weight);
 
 }  // namespace attnzoo::modules

@@ -21,6 +21,9 @@ struct OptimizerOptions {
   double momentum = 0.9;        // sgd
   bool nesterov = true;         // sgd (timm's "sgd" is Nesterov)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adamw, lamb
+  /// adamw: one fused pass per parameter (CPU, float32/64, dense) instead of the ATen ops, which stay
+  /// as the reference (false) and for every other tensor.
+  bool fused = true;
 };
 
 struct Param {
