@@ -110,22 +110,35 @@ BENCHMARK(BM_SequenceAttention)
     ->ArgNames({"kind", "L"})
     ->Unit(benchmark::kMillisecond);
 
-// VAN's dilated 7x7 depthwise conv, forward + backward: LibTorch's kernel vs the tap-skipping helper.
-void BM_DilatedDepthwise(benchmark::State& st) {
-  const int64_t hw = st.range(0), dim = st.range(1);
-  const bool skip = st.range(2) != 0;
-  auto w = torch::randn({dim, 1, 7, 7}, torch::requires_grad());
-  auto b = torch::randn({dim}, torch::requires_grad());
-  auto x = torch::randn({64, dim, hw, hw}, torch::requires_grad());
+// Depthwise convs (batch 8 unless said): attnzoo's kernels (path 1) vs the reference (path 0: ATen's conv2d with
+// the padding-only taps dropped), NCHW or channels-last, inference or forward + backward.
+// Args: map side, channels, kernel, dilation, path, channels-last, backward.
+void BM_Depthwise(benchmark::State& st) {
+  const int64_t hw = st.range(0), dim = st.range(1), k = st.range(2), dil = st.range(3);
+  const bool kernel = st.range(4) != 0, nhwc = st.range(5) != 0, backward = st.range(6) != 0;
+  const int64_t pad = dil * (k - 1) / 2;
+  auto w = torch::randn({dim, 1, k, k}).requires_grad_(backward), b = torch::randn({dim}).requires_grad_(backward);
+  auto x = torch::randn({8, dim, hw, hw});
+  if (nhwc) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  x.requires_grad_(backward);
+  std::unique_ptr<torch::NoGradGuard> ng;
+  if (!backward) ng = std::make_unique<torch::NoGradGuard>();
   for (auto _ : st) {
-    auto y = skip ? modules::depthwise_conv2d(x, w, b, {9, 9}, {3, 3}) : torch::conv2d(x, w, b, 1, 9, 3, dim);
-    y.sum().backward();
+    auto y = kernel ? modules::depthwise_conv2d(x, w, b, {pad, pad}, {dil, dil})
+                    : modules::depthwise_conv2d_reference(x, w, b, {pad, pad}, {dil, dil});
+    if (backward) y.sum().backward();
+    benchmark::DoNotOptimize(y);
   }
-  st.SetLabel(skip ? "tap-skipping" : "libtorch");
+  st.SetItemsProcessed(st.iterations() * 8);
+  st.SetLabel(std::string(kernel ? "kernel" : "reference") + (nhwc ? " NHWC" : " NCHW") + (backward ? " fwd+bwd" : " fwd"));
 }
-BENCHMARK(BM_DilatedDepthwise)
-    ->Args({7, 64, 0})->Args({7, 64, 1})->Args({4, 128, 0})->Args({4, 128, 1})->Args({2, 256, 0})->Args({2, 256, 1})
-    ->Args({14, 64, 0})->Args({14, 64, 1})
+BENCHMARK(BM_Depthwise)
+    ->ArgsProduct({{56}, {64}, {5}, {1}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{56}, {64}, {7}, {3}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{14}, {320}, {7}, {3}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{7}, {32}, {7}, {3}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgsProduct({{28}, {512}, {3}, {1}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgNames({"hw", "C", "k", "d", "kernel", "nhwc", "bwd"})
     ->Unit(benchmark::kMillisecond);
 
 // Loader throughput on Fashion-MNIST (decode + train augmentation + batching), images/s.

@@ -26,7 +26,8 @@ struct ProfileArgs {
 
 // Profiles the same step the benchmark timed; returns the JSON (with the rendered table under "table").
 nlohmann::json run_profile(models::ClassifierImpl& model, const eval::BenchOptions& opts, const ProfileArgs& a) {
-  const eval::Profile p = eval::profile_ops(eval::bench_step(model, opts), std::max(1, opts.iters / 2));
+  const eval::BenchStep step = eval::bench_step(model, opts);
+  const eval::Profile p = eval::profile_ops(step.step, std::max(1, opts.iters / 2), step.forward);
   nlohmann::json j = p.to_json();
   if (!a.json_file.empty()) {
     std::ofstream out(a.json_file);
@@ -54,6 +55,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--warmup", o->warmup, "untimed iterations");
   cmd->add_option("--iters", o->iters, "timed iterations")->check(CLI::PositiveNumber);
   cmd->add_option("--device", o->device, "cpu or cuda[:N]");
+  cmd->add_flag("--channels-last", o->channels_last, "NHWC input and 4-D weights (as train --channels-last)");
   cmd->add_flag("--json", *json, "machine-readable output");
   cmd->add_flag("--profile", prof->table, "also print a per-op table (self time, share, GFLOP/s, bytes moved)");
   cmd->add_option("--profile-json", prof->json_file, "write the per-op profile as JSON to this file");

@@ -51,6 +51,7 @@ const std::vector<Case> kCases = {
     {2, 4, 2, 2, 7, 7, 9, 9, 3, 3, true, false},     // a map smaller than the dilated kernel: only the centre tap
     {1, 5, 7, 4, 7, 7, 9, 9, 3, 3, false, false},    // rectangular, no bias
     {2, 3, 8, 6, 4, 2, 1, 0, 1, 2, true, false},     // even kernel, asymmetric padding: output size changes
+    {2, 16, 7, 7, 7, 7, 9, 9, 3, 3, true, false},    // NCHW small map: NHWC kernels on a copy, NCHW result
     {2, 6, 9, 11, 3, 3, 1, 1, 1, 1, true, true},     // channels-last (NHWC kernels)
     {2, 5, 7, 7, 7, 7, 9, 9, 3, 3, true, true},      // channels-last, dilated
     {3, 8, 5, 6, 5, 3, 2, 1, 1, 2, false, true},     // channels-last, mixed kernel/dilation, no bias

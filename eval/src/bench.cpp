@@ -38,8 +38,17 @@ at::ScalarType bench_dtype(const BenchOptions& o) {
 }
 
 at::Tensor bench_input(const BenchOptions& o) {
-  return torch::randn({o.batch, o.in_chans, o.img_size, o.img_size},
-                      torch::TensorOptions().dtype(bench_dtype(o)).device(at::Device(o.device)));
+  at::Tensor x = torch::randn({o.batch, o.in_chans, o.img_size, o.img_size},
+                              torch::TensorOptions().dtype(bench_dtype(o)).device(at::Device(o.device)));
+  return o.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+void prepare_model(models::ClassifierImpl& model, const BenchOptions& o) {
+  model.to(at::Device(o.device), bench_dtype(o));
+  if (!o.channels_last) return;
+  torch::NoGradGuard ng;
+  for (auto& p : model.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
 // One timed iteration. Inference runs under c10::InferenceMode (no autograd bookkeeping at all);
@@ -66,13 +75,14 @@ std::function<void()> make_step(models::ClassifierImpl& model, const BenchOption
 
 }  // namespace
 
-std::function<void()> bench_step(models::ClassifierImpl& model, const BenchOptions& o) {
-  model.to(at::Device(o.device), bench_dtype(o));
-  return make_step(model, o, bench_input(o));
+BenchStep bench_step(models::ClassifierImpl& model, const BenchOptions& o) {
+  prepare_model(model, o);
+  const at::Tensor x = bench_input(o);
+  return {make_step(model, o, x), [&model, x] { model.forward(x); }};
 }
 
 BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& o) {
-  model.to(at::Device(o.device), bench_dtype(o));
+  prepare_model(model, o);
   BenchResult r;
   for (const auto& p : model.parameters()) r.param_count += p.numel();
   const auto x = bench_input(o);

@@ -24,6 +24,7 @@ inline int64_t macs_of_op(const std::string& n, const std::vector<c10::IValue>& 
     return i < v.size() && v[i].isTensor() ? v[i].toTensor() : at::Tensor();
   };
   const at::Tensor y = tensor(out, 0);
+  if (n == "attnzoo::depthwise_conv2d") return in.size() > 2 && in[2].isInt() ? in[2].toInt() : 0;  // recorded MACs
   if (n.find("conv") != std::string::npos) {
     const at::Tensor w = tensor(in, 1);
     if (!w.defined() || !y.defined()) return 0;

@@ -3,6 +3,7 @@
 #include "op_cost.h"
 
 #include <ATen/record_function.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -117,7 +118,7 @@ std::string human_bytes(double b) {
 
 }  // namespace
 
-Profile profile_ops(const std::function<void()>& fn, int iterations) {
+Profile profile_ops(const std::function<void()>& fn, int iterations, const std::function<void()>& forward_for_costs) {
   TORCH_CHECK(iterations > 0, "profile: iterations must be positive");
   fn();  // warm-up: first-call allocations and lazy initialisation stay out of the table
   Recorder timing;
@@ -125,7 +126,10 @@ Profile profile_ops(const std::function<void()>& fn, int iterations) {
   observe(fn, false, iterations, timing);
   const double wall_ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
   Recorder costs;
-  observe(fn, true, 1, costs);
+  {
+    at::NoGradGuard no_grad;
+    observe(forward_for_costs, true, 1, costs);
+  }
 
   Profile p;
   p.iterations = iterations;

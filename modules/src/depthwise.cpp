@@ -27,6 +27,9 @@ kernels::DepthwiseGeometry geometry(const at::Tensor& x, const at::Tensor& w, st
   return g;
 }
 
+// Small maps: rows too short to vectorise (see forward).
+bool prefers_nhwc(const kernels::DepthwiseGeometry& g) { return g.W < 16 && g.C >= 16; }
+
 bool is_nhwc(const at::Tensor& x) {
   return !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
@@ -44,19 +47,23 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                             const Args& a) {
-    const bool nhwc = is_nhwc(x);
     const auto g = geometry(x, w, a.pad, a.dil);
+    // Plain NCHW input on small maps runs the NHWC kernels on a channels-last copy: rows of a few pixels
+    // do not vectorise, channel vectors do (4x on a 7x7 map); the result is handed back in NCHW.
+    const bool nhwc_input = is_nhwc(x), nhwc = nhwc_input || prefers_nhwc(g);
+    const at::Tensor xk = layout_like(x, nhwc);
     at::Tensor y = at::empty({g.B, g.C, g.Ho, g.Wo}, x.options(),
                              nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_conv2d", [&] {
-      kernels::depthwise_forward<scalar_t>(g, nhwc, x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+      kernels::depthwise_forward<scalar_t>(g, nhwc, xk.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
                                            a.has_bias ? b.data_ptr<scalar_t>() : nullptr, y.data_ptr<scalar_t>());
     });
-    ctx->save_for_backward({x, w});
+    ctx->save_for_backward({xk, w});
     ctx->saved_data["pad"] = std::vector<int64_t>{a.pad[0], a.pad[1]};
     ctx->saved_data["dil"] = std::vector<int64_t>{a.dil[0], a.dil[1]};
     ctx->saved_data["has_bias"] = a.has_bias;
-    return y;
+    ctx->saved_data["nchw_out"] = nhwc && !nhwc_input;
+    return nhwc && !nhwc_input ? y.contiguous() : y;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
@@ -64,7 +71,8 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     const at::Tensor &x = saved[0], &w = saved[1];
     const auto pad = ctx->saved_data["pad"].toIntVector(), dil = ctx->saved_data["dil"].toIntVector();
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
-    const bool nhwc = is_nhwc(x);
+    const bool nchw_out = ctx->saved_data["nchw_out"].toBool();
+    const bool nhwc = nchw_out || is_nhwc(x);
     const auto g = geometry(x, w, {pad[0], pad[1]}, {dil[0], dil[1]});
     const at::Tensor gy = layout_like(grads[0], nhwc);
     const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
@@ -76,7 +84,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
                                             need_w ? gw.data_ptr<scalar_t>() : nullptr);
     });
     at::Tensor gb = has_bias && ctx->needs_input_grad(2) ? gy.sum({0, 2, 3}) : at::Tensor();
-    return {gx, gw, gb, at::Tensor()};
+    return {nchw_out && need_x ? gx.contiguous() : gx, gw, gb, at::Tensor()};
   }
 };
 
@@ -121,7 +129,11 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const
   if (!depthwise_kernel_applies(x, weight) || (bias.defined() && bias.scalar_type() != x.scalar_type()))
     return depthwise_conv2d_reference(x, weight, bias, padding, dilation);
   // Visible to the profiler and the FLOP counter (aten::conv2d is what the reference path records).
-  const std::vector<c10::IValue> record_inputs{x, weight};
+  // MACs = output elements x taps (inputs: x, weight, MACs), as eval's counter computes conv2d's.
+  const int64_t Ho = x.size(2) + 2 * padding[0] - dilation[0] * (weight.size(2) - 1);
+  const int64_t Wo = x.size(3) + 2 * padding[1] - dilation[1] * (weight.size(3) - 1);
+  const std::vector<c10::IValue> record_inputs{x, weight,
+                                              c10::IValue(x.size(0) * x.size(1) * Ho * Wo * weight.size(2) * weight.size(3))};
   RECORD_FUNCTION("attnzoo::depthwise_conv2d", record_inputs);
   const bool nhwc = is_nhwc(x);
   // Autograd functions take no undefined tensors: an empty placeholder stands for "no bias".

@@ -6,7 +6,7 @@
 // only read padding (exact), keep each plane (NCHW) or each pixel's channel vector (NHWC) in cache,
 // and are compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (GCC target_clones).
 //
-// This file is built without the shared PCH and at -O3 (see modules/CMakeLists.txt): the hot loops are
+// Built as a kernel source (cmake/AttnzooTarget.cmake: OpenMP, -O3, no shared PCH): the hot loops are
 // plain C++ that GCC vectorises; no intrinsics.
 #include "depthwise_kernel.h"
 
@@ -259,20 +259,23 @@ void depthwise_backward(const DepthwiseGeometry& g, bool nhwc, const T* x, const
     at::parallel_for(0, g.B * g.H, grain(g.W * g.C * taps),
                      [&](int64_t r0, int64_t r1) { nhwc_grad_input_rows(g, gy, wt.data(), gx, r0, r1); });
   if (gw) {
-    // One [taps, C] partial sum per task (fixed chunks: the result does not depend on the thread count).
-    const int64_t rows = g.B * g.Ho, chunk = std::max<int64_t>(1, grain(g.Wo * g.C * taps));
-    const int64_t chunks = (rows + chunk - 1) / chunk;
-    std::vector<T> partial(chunks * taps * g.C, T(0));
+    // A fixed number of row chunks, each with its own [taps, C] partial sum, reduced in chunk order: the
+    // result does not depend on the thread count, and the partial sums stay small.
+    constexpr int64_t kChunks = 32;
+    const int64_t rows = g.B * g.Ho, chunks = std::min(rows, kChunks), chunk = (rows + chunks - 1) / chunks;
+    const int64_t width = taps * g.C;
+    std::vector<T> partial(chunks * width, T(0));
     at::parallel_for(0, chunks, 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k)
-        nhwc_grad_weight_rows(g, gy, x, partial.data() + k * taps * g.C, k * chunk, std::min(rows, (k + 1) * chunk));
+        nhwc_grad_weight_rows(g, gy, x, partial.data() + k * width, k * chunk, std::min(rows, (k + 1) * chunk));
     });
+    for (int64_t k = 1; k < chunks; ++k) {
+      const T* src = partial.data() + k * width;
+      T* dst = partial.data();
+      for (int64_t i = 0; i < width; ++i) dst[i] += src[i];
+    }
     for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t t = 0; t < taps; ++t) {
-        T s = 0;
-        for (int64_t k = 0; k < chunks; ++k) s += partial[(k * taps + t) * g.C + c];
-        gw[c * taps + t] = s;
-      }
+      for (int64_t t = 0; t < taps; ++t) gw[c * taps + t] = partial[t * g.C + c];
   }
 }
 

@@ -1,4 +1,4 @@
-// Built at -O3 without the shared PCH (see train/CMakeLists.txt), with one clone per x86-64 ISA level.
+// Built as a kernel source (cmake/AttnzooTarget.cmake: OpenMP, -O3, no shared PCH), one clone per ISA level.
 #include "fused_adamw.h"
 
 #include <ATen/Parallel.h>

@@ -18,6 +18,7 @@ struct BenchOptions {
   int warmup = 3;
   int iters = 10;
   std::string device = "cpu";
+  bool channels_last = false;   // NHWC input and 4-D weights (as train --channels-last)
   bool compare_to_peak = true;  // measure (or read the cached) GEMM peak and report the share reached
 };
 
@@ -36,9 +37,12 @@ struct BenchResult {
 
 BenchResult benchmark(models::ClassifierImpl& model, const BenchOptions& options);
 
-/// One iteration of what benchmark() times (inference forward, or forward + backward + update), for
-/// the per-op profiler: the model is moved to the options' device/dtype first.
-std::function<void()> bench_step(models::ClassifierImpl& model, const BenchOptions& options);
+/// One iteration of what benchmark() times (inference forward, or forward + backward + update) and its
+/// forward alone, for the per-op profiler; the model is moved to the options' device/dtype first.
+struct BenchStep {
+  std::function<void()> step, forward;
+};
+BenchStep bench_step(models::ClassifierImpl& model, const BenchOptions& options);
 
 /// Peak resident set size of this process since the last reset (Linux VmHWM), and its reset.
 int64_t peak_rss_bytes();

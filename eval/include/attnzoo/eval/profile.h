@@ -32,8 +32,9 @@ struct Profile {
 };
 
 /// Runs fn() once untimed (warm-up), then `iterations` times observed; every number is per iteration.
-/// MACs and bytes come from one extra observed run with inputs recorded, so that recording the
-/// inputs does not distort the times.
-Profile profile_ops(const std::function<void()>& fn, int iterations);
+/// MACs and bytes come from one extra observed run of `forward_for_costs` (the forward part of fn, run
+/// without autograd: LibTorch 1.13 records unusable outputs for ops under autograd) with inputs and
+/// outputs recorded, so that recording them does not distort the times. Backward ops get times only.
+Profile profile_ops(const std::function<void()>& fn, int iterations, const std::function<void()>& forward_for_costs);
 
 }  // namespace attnzoo::eval
