@@ -124,7 +124,7 @@ void BM_Depthwise(benchmark::State& st) {
   std::unique_ptr<torch::NoGradGuard> ng;
   if (!backward) ng = std::make_unique<torch::NoGradGuard>();
   for (auto _ : st) {
-    auto y = kernel ? modules::depthwise_conv2d(x, w, b, {pad, pad}, {dil, dil})
+    auto y = kernel ? modules::depthwise_conv2d_kernel(x, w, b, {pad, pad}, {dil, dil})
                     : modules::depthwise_conv2d_reference(x, w, b, {pad, pad}, {dil, dil});
     if (backward) y.sum().backward();
     benchmark::DoNotOptimize(y);

@@ -31,7 +31,7 @@ Grads run(const Case& c, bool kernel, at::ScalarType dtype) {
   w.requires_grad_(true);
   b.requires_grad_(true);
   const at::Tensor bias = c.bias ? b : at::Tensor();
-  at::Tensor y = kernel ? depthwise_conv2d(x, w, bias, {c.ph, c.pw}, {c.dh, c.dw})
+  at::Tensor y = kernel ? attnzoo::modules::depthwise_conv2d_kernel(x, w, bias, {c.ph, c.pw}, {c.dh, c.dw})
                         : at::conv2d(x, w, bias, {1, 1}, {c.ph, c.pw}, {c.dh, c.dw}, c.C);
   const at::Tensor gy = torch::randn_like(y);
   (y * gy).sum().backward();
@@ -106,7 +106,7 @@ TEST(Depthwise, GradcheckInFloat64) {
     at::Tensor x = torch::randn({2, 3, 5, 6}, opts), w = torch::randn({3, 1, 3, 3}, opts), b = torch::randn({3}, opts);
     auto f = [&] {
       const at::Tensor xx = cl ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
-      return depthwise_conv2d(xx, w, b, {2, 2}, {2, 2}).pow(2).sum();
+      return attnzoo::modules::depthwise_conv2d_kernel(xx, w, b, {2, 2}, {2, 2}).pow(2).sum();
     };
     const double eps = 1e-6;
     const auto g = torch::autograd::grad({f()}, {x, w, b});

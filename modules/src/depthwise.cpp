@@ -90,6 +90,22 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
 
 }  // namespace
 
+namespace {
+
+// Where the kernels beat LibTorch's oneDNN path (BM_Depthwise in bench/README.md, same minutes): dilated
+// kernels and maps narrower than 16 always; NCHW input otherwise, except 3x3 kernels with gradients;
+// channels-last input (oneDNN's native layout) only for 5x5 and larger kernels with gradients.
+bool kernel_is_faster(const at::Tensor& x, const at::Tensor& w, std::array<int64_t, 2> dilation) {
+  const bool dilated = dilation[0] > 1 || dilation[1] > 1, small_map = x.size(3) < 16;
+  if (dilated || small_map) return true;
+  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
+  const bool k3 = w.size(2) <= 3 && w.size(3) <= 3;
+  if (is_nhwc(x)) return grad && !k3;
+  return !(grad && k3);
+}
+
+}  // namespace
+
 bool depthwise_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
   return fast_kernels_enabled() && x.device().is_cpu() && weight.device().is_cpu() && x.dim() == 4 && weight.dim() == 4 &&
          weight.size(1) == 1 && weight.size(0) == x.size(1) && x.scalar_type() == weight.scalar_type() &&
@@ -124,11 +140,14 @@ at::Tensor depthwise_conv2d_reference(const at::Tensor& x, const at::Tensor& wei
   return at::conv2d(x, w, bias, {1, 1}, {pad[0], pad[1]}, {dilation[0], dilation[1]}, C);
 }
 
-at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                            std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
-  if (!depthwise_kernel_applies(x, weight) || (bias.defined() && bias.scalar_type() != x.scalar_type()))
-    return depthwise_conv2d_reference(x, weight, bias, padding, dilation);
-  // Visible to the profiler and the FLOP counter (aten::conv2d is what the reference path records).
+at::Tensor depthwise_conv2d_kernel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                   std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
+  TORCH_CHECK(x.device().is_cpu() && x.dim() == 4 && weight.dim() == 4 && weight.size(1) == 1 &&
+                  weight.size(0) == x.size(1) && x.scalar_type() == weight.scalar_type() &&
+                  (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
+                  (!bias.defined() || bias.scalar_type() == x.scalar_type()),
+              "depthwise_conv2d_kernel: expects CPU float32/float64 x [B, C, H, W] and weight [C, 1, kh, kw], got ",
+              x.sizes(), " ", x.scalar_type(), " and ", weight.sizes(), " ", weight.scalar_type());
   // MACs = output elements x taps (inputs: x, weight, MACs), as eval's counter computes conv2d's.
   const int64_t Ho = x.size(2) + 2 * padding[0] - dilation[0] * (weight.size(2) - 1);
   const int64_t Wo = x.size(3) + 2 * padding[1] - dilation[1] * (weight.size(3) - 1);
@@ -140,6 +159,14 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const
   const at::Tensor b = bias.defined() ? bias.contiguous() : at::empty({0}, x.options());
   return DepthwiseConv2dFunction::apply(layout_like(x, nhwc), weight.contiguous(), b,
                                         Args{padding, dilation, bias.defined()});
+}
+
+at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
+  const bool applies = depthwise_kernel_applies(x, weight) && (!bias.defined() || bias.scalar_type() == x.scalar_type());
+  if (!applies || !kernel_is_faster(x, weight, dilation))
+    return depthwise_conv2d_reference(x, weight, bias, padding, dilation);
+  return depthwise_conv2d_kernel(x, weight, bias, padding, dilation);
 }
 
 at::Tensor depthwise_conv2d(const at::Tensor& x, torch::nn::Conv2dImpl& conv) {

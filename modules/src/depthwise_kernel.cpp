@@ -55,26 +55,6 @@ inline __attribute__((always_inline)) void nchw_plane_forward(const DepthwiseGeo
   }
 }
 
-// grad_x of one plane, gather form (each input row sums the output rows that read it).
-template <typename T>
-inline __attribute__((always_inline)) void nchw_plane_grad_input(const DepthwiseGeometry& g, const T* gy, const T* w, T* gx) {
-  for (int64_t iy = 0; iy < g.H; ++iy) {
-    T* gxrow = gx + iy * g.W;
-    for (int64_t ix = 0; ix < g.W; ++ix) gxrow[ix] = 0;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      const int64_t oy = iy - kh * g.dh + g.ph;
-      if (oy < 0 || oy >= g.Ho) continue;
-      const T* gyrow = gy + oy * g.Wo;
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t off = kw * g.dw - g.pw;  // output column ox reads input column ox + off
-        const int64_t i0 = std::max<int64_t>(0, off), i1 = std::min<int64_t>(g.W, g.Wo + off);
-        const T wv = w[kh * g.KW + kw];
-        for (int64_t ix = i0; ix < i1; ++ix) gxrow[ix] += wv * gyrow[ix - off];
-      }
-    }
-  }
-}
-
 // grad_w of one plane added into gw[KH * KW]: each tap is a dot product of shifted rows.
 template <typename T>
 inline __attribute__((always_inline)) void nchw_plane_grad_weight(const DepthwiseGeometry& g, const T* gy, const T* x, T* gw) {
@@ -125,27 +105,6 @@ inline __attribute__((always_inline)) void nhwc_row_forward(const DepthwiseGeome
   }
 }
 
-template <typename T>
-inline __attribute__((always_inline)) void nhwc_row_grad_input(const DepthwiseGeometry& g, const T* gy, const T* wt,
-                                                               int64_t iy, T* gxrow) {
-  const int64_t C = g.C;
-  for (int64_t ix = 0; ix < g.W; ++ix) {
-    T* gp = gxrow + ix * C;
-    for (int64_t c = 0; c < C; ++c) gp[c] = 0;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      const int64_t oy = iy - kh * g.dh + g.ph;
-      if (oy < 0 || oy >= g.Ho) continue;
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t ox = ix - kw * g.dw + g.pw;
-        if (ox < 0 || ox >= g.Wo) continue;
-        const T* gyp = gy + (oy * g.Wo + ox) * C;
-        const T* wp = wt + (kh * g.KW + kw) * C;
-        for (int64_t c = 0; c < C; ++c) gp[c] += wp[c] * gyp[c];
-      }
-    }
-  }
-}
-
 // Adds one output row's contribution to gwt[KH * KW, C].
 template <typename T>
 inline __attribute__((always_inline)) void nhwc_row_grad_weight(const DepthwiseGeometry& g, const T* gyrow, const T* x,
@@ -179,11 +138,6 @@ inline __attribute__((always_inline)) void nhwc_row_grad_weight(const DepthwiseG
       nchw_plane_forward<T>(g, x + p * g.H * g.W, w + c * g.KH * g.KW, b ? b[c] : T(0), y + p * g.Ho * g.Wo);            \
     }                                                                                                                     \
   }                                                                                                                       \
-  ATTNZOO_CLONES void nchw_grad_input_planes(const DepthwiseGeometry& g, const T* gy, const T* w, T* gx, int64_t p0,     \
-                                             int64_t p1) {                                                                \
-    for (int64_t p = p0; p < p1; ++p)                                                                                     \
-      nchw_plane_grad_input<T>(g, gy + p * g.Ho * g.Wo, w + (p % g.C) * g.KH * g.KW, gx + p * g.H * g.W);               \
-  }                                                                                                                       \
   ATTNZOO_CLONES void nchw_grad_weight_channels(const DepthwiseGeometry& g, const T* gy, const T* x, T* gw, int64_t c0,  \
                                                 int64_t c1) {                                                             \
     for (int64_t c = c0; c < c1; ++c)                                                                                     \
@@ -197,13 +151,6 @@ inline __attribute__((always_inline)) void nhwc_row_grad_weight(const DepthwiseG
     for (int64_t r = r0; r < r1; ++r) {                                                                                   \
       const int64_t n = r / g.Ho, oy = r % g.Ho;                                                                          \
       nhwc_row_forward<T>(g, x + n * g.H * g.W * g.C, wt, b, oy, y + r * g.Wo * g.C);                                    \
-    }                                                                                                                     \
-  }                                                                                                                       \
-  ATTNZOO_CLONES void nhwc_grad_input_rows(const DepthwiseGeometry& g, const T* gy, const T* wt, T* gx, int64_t r0,      \
-                                           int64_t r1) {                                                                  \
-    for (int64_t r = r0; r < r1; ++r) {                                                                                   \
-      const int64_t n = r / g.H, iy = r % g.H;                                                                            \
-      nhwc_row_grad_input<T>(g, gy + n * g.Ho * g.Wo * g.C, wt, iy, gx + r * g.W * g.C);                                 \
     }                                                                                                                     \
   }                                                                                                                       \
   ATTNZOO_CLONES void nhwc_grad_weight_rows(const DepthwiseGeometry& g, const T* gy, const T* x, T* gwt, int64_t r0,     \
@@ -241,10 +188,18 @@ void depthwise_forward(const DepthwiseGeometry& g, bool nhwc, const T* x, const 
 template <typename T>
 void depthwise_backward(const DepthwiseGeometry& g, bool nhwc, const T* x, const T* w, const T* gy, T* gx, T* gw) {
   const int64_t taps = g.KH * g.KW;
+  if (gx) {
+    // The input gradient is the forward conv of gy with the flipped kernel and the complementary padding
+    // d (k - 1) - p (a "full" correlation): the same kernels, no second implementation.
+    DepthwiseGeometry t = g;
+    t.H = g.Ho, t.W = g.Wo, t.Ho = g.H, t.Wo = g.W;
+    t.ph = g.dh * (g.KH - 1) - g.ph, t.pw = g.dw * (g.KW - 1) - g.pw;
+    std::vector<T> flipped(g.C * taps);
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t k = 0; k < taps; ++k) flipped[c * taps + k] = w[c * taps + taps - 1 - k];
+    depthwise_forward<T>(t, nhwc, gy, flipped.data(), nullptr, gx);
+  }
   if (!nhwc) {
-    if (gx)
-      at::parallel_for(0, g.B * g.C, grain(g.H * g.W * taps),
-                       [&](int64_t p0, int64_t p1) { nchw_grad_input_planes(g, gy, w, gx, p0, p1); });
     if (gw) {
       std::fill(gw, gw + g.C * taps, T(0));
       at::parallel_for(0, g.C, grain(g.B * g.Ho * g.Wo * taps),
@@ -252,12 +207,6 @@ void depthwise_backward(const DepthwiseGeometry& g, bool nhwc, const T* x, const
     }
     return;
   }
-  std::vector<T> wt(taps * g.C);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t t = 0; t < taps; ++t) wt[t * g.C + c] = w[c * taps + t];
-  if (gx)
-    at::parallel_for(0, g.B * g.H, grain(g.W * g.C * taps),
-                     [&](int64_t r0, int64_t r1) { nhwc_grad_input_rows(g, gy, wt.data(), gx, r0, r1); });
   if (gw) {
     // A fixed number of row chunks, each with its own [taps, C] partial sum, reduced in chunk order: the
     // result does not depend on the thread count, and the partial sums stay small.

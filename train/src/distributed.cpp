@@ -1,5 +1,7 @@
 #include <attnzoo/train/distributed.h>
 
+#include <attnzoo/torch_compat.h>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -48,13 +50,7 @@ DistEnv DistEnv::from_env() {
   return e;
 }
 
-// The one place that knows the 1.13 vs 2.x difference: the Gloo / NCCL classes derive from
-// c10d::ProcessGroup in 1.x and from c10d::Backend in 2.x; both offer the collectives used here.
-#if TORCH_VERSION_MAJOR >= 2
-using BackendBase = c10d::Backend;
-#else
-using BackendBase = c10d::ProcessGroup;
-#endif
+using BackendBase = compat::C10dBackend;  // 1.13: c10d::ProcessGroup, 2.x: c10d::Backend
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;

@@ -20,9 +20,14 @@ class Conv2dImpl;
 namespace attnzoo::modules {
 
 /// Same result as conv2d(x, weight, bias, stride 1, padding, dilation, groups = channels), differentiable
-/// in x, weight and bias. weight: [C, 1, kh, kw]. The output keeps x's memory format.
+/// in x, weight and bias. weight: [C, 1, kh, kw]. The output keeps x's memory format. Runs the kernels
+/// where they were measured faster than oneDNN (bench/README.md), the reference elsewhere.
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation);
+
+/// The kernels, always (CPU, float32/float64; throws otherwise): for tests and benchmarks.
+at::Tensor depthwise_conv2d_kernel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                   std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation);
 
 /// A registered nn::Conv2d that is depthwise (groups == in == out channels, stride 1, numeric padding)
 /// runs on depthwise_conv2d; any other conv runs its own forward. Keeps the official module (and its
