@@ -38,18 +38,13 @@ FlopCount count_flops(const std::function<void()>& fn) {
   FlopCount c;
   g_count = &c;
   g_depth = 0;
-  auto handle = at::addThreadLocalCallback(
-      at::RecordFunctionCallback(on_enter, on_exit).needsInputs(true).needsOutputs(true).scopes({at::RecordScope::FUNCTION}));
-  try {
-    at::RecordFunctionGuard enable(true);
-    fn();
-  } catch (...) {
-    at::removeCallback(handle);
-    g_count = nullptr;
-    throw;
-  }
-  at::removeCallback(handle);
-  g_count = nullptr;
+  struct Reset {
+    ~Reset() { g_count = nullptr; }
+  } reset;
+  ObserverGuard observe(
+      at::RecordFunctionCallback(on_enter, on_exit).needsInputs(true).needsOutputs(true).scopes({at::RecordScope::FUNCTION}),
+      /*global=*/false);
+  fn();
   return c;
 }
 

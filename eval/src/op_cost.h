@@ -2,12 +2,28 @@
 // What an ATen op costs, from its recorded inputs and outputs: shared by the FLOP counter and the
 // per-op profiler (private to attnzoo_eval).
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
 
 #include <numeric>
 #include <string>
 #include <vector>
 
 namespace attnzoo::eval {
+
+// Installs a RecordFunction callback (process-wide or for this thread) and enables recording for the
+// guard's lifetime; removes the callback again on every exit path, exceptions included.
+class ObserverGuard {
+ public:
+  ObserverGuard(const at::RecordFunctionCallback& cb, bool global)
+      : handle_(global ? at::addGlobalCallback(cb) : at::addThreadLocalCallback(cb)) {}
+  ~ObserverGuard() { at::removeCallback(handle_); }
+  ObserverGuard(const ObserverGuard&) = delete;
+  ObserverGuard& operator=(const ObserverGuard&) = delete;
+
+ private:
+  at::CallbackHandle handle_;
+  at::RecordFunctionGuard enable_{true};
+};
 
 inline int64_t shape_numel(c10::IntArrayRef s) { return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>()); }
 

@@ -93,19 +93,15 @@ void observe(const std::function<void()>& fn, bool with_costs, int times, Record
                 .needsInputs(with_costs)
                 .needsOutputs(with_costs)
                 .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION});
-  auto handle = at::addGlobalCallback(cb);
-  try {
-    at::RecordFunctionGuard enable(true);
-    for (int i = 0; i < times; ++i) fn();
-  } catch (...) {
-    at::removeCallback(handle);
-    g_recorder = nullptr;
-    throw;
-  }
-  at::removeCallback(handle);
-  g_recorder = nullptr;
-  t_stack.clear();
-  t_counted_depth = 0;
+  struct Reset {
+    ~Reset() {
+      g_recorder = nullptr;
+      t_stack.clear();
+      t_counted_depth = 0;
+    }
+  } reset;
+  ObserverGuard observe(cb, /*global=*/true);
+  for (int i = 0; i < times; ++i) fn();
 }
 
 std::string human_bytes(double b) {
