@@ -2,6 +2,7 @@
 
 #include "depthwise_kernel.h"
 
+#include <attnzoo/modules/fast_kernels.h>
 #include <attnzoo/torch_compat.h>
 
 #include <ATen/Dispatch.h>
@@ -88,13 +89,17 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Where the kernels beat LibTorch's oneDNN path (BM_Depthwise in bench/README.md, same minutes): dilated
 // kernels and maps narrower than 16 always; NCHW input otherwise, except 3x3 kernels with gradients;
 // channels-last input (oneDNN's native layout) only for 5x5 and larger kernels with gradients.
+// What the kernels compute: CPU float32/float64, x [B, C, H, W], weight [C, 1, kh, kw], bias of x's dtype.
+bool kernel_supports(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+  return x.device().is_cpu() && w.device().is_cpu() && x.dim() == 4 && w.dim() == 4 && w.size(1) == 1 &&
+         w.size(0) == x.size(1) && x.size(0) > 0 && x.scalar_type() == w.scalar_type() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
+         (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == x.scalar_type()));
+}
+
 bool kernel_is_faster(const at::Tensor& x, const at::Tensor& w, std::array<int64_t, 2> dilation) {
   const bool dilated = dilation[0] > 1 || dilation[1] > 1, small_map = x.size(3) < 16;
   if (dilated || small_map) return true;
@@ -105,12 +110,6 @@ bool kernel_is_faster(const at::Tensor& x, const at::Tensor& w, std::array<int64
 }
 
 }  // namespace
-
-bool depthwise_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
-  return fast_kernels_enabled() && x.device().is_cpu() && weight.device().is_cpu() && x.dim() == 4 && weight.dim() == 4 &&
-         weight.size(1) == 1 && weight.size(0) == x.size(1) && x.scalar_type() == weight.scalar_type() &&
-         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) && x.size(0) > 0;
-}
 
 at::Tensor depthwise_conv2d_reference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                       std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
@@ -142,31 +141,23 @@ at::Tensor depthwise_conv2d_reference(const at::Tensor& x, const at::Tensor& wei
 
 at::Tensor depthwise_conv2d_kernel(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
-  TORCH_CHECK(x.device().is_cpu() && x.dim() == 4 && weight.dim() == 4 && weight.size(1) == 1 &&
-                  weight.size(0) == x.size(1) && x.scalar_type() == weight.scalar_type() &&
-                  (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
-                  (!bias.defined() || bias.scalar_type() == x.scalar_type()),
+  TORCH_CHECK(kernel_supports(x, weight, bias),
               "depthwise_conv2d_kernel: expects CPU float32/float64 x [B, C, H, W] and weight [C, 1, kh, kw], got ",
               x.sizes(), " ", x.scalar_type(), " and ", weight.sizes(), " ", weight.scalar_type());
-  // MACs = output elements x taps (inputs: x, weight, MACs), as eval's counter computes conv2d's.
-  const int64_t Ho = x.size(2) + 2 * padding[0] - dilation[0] * (weight.size(2) - 1);
-  const int64_t Wo = x.size(3) + 2 * padding[1] - dilation[1] * (weight.size(3) - 1);
-  const std::vector<c10::IValue> record_inputs{x, weight,
-                                              c10::IValue(x.size(0) * x.size(1) * Ho * Wo * weight.size(2) * weight.size(3))};
+  // Visible to the profiler and the FLOP counter: inputs x, weight and the MACs (output elements x taps).
+  const auto g = geometry(x, weight, padding, dilation);
+  const std::vector<c10::IValue> record_inputs{x, weight, c10::IValue(g.B * g.C * g.Ho * g.Wo * g.KH * g.KW)};
   RECORD_FUNCTION("attnzoo::depthwise_conv2d", record_inputs);
-  const bool nhwc = is_nhwc(x);
   // Autograd functions take no undefined tensors: an empty placeholder stands for "no bias".
   const at::Tensor b = bias.defined() ? bias.contiguous() : at::empty({0}, x.options());
-  return DepthwiseConv2dFunction::apply(layout_like(x, nhwc), weight.contiguous(), b,
-                                        Args{padding, dilation, bias.defined()});
+  return DepthwiseConv2dFunction::apply(x, weight.contiguous(), b, Args{padding, dilation, bias.defined()});
 }
 
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
-  const bool applies = depthwise_kernel_applies(x, weight) && (!bias.defined() || bias.scalar_type() == x.scalar_type());
-  if (!applies || !kernel_is_faster(x, weight, dilation))
-    return depthwise_conv2d_reference(x, weight, bias, padding, dilation);
-  return depthwise_conv2d_kernel(x, weight, bias, padding, dilation);
+  if (fast_kernels_enabled() && kernel_supports(x, weight, bias) && kernel_is_faster(x, weight, dilation))
+    return depthwise_conv2d_kernel(x, weight, bias, padding, dilation);
+  return depthwise_conv2d_reference(x, weight, bias, padding, dilation);
 }
 
 at::Tensor depthwise_conv2d(const at::Tensor& x, torch::nn::Conv2dImpl& conv) {

@@ -7,8 +7,6 @@
 // float32/float64, NCHW or channels-last input) skip the taps that only read zero padding: on small maps
 // a large or dilated kernel mostly overlaps the padding (VAN's 7x7 dilation-3 kernel on a 2x2 map keeps
 // only its centre tap). Other dtypes, devices and strides use the reference.
-#include <attnzoo/modules/fast_kernels.h>
-
 #include <ATen/core/Tensor.h>
 
 #include <array>
@@ -37,9 +35,5 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, torch::nn::Conv2dImpl& conv);
 /// The reference: ATen's conv2d with the taps that only read padding dropped (exact).
 at::Tensor depthwise_conv2d_reference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                       std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation);
-
-/// Whether depthwise_conv2d takes the kernel path for these arguments (CPU, float32/64, kernel sizes odd
-/// or not, stride 1); exposed for tests and benchmarks.
-bool depthwise_kernel_applies(const at::Tensor& x, const at::Tensor& weight);
 
 }  // namespace attnzoo::modules
