@@ -1,7 +1,7 @@
 // The attnzoo executable end to end: outputs, exit codes (2 usage, 1 failure) and one-line errors.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <gtest/gtest.h>
@@ -47,7 +47,7 @@ TEST(Cli, ForwardReproducesFixtureFromReleaseCheckpoint) {
   const fs::path F = test::fixtures_dir() / "van";
   const auto spec = test::read_json(F / "van_reduced_64.json");
   auto dir = test::temp_dir("cli_forward");
-  checkpoint::write_file_atomic((dir / "cfg.json").string(), spec["config"].dump());
+  attnzoo::write_file_atomic((dir / "cfg.json").string(), spec["config"].dump());
   const std::string out_file = (dir / "out.safetensors").string();
   std::string out;
   const std::string cmd = "forward --model van --config " + (dir / "cfg.json").string() + " --weights " +
@@ -93,8 +93,8 @@ TEST(Cli, BadInputsGiveOneLineErrorsAndExitCodes) {
 
   // Failures: exit 1, naming the file.
   const std::string trunc = (dir / "trunc.pth").string();
-  const std::string good = checkpoint::read_file_bytes((F / "van_reduced_64.checkpoint.pth").string());
-  checkpoint::write_file_atomic(trunc, good.substr(0, good.size() / 2));
+  const std::string good = attnzoo::read_file_bytes((F / "van_reduced_64.checkpoint.pth").string());
+  attnzoo::write_file_atomic(trunc, good.substr(0, good.size() / 2));
   EXPECT_EQ(run("forward --model van_b0 --weights " + trunc + " --input " + in + " --output " + out_file, &out), 1);
   EXPECT_TRUE(contains(out, trunc)) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
@@ -109,7 +109,7 @@ TEST(Cli, BadInputsGiveOneLineErrorsAndExitCodes) {
   EXPECT_TRUE(contains(out, "missing key(s)")) << out;
 
   const std::string junk = (dir / "junk.safetensors").string();
-  checkpoint::write_file_atomic(junk, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{\"x\":3}", 15));
+  attnzoo::write_file_atomic(junk, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{\"x\":3}", 15));
   EXPECT_EQ(run("forward --model van_b0 --input " + junk + " --output " + out_file, &out), 1);
   EXPECT_TRUE(contains(out, junk)) << out;
 
@@ -138,7 +138,7 @@ TEST(Cli, ForwardReproducesEveryReleaseCheckpoint) {
       const auto spec = test::read_json(fam.path() / (name + ".json"));
       const std::string family = test::model_family_for(fam.path().filename().string(), spec);
       const std::string cfg = (dir / (name + ".json")).string();
-      checkpoint::write_file_atomic(cfg, spec["config"].dump());
+      attnzoo::write_file_atomic(cfg, spec["config"].dump());
       const std::string out_file = (dir / (name + ".out.safetensors")).string();
       std::string out;
       ASSERT_EQ(run("forward --model " + family + " --config " + cfg + " --weights " + f.path().string() + " --input " +

@@ -2,7 +2,7 @@
 // predict, release checkpoints through eval, bench output, and flag errors.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 
 #include <gtest/gtest.h>
 
@@ -51,7 +51,7 @@ TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
       << out;
   EXPECT_TRUE(contains(out, img.path().string())) << out;
   // A corrupt image: one clear line, exit 1.
-  checkpoint::write_file_atomic((tmp / "bad.png").string(), "not a png");
+  attnzoo::write_file_atomic((tmp / "bad.png").string(), "not a png");
   EXPECT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " " + (tmp / "bad.png").string(), &out), 1);
   EXPECT_TRUE(contains(out, "bad.png: cannot decode image")) << out;
   // Resume an already finished run: nothing left to do, same checkpoint.
@@ -62,7 +62,7 @@ TEST(CliTrain, EvalReadsAReleaseCheckpoint) {
   auto tmp = test::temp_dir("cli_eval_release");
   auto idx = test::write_tiny_idx(tmp / "idx", 8, 20, 10);
   const fs::path F = test::fixtures_dir() / "van";
-  checkpoint::write_file_atomic((tmp / "cfg.json").string(), test::read_json(F / "van_reduced_64.json")["config"].dump());
+  attnzoo::write_file_atomic((tmp / "cfg.json").string(), test::read_json(F / "van_reduced_64.json")["config"].dump());
   std::string out;
   ASSERT_EQ(run("eval --model van --config " + (tmp / "cfg.json").string() + " --checkpoint " +
                     (F / "van_reduced_64.checkpoint.pth").string() + " --data mnist:" + idx.string() +
@@ -102,7 +102,7 @@ TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   fs::create_directories(tmp / "folder" / "train" / "a");
   EXPECT_EQ(run("train --data " + (tmp / "folder").string() + " --epochs 1", &out), 1);
   EXPECT_TRUE(contains(out, "holds no images")) << out;
-  checkpoint::write_file_atomic((tmp / "r.yaml").string(), "epochs: [1\n");
+  attnzoo::write_file_atomic((tmp / "r.yaml").string(), "epochs: [1\n");
   EXPECT_EQ(run("train --config " + (tmp / "r.yaml").string(), &out), 2);
   EXPECT_TRUE(contains(out, "r.yaml")) << out;
 }

@@ -1,7 +1,7 @@
 // Config files (JSON/YAML) and --set overrides.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/models/config.h>
 
 #include <gtest/gtest.h>
@@ -24,11 +24,11 @@ TEST(Config, YamlTypesAndNesting) {
 
 TEST(Config, FilesAndErrorsNameTheFile) {
   auto dir = test::temp_dir("config");
-  checkpoint::write_file_atomic((dir / "m.yaml").string(), "embed_dims: [8, 16]\nnum_classes: 10\n");
-  checkpoint::write_file_atomic((dir / "m.json").string(), R"({"depths": [1, 2]})");
-  checkpoint::write_file_atomic((dir / "bad.yaml").string(), "a: [1, 2\nb: 3\n");
-  checkpoint::write_file_atomic((dir / "bad.json").string(), "{\"a\": }");
-  checkpoint::write_file_atomic((dir / "list.yaml").string(), "- 1\n- 2\n");
+  attnzoo::write_file_atomic((dir / "m.yaml").string(), "embed_dims: [8, 16]\nnum_classes: 10\n");
+  attnzoo::write_file_atomic((dir / "m.json").string(), R"({"depths": [1, 2]})");
+  attnzoo::write_file_atomic((dir / "bad.yaml").string(), "a: [1, 2\nb: 3\n");
+  attnzoo::write_file_atomic((dir / "bad.json").string(), "{\"a\": }");
+  attnzoo::write_file_atomic((dir / "list.yaml").string(), "- 1\n- 2\n");
   EXPECT_EQ(models::read_config_file((dir / "m.yaml").string())["num_classes"], 10);
   EXPECT_EQ(models::read_config_file((dir / "m.json").string())["depths"], nlohmann::json({1, 2}));
   for (const char* bad : {"bad.yaml", "bad.json", "list.yaml"}) {

@@ -1,7 +1,7 @@
 // Datasets, transforms, mixup/cutmix and the loader: real numbers on real and synthetic data.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/datasets/transforms.h>
@@ -58,10 +58,10 @@ TEST(Datasets, IdxGzipTruncationAndMagicErrors) {
   auto gz = open_idx((dir.parent_path() / "gz").string(), "train");
   EXPECT_TRUE(gz->get(7).image.equal(ds->get(7).image));
   // Truncated images file.
-  const std::string img = checkpoint::read_file_bytes((dir / "train-images-idx3-ubyte").string());
-  checkpoint::write_file_atomic((dir / "train-images-idx3-ubyte").string(), img.substr(0, img.size() - 5));
+  const std::string img = attnzoo::read_file_bytes((dir / "train-images-idx3-ubyte").string());
+  attnzoo::write_file_atomic((dir / "train-images-idx3-ubyte").string(), img.substr(0, img.size() - 5));
   EXPECT_TRUE(contains(error_of([&] { open_idx(dir.string(), "train"); }), "truncated"));
-  checkpoint::write_file_atomic((dir / "train-images-idx3-ubyte").string(), "garbage garbage garbage");
+  attnzoo::write_file_atomic((dir / "train-images-idx3-ubyte").string(), "garbage garbage garbage");
   EXPECT_TRUE(contains(error_of([&] { open_idx(dir.string(), "train"); }), "magic"));
   EXPECT_TRUE(contains(error_of([&] { open_idx("/nonexistent", "train"); }), "/nonexistent"));
 }
@@ -74,9 +74,9 @@ TEST(Datasets, CifarBinaryIsPlanarRgb) {
     return s;
   };
   for (int i = 1; i <= 5; ++i)
-    checkpoint::write_file_atomic((dir / ("data_batch_" + std::to_string(i) + ".bin")).string(),
+    attnzoo::write_file_atomic((dir / ("data_batch_" + std::to_string(i) + ".bin")).string(),
                                   record(static_cast<uint8_t>(i), 10, 20, 30) + record(0, 1, 2, 3));
-  checkpoint::write_file_atomic((dir / "test_batch.bin").string(), record(7, 200, 100, 50));
+  attnzoo::write_file_atomic((dir / "test_batch.bin").string(), record(7, 200, 100, 50));
   auto train = open_dataset("cifar10:" + dir.string(), "train");
   EXPECT_EQ(train->size(), 10u);
   auto s = train->get(2);
@@ -84,7 +84,7 @@ TEST(Datasets, CifarBinaryIsPlanarRgb) {
   EXPECT_EQ(s.image.sizes(), (std::vector<int64_t>{32, 32, 3}));
   EXPECT_EQ(s.image[5][6][0].item<int>(), 10);
   EXPECT_EQ(s.image[5][6][2].item<int>(), 30);
-  checkpoint::write_file_atomic((dir / "test_batch.bin").string(), "short");
+  attnzoo::write_file_atomic((dir / "test_batch.bin").string(), "short");
   EXPECT_TRUE(contains(error_of([&] { open_cifar(dir.string(), "test"); }), "multiple of the 3073-byte"));
 }
 
@@ -107,12 +107,12 @@ TEST(Datasets, ImageFolderRoundTripAndBadInput) {
   fs::create_directories(tmp / "png" / "train" / "empty_class");
   EXPECT_TRUE(contains(error_of([&] { open_image_folder((tmp / "png").string(), "train"); }), "holds no images"));
   fs::remove(tmp / "png" / "train" / "empty_class");
-  checkpoint::write_file_atomic((tmp / "png" / "train" / "0" / "notes.txt").string(), "x");
+  attnzoo::write_file_atomic((tmp / "png" / "train" / "0" / "notes.txt").string(), "x");
   EXPECT_TRUE(contains(error_of([&] { open_image_folder((tmp / "png").string(), "train"); }), "unknown image extension"));
   fs::remove(tmp / "png" / "train" / "0" / "notes.txt");
   // A corrupt image names its path when decoded; the loader can skip and count it.
   const auto bad = tmp / "png" / "train" / "1" / "zz_corrupt.PNG";
-  checkpoint::write_file_atomic(bad.string(), "\x89PNG not really");
+  attnzoo::write_file_atomic(bad.string(), "\x89PNG not really");
   auto with_bad = open_image_folder((tmp / "png").string(), "train");
   std::string msg;
   for (size_t i = 0; i < with_bad->size(); ++i) {

@@ -2,7 +2,7 @@
 // and corrupted/truncated files that must end in an error, never a crash.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
@@ -113,7 +113,7 @@ TEST(Pickle, ExplicitCheckpointKeyAndBadKey) {
 
 TEST(Pickle, PlainPickleOpcodes) {
   // {'a': [1, 2.5, 'x', None, True], 'b': (b'\x01',)}, protocol 2, written by CPython (make_pth.py).
-  const std::string prog = checkpoint::read_file_bytes(pth("plain.pkl").string());
+  const std::string prog = attnzoo::read_file_bytes(pth("plain.pkl").string());
   auto v = checkpoint::unpickle(prog, nullptr, "inline");
   ASSERT_TRUE(v->is(Kind::Dict));
   const PyValue* a = v->find("a");
@@ -129,8 +129,8 @@ TEST(Pickle, PlainPickleOpcodes) {
 
 TEST(Pickle, NotAZipOrLegacyFormatGivesClearErrors) {
   auto dir = test::temp_dir("pickle_magic");
-  checkpoint::write_file_atomic((dir / "legacy.pth").string(), std::string("\x80\x02\x8a\x0alz", 6));
-  checkpoint::write_file_atomic((dir / "text.pth").string(), "hello world");
+  attnzoo::write_file_atomic((dir / "legacy.pth").string(), std::string("\x80\x02\x8a\x0alz", 6));
+  attnzoo::write_file_atomic((dir / "text.pth").string(), "hello world");
   EXPECT_THROW(
       {
         try {
@@ -149,12 +149,12 @@ TEST(Pickle, NotAZipOrLegacyFormatGivesClearErrors) {
 // (or, for flips in unused bytes, a successful load) -- never a crash.
 TEST(Pickle, TruncatedAndBitFlippedFilesNeverCrash) {
   const std::string good =
-      checkpoint::read_file_bytes((test::fixtures_dir() / "pth" / "views.pth").string());
+      attnzoo::read_file_bytes((test::fixtures_dir() / "pth" / "views.pth").string());
   auto dir = test::temp_dir("pickle_fuzz");
   const std::string f = (dir / "fuzz.pth").string();
   int errors = 0, loads = 0;
   auto attempt = [&](const std::string& bytes) {
-    checkpoint::write_file_atomic(f, bytes);
+    attnzoo::write_file_atomic(f, bytes);
     try {
       checkpoint::load_pth(f);
       ++loads;
@@ -174,7 +174,7 @@ TEST(Pickle, TruncatedAndBitFlippedFilesNeverCrash) {
 }
 
 TEST(Pickle, CorruptedPickleProgramsNeverCrash) {
-  const std::string prog = checkpoint::read_file_bytes(pth("plain.pkl").string());
+  const std::string prog = attnzoo::read_file_bytes(pth("plain.pkl").string());
   std::mt19937 rng(99);
   int errors = 0;
   for (size_t n = 0; n < prog.size(); ++n) {

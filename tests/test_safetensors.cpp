@@ -1,7 +1,7 @@
 // safetensors: round trips of every dtype, metadata, and headers that lie.
 #include "test_util.h"
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <gtest/gtest.h>
@@ -60,7 +60,7 @@ TEST(Safetensors, RoundTripsEveryDtypeAndMetadata) {
     EXPECT_TRUE(t->equal(item.value())) << item.key();
   }
   // Data section is 8-byte aligned (header padded), as the reference implementation does.
-  const std::string bytes = checkpoint::read_file_bytes(f);
+  const std::string bytes = attnzoo::read_file_bytes(f);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
   EXPECT_EQ((8 + n) % 8, 0u);

@@ -109,7 +109,7 @@ TEST(SequenceModules, BlockLocalEqualsSoftmaxWhenTheHaloCoversEverything) {
 // Without padding, the 1-D channel group attention is DaViT's ChannelAttention (same keys, same numbers).
 TEST(SequenceModules, ChannelGroupEqualsDaViTChannelAttention) {
   torch::manual_seed(4);
-  ChannelAttention ref(32, 4, true);
+  ChannelAttention ref(ChannelAttentionOptions(32, 4).qkv_bias(true));
   ChannelGroupAttention1D cga(SequenceAttentionOptions(32, 4));
   torch::NoGradGuard ng;
   for (const auto& p : ref->named_parameters()) cga->named_parameters()[p.key()].copy_(p.value());

@@ -1,6 +1,6 @@
 #include <attnzoo/checkpoint/safetensors.h>
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // ImageNet-style class folders, decoded with OpenCV; and the PNG exporter.
 #include <attnzoo/datasets/dataset.h>
 
-#include <attnzoo/checkpoint/natural_sort.h>
+#include <attnzoo/core/natural_sort.h>
 
 #include <ATen/ATen.h>
 #include <opencv2/imgcodecs.hpp>

@@ -2,7 +2,7 @@
 
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/agent_attention.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/init.h>
@@ -151,7 +151,8 @@ AgentModelImpl::AgentModelImpl(const AgentModelOptions& o) : options(o), impl_(s
   TORCH_CHECK(arch == "deit" || arch == "pvt" || arch == "swin", "agent: unknown arch ", arch);
   int64_t total = 0;
   for (auto d : o.depths()) total += d;
-  auto dpr = [&](int64_t i) { return total > 1 ? o.drop_path_rate() * static_cast<double>(i) / static_cast<double>(total - 1) : 0.0; };
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), total);
+  auto dpr = [&](int64_t i) { return rates.at(static_cast<size_t>(i)); };
   auto agent_num = [&](size_t i) {
     TORCH_CHECK(i < o.agent_num().size(), "agent: agent_num needs an entry for index ", i);
     return o.agent_num()[i];

@@ -1,7 +1,7 @@
 #include <attnzoo/models/agent_cswin.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/cswin_attention.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/init.h>
@@ -125,7 +125,7 @@ AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(s
   register_module("stage1_conv_embed", stem);
   int64_t total = 0;
   for (auto d : o.depth()) total += d;
-  const at::Tensor dpr = torch::linspace(0, o.drop_path_rate(), std::max<int64_t>(total, 1), torch::kDouble);
+  const std::vector<double> dpr = modules::drop_path_rates(o.drop_path_rate(), total);
   int64_t cur = 0, dim = o.embed_dim();
   const std::string& at = o.attn_type();
   for (size_t i = 0; i < S; ++i) {
@@ -143,7 +143,7 @@ AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(s
       TORCH_CHECK(t == 'A' || t == 'B', "agent_cswin: attn_type letters must be A, B or M<n>, got ", at);
       const int64_t split = t == 'A' ? o.la_split_size()[i] : o.split_size()[i];
       auto b = std::make_shared<CSWinBlockImpl>(dim, reso, o.num_heads()[i], split, o.mlp_ratio(), o.qkv_bias(),
-                                                o.drop_rate(), o.attn_drop_rate(), dpr[cur].item<double>(), i + 1 == S,
+                                                o.drop_rate(), o.attn_drop_rate(), dpr[static_cast<size_t>(cur)], i + 1 == S,
                                                 o.agent_num()[i], t);
       blocks->push_back(b);
       I.stages.back().push_back(b);

@@ -1,7 +1,8 @@
 #include <attnzoo/models/biformer.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -26,13 +27,11 @@ BiFormerImpl::BiFormerImpl(const BiFormerOptions& o) : options(o) {
                                               conv(E[0] / 2, E[0]), nn::BatchNorm2d(E[0])));
   for (int i = 0; i < 3; ++i) downsample_layers->push_back(nn::Sequential(conv(E[i], E[i + 1]), nn::BatchNorm2d(E[i + 1])));
   register_module("downsample_layers", downsample_layers);
-  int64_t total = 0;
-  for (auto d : o.depth()) total += d;
-  int64_t cur = 0;
+  const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depth());
   for (int i = 0; i < 4; ++i) {
     nn::Sequential stage;
     for (int64_t j = 0; j < o.depth()[i]; ++j) {
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur + j) / static_cast<double>(total - 1) : 0.0;
+      const double dpr = rates[i][j];
       stage->push_back(modules::BiFormerBlock(modules::BiFormerBlockOptions(E[i])
                                                   .drop_path(dpr)
                                                   .layer_scale_init_value(o.layer_scale_init_value())
@@ -55,7 +54,6 @@ BiFormerImpl::BiFormerImpl(const BiFormerOptions& o) : options(o) {
                                                   .pre_norm(o.pre_norm())
                                                   .auto_pad(o.auto_pad())));
     }
-    cur += o.depth()[i];
     stages->push_back(stage);
   }
   register_module("stages", stages);
@@ -96,93 +94,16 @@ std::vector<FeatureInfo> BiFormerImpl::feature_info() const {
 }
 
 BiFormerOptions biformer_options_from_args(const nlohmann::json& args) {
-  ArgReader a(args, "biformer");
-  BiFormerOptions o;
-  o.depth(a.get("depth", o.depth()))
-      .in_chans(a.get("in_chans", o.in_chans()))
-      .num_classes(a.get("num_classes", o.num_classes()))
-      .embed_dim(a.get("embed_dim", o.embed_dim()))
-      .head_dim(a.get("head_dim", o.head_dim()))
-      .qk_scale(a.get("qk_scale", o.qk_scale()))
-      .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
-      .n_win(a.get("n_win", o.n_win()))
-      .kv_downsample_mode(a.get("kv_downsample_mode", o.kv_downsample_mode()))
-      .kv_per_wins(a.get("kv_per_wins", o.kv_per_wins()))
-      .topks(a.get("topks", o.topks()))
-      .side_dwconv(a.get("side_dwconv", o.side_dwconv()))
-      .layer_scale_init_value(a.get("layer_scale_init_value", o.layer_scale_init_value()))
-      .param_routing(a.get("param_routing", o.param_routing()))
-      .diff_routing(a.get("diff_routing", o.diff_routing()))
-      .soft_routing(a.get("soft_routing", o.soft_routing()))
-      .pre_norm(a.get("pre_norm", o.pre_norm()))
-      .before_attn_dwconv(a.get("before_attn_dwconv", o.before_attn_dwconv()))
-      .auto_pad(a.get("auto_pad", o.auto_pad()))
-      .kv_downsample_ratios(a.get("kv_downsample_ratios", o.kv_downsample_ratios()))
-      .mlp_ratios(a.get("mlp_ratios", o.mlp_ratios()))
-      .param_attention(a.get("param_attention", o.param_attention()))
-      .mlp_dwconv(a.get("mlp_dwconv", o.mlp_dwconv()));
-  // qk_dims: the official default is [None]*4, which the constructor cannot use (heads = qk_dim // head_dim).
-  const auto qk = a.get("qk_dims", nlohmann::json::array());
-  std::vector<int64_t> qk_dims;
-  for (const auto& v : qk) {
-    if (v.is_null()) throw std::invalid_argument("biformer: qk_dims entries must be integers (the official code needs them)");
-    qk_dims.push_back(v.get<int64_t>());
-  }
-  o.qk_dims(qk_dims);
-  if (a.has("representation_size") && !args.at("representation_size").is_null())
-    throw std::invalid_argument("biformer: representation_size is not supported (no official variant uses it)");
-  if (a.has("pe") && !args.at("pe").is_null()) throw std::invalid_argument("biformer: pe must be null (as in every official variant)");
-  // Accepted and without effect here, as in the official forward: drop_rate is never used, gradient
-  // checkpointing changes memory only, kv_downsample_kernels is unused by the legacy BRA, pe_stages needs pe.
-  for (const char* k : {"representation_size", "pe", "drop_rate", "use_checkpoint_stages", "kv_downsample_kernels", "pe_stages"})
-    a.ignore(k);
-  a.finish();
-  return o;
+  return options_from_args<BiFormerOptions>(args, "biformer");
 }
 
 void register_biformer(Registry& r) {
-  const BiFormerOptions d;
-  ModelFamily fam;
-  fam.name = "biformer";
-  fam.description = "BiFormer, bi-level routing attention (Zhu et al. CVPR 2023, arXiv 2303.08810)";
-  fam.default_args = {{"depth", d.depth()},
-                      {"in_chans", d.in_chans()},
-                      {"num_classes", d.num_classes()},
-                      {"embed_dim", d.embed_dim()},
-                      {"head_dim", d.head_dim()},
-                      {"qk_scale", nullptr},
-                      {"representation_size", nullptr},
-                      {"drop_path_rate", d.drop_path_rate()},
-                      {"drop_rate", 0.0},
-                      {"use_checkpoint_stages", nlohmann::json::array()},
-                      {"n_win", d.n_win()},
-                      {"kv_downsample_mode", d.kv_downsample_mode()},
-                      {"kv_per_wins", d.kv_per_wins()},
-                      {"topks", d.topks()},
-                      {"side_dwconv", d.side_dwconv()},
-                      {"layer_scale_init_value", d.layer_scale_init_value()},
-                      {"qk_dims", {nullptr, nullptr, nullptr, nullptr}},
-                      {"param_routing", false},
-                      {"diff_routing", false},
-                      {"soft_routing", false},
-                      {"pre_norm", true},
-                      {"pe", nullptr},
-                      {"pe_stages", {0}},
-                      {"before_attn_dwconv", d.before_attn_dwconv()},
-                      {"auto_pad", false},
-                      {"kv_downsample_kernels", {4, 2, 1, 1}},
-                      {"kv_downsample_ratios", d.kv_downsample_ratios()},
-                      {"mlp_ratios", d.mlp_ratios()},
-                      {"param_attention", d.param_attention()},
-                      {"mlp_dwconv", false}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr { return BiFormer(biformer_options_from_args(args)).ptr(); };
   // The authors evaluate with the DeiT pipeline (resize 256, center crop 224, ImageNet mean/std).
   PretrainedCfg cfg;
   cfg.first_conv = "downsample_layers.0.0";
   cfg.classifier = "head";
   cfg.paper = "arXiv:2303.08810";
-  fam.pretrained = cfg;
-  r.add_family(fam);
+  r.add_family(family_of<BiFormer, BiFormerOptions>("biformer", "BiFormer, bi-level routing attention (Zhu et al. CVPR 2023, arXiv 2303.08810)", cfg));
   struct V {
     const char* name;
     std::vector<int64_t> depth, dims;

@@ -1,7 +1,8 @@
 #include <attnzoo/models/biformer.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/bra_nchw.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/norm.h>
@@ -37,14 +38,12 @@ BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
     downsample_layers->push_back(down);
   }
   register_module("downsample_layers", downsample_layers);
-  int64_t total = 0;
-  for (auto d : o.depth()) total += d;
-  int64_t cur = 0;
+  const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depth());
   for (int i = 0; i < 4; ++i) {
     nn::ModuleList blocks;
     blocks_.emplace_back();
-    for (int64_t j = 0; j < o.depth()[i]; ++j, ++cur) {
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
+    for (int64_t j = 0; j < o.depth()[i]; ++j) {
+      const double dpr = rates[i][j];
       if (o.nchw_bra()) {
         modules::NchwBiFormerBlock b(modules::NchwBiFormerBlockOptions(E[i])
                                          .drop_path(dpr)
@@ -121,43 +120,11 @@ namespace {
 // Both classes (BiFormerSTL, nchwBiFormerSTL) take the same constructor arguments.
 void register_stl_family(Registry& r, const std::string& name, bool nchw, const std::string& description,
                          const std::vector<int64_t>& topks) {
-  const BiFormerSTLOptions d;
-  ModelFamily fam;
-  fam.name = name;
-  fam.description = description;
-  fam.default_args = {{"in_chans", d.in_chans()},     {"num_classes", d.num_classes()}, {"depth", d.depth()},
-                      {"embed_dim", d.embed_dim()},   {"head_dim", d.head_dim()},       {"qk_scale", nullptr},
-                      {"drop_path_rate", 0.0},        {"drop_rate", 0.0},               {"use_checkpoint_stages", nlohmann::json::array()},
-                      {"mlp_ratios", d.mlp_ratios()}, {"norm_layer", d.norm_layer()},   {"pre_head_norm_layer", nullptr},
-                      {"n_wins", d.n_wins()},         {"topks", d.topks()},             {"side_dwconv", d.side_dwconv()}};
-  fam.build = [name, nchw](const nlohmann::json& args) -> ClassifierPtr {
-    ArgReader a(args, name);
-    BiFormerSTLOptions o;
-    o.in_chans(a.get("in_chans", o.in_chans()))
-        .num_classes(a.get("num_classes", o.num_classes()))
-        .depth(a.get("depth", o.depth()))
-        .embed_dim(a.get("embed_dim", o.embed_dim()))
-        .head_dim(a.get("head_dim", o.head_dim()))
-        .qk_scale(a.get("qk_scale", o.qk_scale()))
-        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
-        .mlp_ratios(a.get("mlp_ratios", o.mlp_ratios()))
-        .norm_layer(a.get("norm_layer", o.norm_layer()))
-        .pre_head_norm_layer(a.get("pre_head_norm_layer", o.pre_head_norm_layer()))
-        .n_wins(a.get("n_wins", o.n_wins()))
-        .topks(a.get("topks", o.topks()))
-        .side_dwconv(a.get("side_dwconv", o.side_dwconv()))
-        .nchw_bra(nchw);
-    a.ignore("drop_rate");              // unused by the official forward
-    a.ignore("use_checkpoint_stages");  // memory only
-    a.finish();
-    return BiFormerSTL(o).ptr();
-  };
   PretrainedCfg cfg;
   cfg.first_conv = "downsample_layers.0.0";
   cfg.classifier = "head";
   cfg.paper = "arXiv:2303.08810";
-  fam.pretrained = cfg;
-  r.add_family(fam);
+  r.add_family(family_of<BiFormerSTL>(name, description, cfg, BiFormerSTLOptions().nchw_bra(nchw)));
   ModelVariant v;
   v.name = name;
   v.family = name;

@@ -1,6 +1,6 @@
 #include <attnzoo/models/config.h>
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 
 #include <yaml-cpp/yaml.h>
 
@@ -64,7 +64,7 @@ nlohmann::json yaml_to_json(const std::string& text, const std::string& what) {
 }
 
 nlohmann::json read_config_file(const std::string& path) {
-  const std::string text = checkpoint::read_file_bytes(path);
+  const std::string text = attnzoo::read_file_bytes(path);
   nlohmann::json j;
   if (ends_with(path, ".json")) {
     try {

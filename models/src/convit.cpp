@@ -1,7 +1,8 @@
 #include <attnzoo/models/convit.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -19,15 +20,15 @@ ConViTImpl::ConViTImpl(const ConViTOptions& o) : options(o) {
   patch_embed = modules::PatchEmbed(modules::PatchEmbedOptions(o.img_size(), o.patch_size(), o.in_chans(), C));
   if (o.use_pos_embed()) pos_embed = register_parameter("pos_embed", torch::zeros({1, patch_embed->num_patches(), C}));
   register_module("patch_embed", patch_embed);
+  const std::vector<double> dpr = modules::drop_path_rates(o.drop_path_rate(), o.depth());
   for (int64_t i = 0; i < o.depth(); ++i) {
-    const double dpr = o.depth() > 1 ? o.drop_path_rate() * static_cast<double>(i) / static_cast<double>(o.depth() - 1) : 0.0;
     blocks->push_back(modules::ConViTBlock(modules::ConViTBlockOptions(C, o.num_heads())
                                                .mlp_ratio(o.mlp_ratio())
                                                .qkv_bias(o.qkv_bias())
                                                .qk_scale(o.qk_scale())
                                                .drop(o.drop_rate())
                                                .attn_drop(o.attn_drop_rate())
-                                               .drop_path(dpr)
+                                               .drop_path(dpr[static_cast<size_t>(i)])
                                                .norm_eps(o.norm_eps())
                                                .use_gpsa(i < o.local_up_to_layer())
                                                .locality_strength(o.locality_strength())));
@@ -94,66 +95,17 @@ std::vector<FeatureInfo> ConViTImpl::feature_info() const {
 }
 
 ConViTOptions convit_options_from_args(const nlohmann::json& args) {
-  ArgReader a(args, "convit");
-  ConViTOptions o;
-  o.img_size(a.get("img_size", o.img_size()))
-      .patch_size(a.get("patch_size", o.patch_size()))
-      .in_chans(a.get("in_chans", o.in_chans()))
-      .num_classes(a.get("num_classes", o.num_classes()))
-      .embed_dim(a.get("embed_dim", o.embed_dim()))
-      .depth(a.get("depth", o.depth()))
-      .num_heads(a.get("num_heads", o.num_heads()))
-      .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
-      .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
-      .qk_scale(a.get("qk_scale", o.qk_scale()))
-      .drop_rate(a.get("drop_rate", o.drop_rate()))
-      .attn_drop_rate(a.get("attn_drop_rate", o.attn_drop_rate()))
-      .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
-      .local_up_to_layer(a.get("local_up_to_layer", o.local_up_to_layer()))
-      .locality_strength(a.get("locality_strength", o.locality_strength()))
-      .use_pos_embed(a.get("use_pos_embed", o.use_pos_embed()));
-  o.norm_eps(layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "convit"));
-  if (a.has("hybrid_backbone") && !args.at("hybrid_backbone").is_null())
-    throw std::invalid_argument("convit: hybrid_backbone is not supported (no official variant uses it)");
-  a.ignore("hybrid_backbone");
-  a.ignore("global_pool");
-  a.finish();
-  return o;
+  return options_from_args<ConViTOptions>(args, "convit");
 }
 
 void register_convit(Registry& r) {
-  const ConViTOptions d;
-  ModelFamily fam;
-  fam.name = "convit";
-  fam.description = "ConViT, gated positional self-attention (d'Ascoli et al. 2021, arXiv 2103.10697)";
-  fam.default_args = {{"img_size", d.img_size()},
-                      {"patch_size", d.patch_size()},
-                      {"in_chans", d.in_chans()},
-                      {"num_classes", d.num_classes()},
-                      {"embed_dim", d.embed_dim()},
-                      {"depth", d.depth()},
-                      {"num_heads", d.num_heads()},
-                      {"mlp_ratio", d.mlp_ratio()},
-                      {"qkv_bias", d.qkv_bias()},
-                      {"qk_scale", nullptr},
-                      {"drop_rate", d.drop_rate()},
-                      {"attn_drop_rate", d.attn_drop_rate()},
-                      {"drop_path_rate", d.drop_path_rate()},
-                      {"hybrid_backbone", nullptr},
-                      {"norm_layer", "nn.LayerNorm"},
-                      {"global_pool", nullptr},
-                      {"local_up_to_layer", d.local_up_to_layer()},
-                      {"locality_strength", d.locality_strength()},
-                      {"use_pos_embed", d.use_pos_embed()}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr { return ConViT(convit_options_from_args(args)).ptr(); };
   // timm's ConViT pretrained cfg (DeiT pipeline): crop 0.875, bicubic, ImageNet mean/std, fixed input size.
   PretrainedCfg cfg;
   cfg.first_conv = "patch_embed.proj";
   cfg.classifier = "head";
   cfg.fixed_input_size = true;
   cfg.paper = "arXiv:2103.10697";
-  fam.pretrained = cfg;
-  r.add_family(fam);
+  r.add_family(family_of<ConViT, ConViTOptions>("convit", "ConViT, gated positional self-attention (d'Ascoli et al. 2021, arXiv 2103.10697)", cfg));
   for (const auto& [name, heads] : std::vector<std::pair<std::string, int64_t>>{{"convit_tiny", 4}, {"convit_small", 9}, {"convit_base", 16}}) {
     ModelVariant v;
     v.name = name;

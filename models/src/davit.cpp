@@ -1,7 +1,8 @@
 #include <attnzoo/models/davit.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -25,7 +26,8 @@ DaViTImpl::DaViTImpl(const DaViTOptions& o) : options(o) {
                                                      o.overlapped_patch()));
   register_module("patch_embeds", patch_embeds);
   // dpr = linspace(0, rate, 2 * layers): layer l's spatial block gets dpr[2l], its channel block dpr[2l+1].
-  auto dpr = [&](int64_t k) { return 2 * layers > 1 ? o.drop_path_rate() * k / static_cast<double>(2 * layers - 1) : 0.0; };
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), 2 * layers);
+  auto dpr = [&](int64_t k) { return rates[static_cast<size_t>(k)]; };
   int64_t l = 0;
   for (size_t i = 0; i < S; ++i) {
     nn::ModuleList stage;
@@ -105,49 +107,12 @@ checkpoint::TensorDict DaViTImpl::filter_checkpoint(checkpoint::TensorDict weigh
 }
 
 void register_davit(Registry& r) {
-  const DaViTOptions d;
-  ModelFamily fam;
-  fam.name = "davit";
-  fam.description = "DaViT, dual (spatial window + channel group) attention (Ding et al. ECCV 2022, arXiv 2204.03645)";
-  fam.default_args = {{"in_chans", d.in_chans()},       {"num_classes", d.num_classes()}, {"depths", d.depths()},
-                      {"patch_size", d.patch_size()},   {"embed_dims", d.embed_dims()},   {"num_heads", d.num_heads()},
-                      {"window_size", d.window_size()}, {"mlp_ratio", d.mlp_ratio()},     {"qkv_bias", d.qkv_bias()},
-                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"},
-                      {"attention_types", {"spatial", "channel"}}, {"ffn", d.ffn()},
-                      {"overlapped_patch", d.overlapped_patch()}, {"weight_init", ""}, {"img_size", 224},
-                      {"drop_rate", 0.0},                {"attn_drop_rate", 0.0}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
-    ArgReader a(args, "davit");
-    DaViTOptions o;
-    o.in_chans(a.get("in_chans", o.in_chans()))
-        .num_classes(a.get("num_classes", o.num_classes()))
-        .depths(a.get("depths", o.depths()))
-        .patch_size(a.get("patch_size", o.patch_size()))
-        .embed_dims(a.get("embed_dims", o.embed_dims()))
-        .num_heads(a.get("num_heads", o.num_heads()))
-        .window_size(a.get("window_size", o.window_size()))
-        .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
-        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
-        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
-        .ffn(a.get("ffn", o.ffn()))
-        .overlapped_patch(a.get("overlapped_patch", o.overlapped_patch()));
-    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "davit") != 1e-5)
-      throw std::invalid_argument("davit: only nn.LayerNorm (eps 1e-5) is supported as norm_layer");
-    const auto types = a.get<std::vector<std::string>>("attention_types", {"spatial", "channel"});
-    if (types != std::vector<std::string>{"spatial", "channel"})
-      throw std::invalid_argument("davit: attention_types must be [spatial, channel] (as in every official variant)");
-    if (a.get<std::string>("weight_init", "") == "conv") throw std::invalid_argument("davit: weight_init 'conv' is not supported");
-    for (const char* k : {"img_size", "drop_rate", "attn_drop_rate"}) a.ignore(k);  // unused by the official forward
-    a.finish();
-    return DaViT(o).ptr();
-  };
   PretrainedCfg cfg;  // timm's DaViT cfg: crop 0.95, bicubic, ImageNet mean/std
   cfg.first_conv = "patch_embeds.0.proj";
   cfg.classifier = "head";
   cfg.crop_pct = 0.95;
   cfg.paper = "arXiv:2204.03645";
-  fam.pretrained = cfg;
-  r.add_family(fam);
+  r.add_family(family_of<DaViT, DaViTOptions>("davit", "DaViT, dual (spatial window + channel group) attention (Ding et al. ECCV 2022, arXiv 2204.03645)", cfg));
   struct V {
     const char* name;
     std::vector<int64_t> depths, dims, heads;

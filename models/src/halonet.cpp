@@ -1,7 +1,8 @@
 #include <attnzoo/models/halonet.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 
 #include <torch/torch.h>
 
@@ -349,6 +350,7 @@ ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
     depths.push_back(d);
     total += d;
   }
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), total);
   stages = register_module("stages", nn::ModuleList());
   int64_t global = 0;
   for (size_t si = 0; si < cfg.blocks.size(); ++si) {
@@ -367,7 +369,7 @@ ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
       const ByoBlockCfg& b = expanded[bi];
       const int64_t out_chs = modules::make_divisible(static_cast<double>(b.c) * cfg.width_factor);
       const int64_t block_stride = bi == 0 ? stride : 1;
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(global) / static_cast<double>(total - 1) : 0.0;
+      const double dpr = rates[static_cast<size_t>(global)];
       modules::ByobBlockOptions bo(prev_chs, out_chs);
       bo.stride(block_stride)
           .group_size(b.gs)

@@ -1,7 +1,8 @@
 #include <attnzoo/models/litv2.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -19,12 +20,13 @@ LITv2Impl::LITv2Impl(const LITv2Options& o) : options(o) {
                                                                        .norm(true)));
   int64_t total = 0;
   for (auto d : o.depths()) total += d;
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), total);
   int64_t cur = 0;
   for (size_t i = 0; i < S; ++i) {
     const int64_t dim = o.embed_dim() << i;
     nn::ModuleList blocks;
     for (int64_t j = 0; j < o.depths()[i]; ++j, ++cur) {
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
+      const double dpr = rates[static_cast<size_t>(cur)];
       blocks->push_back(modules::LITBlock(modules::LITBlockOptions(dim, o.num_heads()[i])
                                               .mlp_ratio(o.mlp_ratio())
                                               .qkv_bias(o.qkv_bias())
@@ -90,51 +92,12 @@ std::vector<FeatureInfo> LITv2Impl::feature_info() const {
 }
 
 void register_litv2(Registry& r) {
-  const LITv2Options d;
-  ModelFamily fam;
-  fam.name = "litv2";
-  fam.description = "LITv2, HiLo attention + deformable token merging (Pan et al. NeurIPS 2022, arXiv 2205.13213)";
-  fam.default_args = {{"img_size", d.img_size()},     {"patch_size", d.patch_size()},   {"in_chans", d.in_chans()},
-                      {"num_classes", d.num_classes()}, {"embed_dim", d.embed_dim()},   {"depths", d.depths()},
-                      {"num_heads", d.num_heads()},   {"mlp_ratio", d.mlp_ratio()},     {"qkv_bias", d.qkv_bias()},
-                      {"qk_scale", nullptr},          {"drop_rate", 0.0},               {"attn_drop_rate", 0.0},
-                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"}, {"ape", false},
-                      {"patch_norm", true},           {"use_checkpoint", false},        {"has_msa", d.has_msa()},
-                      {"alpha", d.alpha()},           {"local_ws", nullptr}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr {
-    ArgReader a(args, "litv2");
-    LITv2Options o;
-    o.img_size(a.get("img_size", o.img_size()))
-        .patch_size(a.get("patch_size", o.patch_size()))
-        .in_chans(a.get("in_chans", o.in_chans()))
-        .num_classes(a.get("num_classes", o.num_classes()))
-        .embed_dim(a.get("embed_dim", o.embed_dim()))
-        .depths(a.get("depths", o.depths()))
-        .num_heads(a.get("num_heads", o.num_heads()))
-        .mlp_ratio(a.get("mlp_ratio", o.mlp_ratio()))
-        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
-        .qk_scale(a.get("qk_scale", o.qk_scale()))
-        .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()))
-        .has_msa(a.get("has_msa", o.has_msa()))
-        .alpha(a.get("alpha", o.alpha()));
-    if (!a.has("local_ws") || args.at("local_ws").is_null())
-      throw std::invalid_argument("litv2: local_ws is required (the official constructor indexes it per stage)");
-    o.local_ws(a.get<std::vector<int64_t>>("local_ws"));
-    if (a.get<bool>("ape", false)) throw std::invalid_argument("litv2: ape (absolute position embedding) is not supported");
-    if (!a.get<bool>("patch_norm", true)) throw std::invalid_argument("litv2: patch_norm false is not supported");
-    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "litv2") != 1e-5)
-      throw std::invalid_argument("litv2: only nn.LayerNorm (eps 1e-5) is supported as norm_layer");
-    for (const char* k : {"drop_rate", "attn_drop_rate", "use_checkpoint"}) a.ignore(k);  // zero / memory only
-    a.finish();
-    return LITv2(o).ptr();
-  };
   PretrainedCfg cfg;  // the authors' DeiT/Swin pipeline: crop 0.875, bicubic, ImageNet mean/std
   cfg.first_conv = "patch_embed.proj";
   cfg.classifier = "head";
   cfg.fixed_input_size = true;
   cfg.paper = "arXiv:2205.13213";
-  fam.pretrained = cfg;
-  r.add_family(fam);
+  r.add_family(family_of<LITv2, LITv2Options>("litv2", "LITv2, HiLo attention + deformable token merging (Pan et al. NeurIPS 2022, arXiv 2205.13213)", cfg));
   struct V {
     const char* name;
     int64_t embed;

@@ -1,6 +1,6 @@
 #include <attnzoo/models/lra_encoder.h>
 
-#include <attnzoo/modules/args.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/neighborhood.h>
 #include <attnzoo/modules/sequence.h>

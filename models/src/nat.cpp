@@ -1,7 +1,8 @@
 #include <attnzoo/models/nat.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/patch_merging.h>
 
@@ -64,6 +65,7 @@ NATImpl::NATImpl(const NATOptions& o) : options(o) {
 
   int64_t total = 0;
   for (auto d : depths) total += d;
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), total);
   int64_t cur = 0;
   const int64_t stem_stride = layout == "nat" ? 4 : o.patch_size();
   auto container = iso ? nullptr : register_module(layout == "nat" ? "levels" : "layers", nn::ModuleList());
@@ -76,7 +78,7 @@ NATImpl::NATImpl(const NATOptions& o) : options(o) {
     nn::ModuleList blocks;
     blocks_.emplace_back();
     for (int64_t j = 0; j < depths[i]; ++j, ++cur) {
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur) / static_cast<double>(total - 1) : 0.0;
+      const double dpr = rates[static_cast<size_t>(cur)];
       int64_t dil = o.dilations().empty() ? 1 : o.dilations()[i][j];
       if (iso) dil = j % 2 == 0 ? 1 : o.dilation();
       NATLayerOptions lo(dim, heads);

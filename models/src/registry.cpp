@@ -1,6 +1,6 @@
 #include <attnzoo/models/registry.h>
 
-#include <attnzoo/checkpoint/natural_sort.h>
+#include <attnzoo/core/natural_sort.h>
 
 #include <algorithm>
 #include <cctype>

@@ -1,7 +1,8 @@
 #include <attnzoo/models/van.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/args.h>
+#include <attnzoo/modules/drop_path.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
 
 
@@ -21,6 +22,7 @@ VANImpl::VANImpl(const VANOptions& o) : options(o) {
               "VAN: embed_dims, depths and mlp_ratios need num_stages (", S, ") entries");
   int64_t total = 0;
   for (int64_t i = 0; i < S; ++i) total += o.depths()[i];
+  const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), total);
   int64_t cur = 0;
   for (int64_t i = 0; i < S; ++i) {
     const int64_t dim = o.embed_dims()[i];
@@ -30,9 +32,7 @@ VANImpl::VANImpl(const VANOptions& o) : options(o) {
     patch_embeds.push_back(register_module("patch_embed" + std::to_string(i + 1), OverlapPatchEmbed(pe)));
     nn::ModuleList blk;
     for (int64_t j = 0; j < o.depths()[i]; ++j) {
-      // Stochastic depth rises linearly over all blocks (torch.linspace(0, rate, sum(depths))).
-      const double dpr = total > 1 ? o.drop_path_rate() * static_cast<double>(cur + j) / static_cast<double>(total - 1)
-                                   : 0.0;
+      const double dpr = rates[static_cast<size_t>(cur + j)];
       blk->push_back(VANBlock(VANBlockOptions(dim).mlp_ratio(o.mlp_ratios()[i]).drop(o.drop_rate()).drop_path(dpr)));
     }
     cur += o.depths()[i];
@@ -104,38 +104,11 @@ PretrainedCfg van_pretrained_cfg() {
 
 }  // namespace
 
-VANOptions van_options_from_args(const nlohmann::json& args) {
-  ArgReader a(args, "van");
-  VANOptions o;
-  o.embed_dims(a.get("embed_dims", o.embed_dims()))
-      .mlp_ratios(a.get("mlp_ratios", o.mlp_ratios()))
-      .depths(a.get("depths", o.depths()))
-      .num_stages(a.get("num_stages", o.num_stages()))
-      .in_chans(a.get("in_chans", o.in_chans()))
-      .num_classes(a.get("num_classes", o.num_classes()))
-      .drop_rate(a.get("drop_rate", o.drop_rate()))
-      .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()));
-  double eps = 1e-5;
-  if (a.has("norm_layer")) eps = layer_norm_eps(a.get<std::string>("norm_layer"), "van");
-  o.norm_eps(a.get("norm_eps", eps));
-  a.ignore("img_size");
-  a.ignore("flag");
-  a.finish();
-  return o;
-}
+VANOptions van_options_from_args(const nlohmann::json& args) { return options_from_args<VANOptions>(args, "van"); }
 
 void register_van(Registry& r) {
-  const VANOptions d;
-  ModelFamily fam;
-  fam.name = "van";
-  fam.description = "VAN, Large Kernel Attention (Guo et al. 2022, arXiv 2202.09741)";
-  fam.default_args = {{"img_size", 224},        {"in_chans", d.in_chans()},   {"num_classes", d.num_classes()},
-                      {"embed_dims", d.embed_dims()}, {"mlp_ratios", d.mlp_ratios()}, {"drop_rate", d.drop_rate()},
-                      {"drop_path_rate", d.drop_path_rate()}, {"norm_layer", "nn.LayerNorm"}, {"depths", d.depths()},
-                      {"num_stages", d.num_stages()}, {"flag", false}};
-  fam.build = [](const nlohmann::json& args) -> ClassifierPtr { return VAN(van_options_from_args(args)).ptr(); };
-  fam.pretrained = van_pretrained_cfg();
-  r.add_family(fam);
+  r.add_family(family_of<VAN, VANOptions>("van", "VAN, Large Kernel Attention (Guo et al. 2022, arXiv 2202.09741)",
+                                           van_pretrained_cfg()));
 
   const std::string ln = "functools.partial(torch.nn.LayerNorm, eps=1e-06)";
   struct V {

@@ -9,6 +9,8 @@
 
 #include <cmath>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -218,6 +220,65 @@ at::Tensor SwinWindowAttentionImpl::forward(const at::Tensor& x, const at::Tenso
   }
   attn = attn.softmax(-1);
   return proj(torch::matmul(attn, t[2]).transpose(1, 2).reshape({B_, N, C}));
+}
+
+void register_agent_modules(ModuleEntries& e) {
+  // Agent Attention: one module, three official flavours (files).
+  e.push_back({"agent_deit", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention on [B, 1 + window^2, C] tokens with a class token (Agent-DeiT)",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_deit.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 o.flavour("deit")
+                     .qkv_bias(a.get("qkv_bias", false))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(a.get<int64_t>("window", 14))
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.finish();
+                 return UnaryForward{}(AgentAttention(o));
+               }});
+  e.push_back({"agent_pvt", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention on a square token map with optional spatial reduction (Agent-PVT; extra {H, W})",
+               [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_pvt.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 const auto np = a.get<int64_t>("num_patches");
+                 o.flavour("pvt")
+                     .qkv_bias(a.get("qkv_bias", false))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(static_cast<int64_t>(std::sqrt(static_cast<double>(np)) + 1e-9))
+                     .sr_ratio(a.get<int64_t>("sr_ratio", 1))
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.ignore("qk_scale");  // unused by the official agent attention
+                 a.finish();
+                 AgentAttention m(o);
+                 BuiltModule b;
+                 b.module = m.ptr();
+                 b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
+                   TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+                   return std::vector<at::Tensor>{m->forward(in[0], extra.value("H", int64_t{0}), extra.value("W", int64_t{0}))};
+                 };
+                 return b;
+               }});
+  e.push_back({"agent_swin", "AgentAttention", "attnzoo::modules::AgentAttention",
+               "agent attention inside windows [num_windows * B, ws * ws, C] (Agent-Swin)", [](const nlohmann::json& c) {
+                 ArgReader a(c, "agent_swin.AgentAttention");
+                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
+                 const auto ws = a.get<std::vector<int64_t>>("window_size");
+                 if (ws.size() != 2 || ws[0] != ws[1]) throw std::invalid_argument("agent_swin.AgentAttention: square window_size [w, w] expected");
+                 o.flavour("swin")
+                     .qkv_bias(a.get("qkv_bias", true))
+                     .agent_num(a.get<int64_t>("agent_num", 49))
+                     .window(ws[0])
+                     .attn_drop(a.get("attn_drop", 0.0))
+                     .proj_drop(a.get("proj_drop", 0.0));
+                 a.ignore("qk_scale");
+                 a.ignore("shift_size");  // accepted and unused by the official module
+                 a.finish();
+                 return UnaryForward{}(AgentAttention(o));
+               }});
 }
 
 }  // namespace attnzoo::modules

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -90,6 +92,16 @@ at::Tensor BiFormerBlockImpl::forward(const at::Tensor& x_nchw) {
     x = norm2(x + drop_path(scaled(gamma2, mlp->forward(x))));
   }
   return x.permute({0, 3, 1, 2});
+}
+
+void register_biformer_modules(ModuleEntries& e) {
+  e.push_back(module_entry<BiLevelRoutingAttention>(
+      "biformer", "BiLevelRoutingAttention", "attnzoo::modules::BiLevelRoutingAttention",
+      "bi-level routing attention (NHWC): top-k window routing + token attention + LePE", BiLevelRoutingAttentionOptions(0)));
+  e.push_back(module_entry<AttentionLePE>("biformer", "AttentionLePE", "attnzoo::modules::AttentionLePE",
+                                          "global attention + LePE side branch (NHWC)", AttentionLePEOptions(0)));
+  e.push_back(module_entry<BiFormerBlock>("biformer", "Block", "attnzoo::modules::BiFormerBlock",
+                                          "BiFormer block (NCHW; attention chosen by topk)", BiFormerBlockOptions(0)));
 }
 
 }  // namespace attnzoo::modules

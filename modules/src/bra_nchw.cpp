@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -151,6 +153,17 @@ void NchwBiFormerBlockImpl::reset() {
 at::Tensor NchwBiFormerBlockImpl::forward(const at::Tensor& x) {
   at::Tensor y = x + drop_path(attn.forward(norm1.forward(x)), drop_path_rate, is_training());
   return y + drop_path(mlp->forward(norm2.forward(y)), drop_path_rate, is_training());
+}
+
+void register_biformer_stl_modules(ModuleEntries& e) {
+  e.push_back(module_entry<NchwBRA>("biformer_stl_nchw", "nchwBRA", "attnzoo::modules::NchwBRA",
+                                    "refactored NCHW bi-level routing attention (ops/bra_nchw.py; auto-pads to whole regions)",
+                                    NchwBRAOptions(0)));
+  e.push_back(module_entry<NchwAttentionLePE>("biformer_stl_nchw", "nchwAttentionLePE", "attnzoo::modules::NchwAttentionLePE",
+                                              "global attention + LePE on NCHW input", NchwAttentionLePEOptions(0)));
+  e.push_back(module_entry<NchwBiFormerBlock>(
+      "biformer_stl_nchw", "BiFormerBlock", "attnzoo::modules::NchwBiFormerBlock",
+      "biformer_stl_nchw block (LayerNorm2d, nchwBRA or global attention, 1x1-conv MLP)", NchwBiFormerBlockOptions(0)));
 }
 
 }  // namespace attnzoo::modules

@@ -1,6 +1,6 @@
 #include <attnzoo/modules/byob_blocks.h>
 
-#include <attnzoo/modules/args.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/modules/bottleneck_attn.h>
 #include <attnzoo/modules/halo.h>
 #include <attnzoo/modules/squeeze_excite.h>
@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include <stdexcept>
+
+#include "module_entry.h"
 
 namespace attnzoo::modules {
 
@@ -259,6 +261,84 @@ std::shared_ptr<ByobBlockBase> make_byob_block(const std::string& type, const By
   if (type == "self_attn") return std::make_shared<SelfAttnBlockImpl>(options);
   if (type == "basic") return std::make_shared<BasicBlockImpl>(options);
   throw std::invalid_argument("unknown ByobNet block type '" + type + "' (supported: bottle, basic, self_attn)");
+}
+
+void register_halonet_modules(ModuleEntries& e) {
+  // HaloNet / timm byoanet: attention layers take timm's keyword arguments (dim and stride explicit).
+  auto self_attn_entry = [&e](const char* official, const char* layer, const char* cpp, const char* desc) {
+    e.push_back({"halonet", official, cpp, desc, [official, layer](const nlohmann::json& c) {
+                   nlohmann::json kw = c;
+                   const std::string owner = std::string("halonet.") + official;
+                   if (!kw.is_object() || !kw.contains("dim")) throw std::invalid_argument(owner + ": missing required argument 'dim'");
+                   const auto dim = kw.at("dim").get<int64_t>();
+                   const auto stride = kw.value("stride", int64_t{1});
+                   kw.erase("dim");
+                   kw.erase("stride");
+                   std::vector<int64_t> feat;
+                   if (kw.contains("feat_size") && !kw.at("feat_size").is_null()) {
+                     const auto& f = kw.at("feat_size");
+                     feat = f.is_array() ? f.get<std::vector<int64_t>>() : std::vector<int64_t>{f.get<int64_t>(), f.get<int64_t>()};
+                   }
+                   torch::nn::AnyModule m = make_self_attn(layer, kw, dim, stride, feat);
+                   BuiltModule b;
+                   b.module = m.ptr();
+                   b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
+                     TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+                     return std::vector<at::Tensor>{m.forward(in[0])};
+                   };
+                   return b;
+                 }});
+  };
+  self_attn_entry("HaloAttn", "halo", "attnzoo::modules::HaloAttention",
+                  "halo attention: blocked local self-attention with halo windows + relative logits (NCHW)");
+  self_attn_entry("BottleneckAttn", "bottleneck", "attnzoo::modules::BottleneckAttention",
+                  "BoTNet global self-attention with relative logits over a fixed feat_size (NCHW)");
+  self_attn_entry("LambdaLayer", "lambda", "attnzoo::modules::LambdaLayer",
+                  "LambdaNetworks lambda layer (content + local positional lambdas, NCHW)");
+  auto block_entry = [&e](const char* official, const char* type, const char* cpp, const char* desc) {
+    e.push_back({"halonet", official, cpp, desc, [official, type](const nlohmann::json& c) {
+                   ArgReader a(c, std::string("halonet.") + official);
+                   ByobBlockOptions o(a.get<int64_t>("in_chs"), a.get<int64_t>("out_chs"));
+                   o.kernel_size(a.get("kernel_size", o.kernel_size()))
+                       .stride(a.get("stride", o.stride()))
+                       .group_size(a.get("group_size", o.group_size()))
+                       .bottle_ratio(a.get("bottle_ratio", o.bottle_ratio()))
+                       .downsample(a.get<std::string>("downsample", "avg"))
+                       .attn_last(a.get("attn_last", std::string(type) == "basic"))
+                       .linear_out(a.get("linear_out", o.linear_out()))
+                       .extra_conv(a.get("extra_conv", o.extra_conv()))
+                       .bottle_in(a.get("bottle_in", o.bottle_in()))
+                       .post_attn_na(a.get("post_attn_na", o.post_attn_na()))
+                       .feat_size(a.get("feat_size", o.feat_size()))
+                       .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()));
+                   // layer_cfg: the ByoModelCfg fields timm's get_layer_fns reads.
+                   const nlohmann::json layer_cfg = a.get<nlohmann::json>("layer_cfg", nlohmann::json::object());
+                   ArgReader l(layer_cfg, "layer_cfg");  // ArgReader keeps a reference: no temporaries
+                   ByobLayers layers;
+                   layers.act_layer = l.get<std::string>("act_layer", "relu");
+                   if (l.get<std::string>("norm_layer", "batchnorm") != "batchnorm")
+                     throw std::invalid_argument("layer_cfg: only norm_layer 'batchnorm' is supported");
+                   layers.attn_layer = l.get<std::string>("attn_layer", "");
+                   layers.attn_kwargs = l.get<nlohmann::json>("attn_kwargs", nlohmann::json::object());
+                   layers.self_attn_layer = l.get<std::string>("self_attn_layer", "");
+                   layers.self_attn_kwargs = l.get<nlohmann::json>("self_attn_kwargs", nlohmann::json::object());
+                   l.finish();
+                   o.layers(layers);
+                   a.finish();
+                   auto block = make_byob_block(type, o);
+                   BuiltModule b;
+                   b.module = block;
+                   b.forward = [block](const std::vector<at::Tensor>& in, const nlohmann::json&) {
+                     TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+                     return std::vector<at::Tensor>{block->forward(in[0])};
+                   };
+                   return b;
+                 }});
+  };
+  block_entry("SelfAttnBlock", "self_attn", "attnzoo::modules::SelfAttnBlock",
+              "ByobNet self-attention bottleneck: 1x1 -> self-attn -> BN+act -> 1x1 + shortcut");
+  block_entry("BottleneckBlock", "bottle", "attnzoo::modules::BottleneckBlock",
+              "ByobNet ResNet bottleneck: 1x1 -> kxk (groups) -> [SE/ECA] -> 1x1 + shortcut");
 }
 
 }  // namespace attnzoo::modules

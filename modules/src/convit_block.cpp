@@ -1,5 +1,7 @@
 #include <attnzoo/modules/convit_block.h>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -32,6 +34,17 @@ at::Tensor ConViTBlockImpl::forward(const at::Tensor& x) {
   const at::Tensor h = norm1(x);
   at::Tensor y = x + drop_path(gpsa ? gpsa(h) : mhsa(h));
   return y + drop_path(mlp(norm2(y)));
+}
+
+void register_convit_modules(ModuleEntries& e) {
+  // The C++ constructors take num_heads, so it is required here (Python defaults it to 8).
+  e.push_back(module_entry<GPSA>("convit", "GPSA", "attnzoo::modules::GPSA", "ConViT gated positional self-attention",
+                                 GPSAOptions(0, 0)));
+  e.push_back(module_entry<MultiHeadSelfAttention>("convit", "MHSA", "attnzoo::modules::MultiHeadSelfAttention",
+                                                   "plain multi-head self-attention (ViT/ConViT)",
+                                                   MultiHeadSelfAttentionOptions(0, 0)));
+  e.push_back(module_entry<ConViTBlock>("convit", "Block", "attnzoo::modules::ConViTBlock",
+                                        "ConViT block (pre-norm GPSA or MHSA + Mlp)", ConViTBlockOptions(0, 0)));
 }
 
 }  // namespace attnzoo::modules

@@ -9,6 +9,8 @@
 
 #include <cmath>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -103,6 +105,49 @@ at::Tensor CSWinAgentAttentionImpl::forward(const at::Tensor& q, const at::Tenso
                                                       options.agent_num(), biases, options.attn_drop(), is_training()) +
                          lepe(get_v, vs, H_sp, W_sp);
   return from_stripes(out, B, R, H_sp, W_sp);
+}
+
+void register_agent_cswin_modules(ModuleEntries& e) {
+  // Agent-CSWin stripes: the official forward takes the block's stacked qkv [3, B, H*W, dim].
+  auto cswin_entry = [&e](const char* official, const char* cpp, const char* desc, bool agent) {
+    e.push_back({"agent_cswin", official, cpp, desc, [official, agent](const nlohmann::json& c) {
+                   const std::string owner = std::string("agent_cswin.") + official;
+                   ArgReader a(c, owner);
+                   CSWinAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("resolution"), a.get<int64_t>("idx"),
+                                           a.get<int64_t>("split_size", 7), a.get<int64_t>("num_heads", 8));
+                   o.attn_drop(a.get("attn_drop", 0.0));
+                   if (agent) o.agent_num(a.get<int64_t>("agent_num", 49));
+                   const auto dim_out = a.get<nlohmann::json>("dim_out", nullptr);
+                   if (!dim_out.is_null() && dim_out.get<int64_t>() != o.dim())
+                     throw std::invalid_argument(owner + ": dim_out must equal dim");
+                   a.ignore("proj_drop");  // accepted and unused by the official modules
+                   a.ignore("qk_scale");   // LePE: None in every official use; Agent: accepted via **kwargs
+                   a.finish();
+                   std::shared_ptr<torch::nn::Module> mod;
+                   std::function<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)> fwd;
+                   if (agent) {
+                     CSWinAgentAttention m(o);
+                     mod = m.ptr();
+                     fwd = [m](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) mutable { return m(q, k, v); };
+                   } else {
+                     CSWinLePEAttention m(o);
+                     mod = m.ptr();
+                     fwd = [m](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) mutable { return m(q, k, v); };
+                   }
+                   BuiltModule b;
+                   b.module = mod;
+                   b.forward = [fwd, owner](const std::vector<at::Tensor>& in, const nlohmann::json&) {
+                     TORCH_CHECK(in.size() == 1 && in[0].dim() == 4 && in[0].size(0) == 3, owner,
+                                 " takes one tensor qkv [3, B, H*W, dim]");
+                     return std::vector<at::Tensor>{fwd(in[0][0], in[0][1], in[0][2])};
+                   };
+                   return b;
+                 }});
+  };
+  cswin_entry("LePEAttention", "attnzoo::modules::CSWinLePEAttention",
+              "CSWin stripe attention with LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'B' blocks)", false);
+  cswin_entry("AgentAttention", "attnzoo::modules::CSWinAgentAttention",
+              "agent attention inside CSWin stripes + LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'A' blocks)", true);
 }
 
 }  // namespace attnzoo::modules

@@ -1,4 +1,6 @@
 #include <attnzoo/modules/davit.h>
+
+#include "module_entry.h"
 #include <attnzoo/modules/depthwise.h>
 
 #include <torch/torch.h>
@@ -22,13 +24,20 @@ at::Tensor ConvPosEncImpl::forward(const at::Tensor& x, Size2 size) {
 }
 
 void ChannelAttentionImpl::reset() {
-  TORCH_CHECK(dim_ % heads_ == 0, "ChannelAttention: dim ", dim_, " is not divisible by num_heads ", heads_);
-  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim_, 3 * dim_).bias(bias_)));
-  proj = register_module("proj", nn::Linear(dim_, dim_));
+  const int64_t dim = options.dim();
+  TORCH_CHECK(options.num_heads() > 0 && dim % options.num_heads() == 0, "ChannelAttention: dim ", dim,
+              " is not divisible by num_heads ", options.num_heads());
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 3 * dim).bias(options.qkv_bias())));
+  proj = register_module("proj", nn::Linear(dim, dim));
+}
+
+void ChannelAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::ChannelAttention(dim=" << options.dim() << ", num_heads=" << options.num_heads()
+     << ", qkv_bias=" << options.qkv_bias() << ")";
 }
 
 at::Tensor ChannelAttentionImpl::forward(const at::Tensor& x) {
-  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), G = heads_;
+  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), G = options.num_heads();
   const auto qkv_ = qkv(x).reshape({B, N, 3, G, C / G}).permute({2, 0, 3, 1, 4});
   const auto q = qkv_[0], k = qkv_[1] * std::pow(static_cast<double>(C / G), -0.5), v = qkv_[2];
   const auto attention = torch::matmul(k.transpose(-1, -2), v).softmax(-1);          // [B, G, d, d]
@@ -87,7 +96,7 @@ void DaViTChannelBlockImpl::reset() {
   const int64_t C = options.dim();
   cpe = register_module("cpe", two_cpe(C));
   norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
-  attn = register_module("attn", ChannelAttention(C, options.num_heads(), options.qkv_bias()));
+  attn = register_module("attn", ChannelAttention(ChannelAttentionOptions(C, options.num_heads()).qkv_bias(options.qkv_bias())));
   drop_path = register_module("drop_path", DropPath(options.drop_path()));
   if (options.ffn()) {
     norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
@@ -127,6 +136,24 @@ std::pair<at::Tensor, Size2> DaViTPatchEmbedImpl::forward(const at::Tensor& x_in
   x = x.flatten(2).transpose(1, 2);
   if (!tokens) x = norm(x);
   return {x, out_size};
+}
+
+void register_davit_modules(ModuleEntries& e) {
+  // The module sees whole windows [B*nW, ws*ws, C]: window_size only matters to the block.
+  auto window = module_entry<MultiHeadSelfAttention>("davit", "WindowAttention", "attnzoo::modules::MultiHeadSelfAttention",
+                                                      "DaViT window attention on pre-partitioned windows [B*nW, ws*ws, C]",
+                                                      MultiHeadSelfAttentionOptions(0, 0).qkv_bias(true));
+  window.default_args["window_size"] = 7;
+  window.build = [build = window.build](const nlohmann::json& c) { return build(without_arg(c, "window_size")); };
+  e.push_back(window);
+  e.push_back(module_entry<ChannelAttention>("davit", "ChannelAttention", "attnzoo::modules::ChannelAttention",
+                                             "DaViT channel group attention", ChannelAttentionOptions(0, 8)));
+  e.push_back(module_entry<DaViTSpatialBlock>("davit", "SpatialBlock", "attnzoo::modules::DaViTSpatialBlock",
+                                              "DaViT spatial-window block (tokens + size)", DaViTBlockOptions(0, 0),
+                                              SizedForward{}));
+  e.push_back(module_entry<DaViTChannelBlock>("davit", "ChannelBlock", "attnzoo::modules::DaViTChannelBlock",
+                                              "DaViT channel-group block (tokens + size)",
+                                              DaViTBlockOptions(0, 0).qkv_bias(false), SizedForward{}));
 }
 
 }  // namespace attnzoo::modules

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -99,8 +101,9 @@ at::Tensor LITBlockImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
 }
 
 void DTMImpl::reset() {
-  dconv = register_module("dconv", DeformConv2dPack(dim_, 2 * dim_, 2, 2, 0));
-  norm_layer = register_module("norm_layer", nn::BatchNorm2d(2 * dim_));
+  const int64_t dim = options.dim();
+  dconv = register_module("dconv", DeformConv2dPack(dim, 2 * dim, 2, 2, 0));
+  norm_layer = register_module("norm_layer", nn::BatchNorm2d(2 * dim));
 }
 
 at::Tensor DTMImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
@@ -109,6 +112,37 @@ at::Tensor DTMImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   TORCH_CHECK(H % 2 == 0 && W % 2 == 0, "DTM: x size (", H, "*", W, ") are not even.");
   const auto y = dconv(x.reshape({B, H, W, C}).permute({0, 3, 1, 2}).contiguous());
   return torch::gelu(norm_layer(y)).flatten(2).transpose(1, 2);
+}
+
+namespace {
+
+// LITv2's Block and DTM take their map size as the constructor argument input_resolution.
+template <class Module, class Options>
+ModuleEntry module_entry_on_map(const std::string& official, std::string cpp_name, std::string description,
+                                Options prototype) {
+  ModuleEntry e = module_entry<Module>("hilo", official, std::move(cpp_name), std::move(description), prototype, MapForward{});
+  e.default_args["input_resolution"] = nlohmann::json::array({56, 56});
+  const std::string owner = "hilo." + official;
+  e.build = [owner, prototype](const nlohmann::json& c) {
+    if (!c.is_object() || !c.contains("input_resolution"))
+      throw std::invalid_argument(owner + ": missing required argument 'input_resolution'");
+    const auto res = c.at("input_resolution").get<std::vector<int64_t>>();
+    if (res.size() != 2) throw std::invalid_argument(owner + ": input_resolution must be [H, W]");
+    return MapForward{res[0], res[1]}(Module(options_from_args(without_arg(c, "input_resolution"), owner, prototype)));
+  };
+  return e;
+}
+
+}  // namespace
+
+void register_litv2_modules(ModuleEntries& e) {
+  e.push_back(module_entry<HiLo>("hilo", "HiLo", "attnzoo::modules::HiLo",
+                                 "LITv2 HiLo attention (Lo-Fi pooled heads + Hi-Fi window heads)", HiLoOptions(0),
+                                 MapForward{}));
+  e.push_back(module_entry_on_map<LITBlock>("Block", "attnzoo::modules::LITBlock",
+                                            "LITv2 block (HiLo + DWMlp; ConvFFN without attention)", LITBlockOptions(0, 0)));
+  e.push_back(module_entry_on_map<DTM>("DTM", "attnzoo::modules::DTM",
+                                       "LITv2 deformable token merging (deform conv 2x2/2 + BN + GELU)", DTMOptions(0)));
 }
 
 }  // namespace attnzoo::modules

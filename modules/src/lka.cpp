@@ -4,6 +4,8 @@
 
 #include <torch/nn/functional/activation.h>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -67,6 +69,16 @@ void VANBlockImpl::reset() {
 at::Tensor VANBlockImpl::forward(const at::Tensor& x) {
   at::Tensor y = x + drop_path(layer_scale_1.view({-1, 1, 1}) * attn(norm1(x)));
   return y + drop_path(layer_scale_2.view({-1, 1, 1}) * mlp(norm2(y)));
+}
+
+void register_van_modules(ModuleEntries& e) {
+  e.push_back(module_entry<LKA>("van", "LKA", "attnzoo::modules::LKA",
+                                "Large Kernel Attention (depthwise 5x5 + dilated 7x7 + 1x1 gate)", LKAOptions(0)));
+  e.push_back(module_entry<LKAAttention>("van", "Attention", "attnzoo::modules::LKAAttention",
+                                         "VAN spatial attention: proj_1 -> GELU -> LKA -> proj_2 + shortcut",
+                                         LKAAttentionOptions(0)));
+  e.push_back(module_entry<VANBlock>("van", "Block", "attnzoo::modules::VANBlock",
+                                     "VAN block (BN, LKA attention, conv MLP, layer scale)", VANBlockOptions(0)));
 }
 
 }  // namespace attnzoo::modules

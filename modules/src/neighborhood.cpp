@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "module_entry.h"
+
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
@@ -121,6 +123,16 @@ at::Tensor NeighborhoodAttention1DImpl::forward(const at::Tensor& x, const at::T
   return na_forward(options, qkv, proj, bias, x.unsqueeze(1), {1, k}, {1, d}, {false, options.causal()}, is_training(),
                     key_padding_mask)
       .squeeze(1);
+}
+
+void register_nat_modules(ModuleEntries& e) {
+  e.push_back(module_entry<NeighborhoodAttention2D>(
+      "nat", "NeighborhoodAttention2D", "attnzoo::modules::NeighborhoodAttention2D",
+      "(dilated) 2-D neighborhood attention, NATTEN semantics, own kernels (channels-last)",
+      NeighborhoodAttentionOptions(0, 0, 0)));
+  e.push_back(module_entry<NeighborhoodAttention1D>("nat", "NeighborhoodAttention1D", "attnzoo::modules::NeighborhoodAttention1D",
+                                                    "(dilated, optionally causal) 1-D neighborhood attention [B, L, C]",
+                                                    NeighborhoodAttentionOptions(0, 0, 0)));
 }
 
 }  // namespace attnzoo::modules

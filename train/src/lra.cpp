@@ -1,6 +1,6 @@
 #include <attnzoo/train/lra.h>
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/datasets/lra.h>
@@ -355,7 +355,7 @@ LRAResult run_lra_training(const LRATrainConfig& c) {
                               {"steps", r.steps}, {"batch_size", c.batch_size}, {"world_size", c.world_size},
                               {"params", r.params}, {"val_accuracy", r.val_accuracy}, {"test_accuracy", r.test_accuracy},
                               {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}, {"config", c.to_json()}};
-  checkpoint::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");
+  attnzoo::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");
   return r;
 }
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/datasets/loader.h>
@@ -204,7 +204,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   const std::string log_path = (fs::path(cfg.output) / "log.jsonl").string();
   std::ofstream log;
   if (writer) {
-    checkpoint::write_file_atomic((fs::path(cfg.output) / "args.json").string(), cfg.to_json().dump(1) + "\n");
+    attnzoo::write_file_atomic((fs::path(cfg.output) / "args.json").string(), cfg.to_json().dump(1) + "\n");
     if (cfg.resume.empty() || !fs::exists(csv_path)) {
       std::ofstream csv(csv_path);
       csv << "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,img_s" << (ema ? ",ema_loss,ema_top1,ema_top5" : "") << "\n";

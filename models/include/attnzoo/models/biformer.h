@@ -39,6 +39,41 @@ struct BiFormerOptions {
   TORCH_ARG(bool, mlp_dwconv) = false;
 };
 
+/// The official constructor arguments of BiFormer (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(BiFormerOptions& o, V& v) {
+  v.arg("depth", o.depth());
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("embed_dim", o.embed_dim());
+  v.arg("head_dim", o.head_dim());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.fixed("representation_size", nullptr);  // no official variant uses it
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.ignored("drop_rate", 0.0);  // never used by the official forward
+  v.ignored("use_checkpoint_stages", nlohmann::json::array());  // memory only
+  v.arg("n_win", o.n_win());
+  v.arg("kv_downsample_mode", o.kv_downsample_mode());
+  v.arg("kv_per_wins", o.kv_per_wins());
+  v.arg("topks", o.topks());
+  v.arg("side_dwconv", o.side_dwconv());
+  v.arg("layer_scale_init_value", o.layer_scale_init_value());
+  v.arg("qk_dims", o.qk_dims());  // the official [None] * 4 cannot build (heads = qk_dim // head_dim)
+  v.arg("param_routing", o.param_routing());
+  v.arg("diff_routing", o.diff_routing());
+  v.arg("soft_routing", o.soft_routing());
+  v.arg("pre_norm", o.pre_norm());
+  v.fixed("pe", nullptr);  // as in every official variant
+  v.ignored("pe_stages", nlohmann::json::array({0}));  // needs pe
+  v.arg("before_attn_dwconv", o.before_attn_dwconv());
+  v.arg("auto_pad", o.auto_pad());
+  v.ignored("kv_downsample_kernels", nlohmann::json::array({4, 2, 1, 1}));  // unused by the legacy BRA
+  v.arg("kv_downsample_ratios", o.kv_downsample_ratios());
+  v.arg("mlp_ratios", o.mlp_ratios());
+  v.arg("param_attention", o.param_attention());
+  v.arg("mlp_dwconv", o.mlp_dwconv());
+}
+
 class BiFormerImpl : public ClassifierImpl {
  public:
   explicit BiFormerImpl(const BiFormerOptions& options);
@@ -85,6 +120,26 @@ struct BiFormerSTLOptions {
   /// (ops/bra_nchw.py) in blocks whose norms are always LayerNorm2d; topk -1 = global attention.
   TORCH_ARG(bool, nchw_bra) = false;
 };
+
+/// The official constructor arguments of BiFormerSTL (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(BiFormerSTLOptions& o, V& v) {
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("depth", o.depth());
+  v.arg("embed_dim", o.embed_dim());
+  v.arg("head_dim", o.head_dim());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.ignored("drop_rate", 0.0);  // unused by the official forward
+  v.ignored("use_checkpoint_stages", nlohmann::json::array());  // memory only
+  v.arg("mlp_ratios", o.mlp_ratios());
+  v.arg("norm_layer", o.norm_layer());
+  v.nullable("pre_head_norm_layer", o.pre_head_norm_layer(), std::string());
+  v.arg("n_wins", o.n_wins());
+  v.arg("topks", o.topks());
+  v.arg("side_dwconv", o.side_dwconv());
+}
 
 class BiFormerSTLImpl : public ClassifierImpl {
  public:

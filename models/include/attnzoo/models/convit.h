@@ -31,6 +31,30 @@ struct ConViTOptions {
   TORCH_ARG(bool, use_pos_embed) = true;
 };
 
+/// The official constructor arguments of ConViT (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(ConViTOptions& o, V& v) {
+  v.arg("img_size", o.img_size());
+  v.arg("patch_size", o.patch_size());
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("embed_dim", o.embed_dim());
+  v.arg("depth", o.depth());
+  v.arg("num_heads", o.num_heads());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("drop_rate", o.drop_rate());
+  v.arg("attn_drop_rate", o.attn_drop_rate());
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.fixed("hybrid_backbone", nullptr);  // no official variant uses one
+  v.norm_layer("norm_layer", o.norm_eps());
+  v.ignored("global_pool", nullptr);
+  v.arg("local_up_to_layer", o.local_up_to_layer());
+  v.arg("locality_strength", o.locality_strength());
+  v.arg("use_pos_embed", o.use_pos_embed());
+}
+
 class ConViTImpl : public ClassifierImpl {
  public:
   explicit ConViTImpl(const ConViTOptions& options);

@@ -24,6 +24,29 @@ struct DaViTOptions {
   TORCH_ARG(bool, overlapped_patch) = false;
 };
 
+/// The official constructor arguments of DaViT (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(DaViTOptions& o, V& v) {
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("depths", o.depths());
+  v.arg("patch_size", o.patch_size());
+  v.arg("embed_dims", o.embed_dims());
+  v.arg("num_heads", o.num_heads());
+  v.arg("window_size", o.window_size());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.fixed_norm_layer("norm_layer", 1e-5);
+  v.fixed("attention_types", nlohmann::json::array({"spatial", "channel"}));  // every official variant
+  v.arg("ffn", o.ffn());
+  v.arg("overlapped_patch", o.overlapped_patch());
+  v.fixed("weight_init", "");
+  v.ignored("img_size", 224);  // unused by the official forward
+  v.ignored("drop_rate", 0.0);
+  v.ignored("attn_drop_rate", 0.0);
+}
+
 class DaViTImpl : public ClassifierImpl {
  public:
   explicit DaViTImpl(const DaViTOptions& options);

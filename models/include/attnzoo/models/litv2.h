@@ -27,6 +27,31 @@ struct LITv2Options {
   TORCH_ARG(std::vector<int64_t>, local_ws) = std::vector<int64_t>{0, 0, 2, 1};
 };
 
+/// The official constructor arguments of LITv2 (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(LITv2Options& o, V& v) {
+  v.arg("img_size", o.img_size());
+  v.arg("patch_size", o.patch_size());
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("embed_dim", o.embed_dim());
+  v.arg("depths", o.depths());
+  v.arg("num_heads", o.num_heads());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.ignored("drop_rate", 0.0);  // zero in every official variant
+  v.ignored("attn_drop_rate", 0.0);
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.fixed_norm_layer("norm_layer", 1e-5);
+  v.fixed("ape", false);  // absolute position embedding: not ported
+  v.fixed("patch_norm", true);
+  v.ignored("use_checkpoint", false);  // memory only
+  v.arg("has_msa", o.has_msa());
+  v.arg("alpha", o.alpha());
+  v.arg("local_ws", o.local_ws());
+}
+
 class LITv2Impl : public ClassifierImpl {
  public:
   explicit LITv2Impl(const LITv2Options& options);

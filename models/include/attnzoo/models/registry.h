@@ -1,7 +1,8 @@
 #pragma once
 // The model registry: variant name -> family + official constructor arguments + pretrained config.
 // Families register explicitly (register_all_families), never through static initialisers.
-#include <attnzoo/checkpoint/natural_sort.h>
+#include <attnzoo/core/arg_table.h>
+#include <attnzoo/core/natural_sort.h>
 #include <attnzoo/models/classifier.h>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,21 @@ struct ModelFamily {
   /// Used when a model is built by family name (first_conv / classifier names matter for fine-tuning).
   PretrainedCfg pretrained;
 };
+
+/// A family whose constructor arguments are exactly those of `Options`' argument table (visit_args):
+/// the defaults come from `defaults`, and building parses arguments through the same table.
+template <class Model, class Options>
+ModelFamily family_of(std::string name, std::string description, PretrainedCfg pretrained, Options defaults = Options{}) {
+  ModelFamily f;
+  f.name = name;
+  f.description = std::move(description);
+  f.default_args = args_of(defaults);
+  f.build = [name, defaults](const nlohmann::json& args) -> ClassifierPtr {
+    return Model(options_from_args(args, name, defaults)).ptr();
+  };
+  f.pretrained = std::move(pretrained);
+  return f;
+}
 
 struct ModelVariant {
   std::string name;     // "van_b0"

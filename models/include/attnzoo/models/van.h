@@ -28,6 +28,22 @@ struct VANOptions {
   TORCH_ARG(double, norm_eps) = 1e-5;
 };
 
+/// The official constructor arguments of VAN (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(VANOptions& o, V& v) {
+  v.ignored("img_size", 224);
+  v.arg("in_chans", o.in_chans());
+  v.arg("num_classes", o.num_classes());
+  v.arg("embed_dims", o.embed_dims());
+  v.arg("mlp_ratios", o.mlp_ratios());
+  v.arg("drop_rate", o.drop_rate());
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.norm_layer("norm_layer", o.norm_eps());
+  v.arg("depths", o.depths());
+  v.arg("num_stages", o.num_stages());
+  v.ignored("flag", false);
+}
+
 class VANImpl : public ClassifierImpl {
  public:
   explicit VANImpl(const VANOptions& options);

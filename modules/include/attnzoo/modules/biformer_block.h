@@ -41,6 +41,18 @@ struct BiFormerBlockOptions {
   TORCH_ARG(bool, auto_pad) = false;
 };
 
+/// The official constructor arguments of BiFormerBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(BiFormerBlockOptions& o, V& v) {
+  visit_routing_args(o, v);
+  v.arg("drop_path", o.drop_path());
+  v.arg("layer_scale_init_value", o.layer_scale_init_value());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("mlp_dwconv", o.mlp_dwconv());
+  v.arg("before_attn_dwconv", o.before_attn_dwconv());
+  v.arg("pre_norm", o.pre_norm());
+}
+
 /// Depthwise 3x3 conv on NHWC tensors (BiFormer's DWConv); key `dwconv`.
 class DWConvNHWCImpl : public torch::nn::Cloneable<DWConvNHWCImpl> {
  public:

@@ -31,6 +31,19 @@ struct NchwBRAOptions {
   TORCH_ARG(int64_t, side_dwconv) = 3;  // 0: no LePE
 };
 
+/// The official constructor arguments of NchwBRA (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(NchwBRAOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("n_win", o.n_win());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("topk", o.topk());
+  v.arg("side_dwconv", o.side_dwconv());
+  v.ignored("auto_pad", false);  // unused by the official forward, which always pads
+  v.fixed("attn_backend", "torch");
+}
+
 class NchwBRAImpl : public torch::nn::Cloneable<NchwBRAImpl> {
  public:
   explicit NchwBRAImpl(const NchwBRAOptions& options);
@@ -54,6 +67,18 @@ struct NchwAttentionLePEOptions {
   TORCH_ARG(double, qk_scale) = 0.0;  // 0: head_dim^-0.5
   TORCH_ARG(int64_t, side_dwconv) = 5;
 };
+
+/// The official constructor arguments of NchwAttentionLePE (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(NchwAttentionLePEOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.ignored("attn_drop", 0.0);
+  v.ignored("proj_drop", 0.0);
+  v.arg("side_dwconv", o.side_dwconv());
+}
 
 class NchwAttentionLePEImpl : public torch::nn::Cloneable<NchwAttentionLePEImpl> {
  public:
@@ -82,6 +107,20 @@ struct NchwBiFormerBlockOptions {
   TORCH_ARG(double, mlp_ratio) = 4.0;
   TORCH_ARG(int64_t, side_dwconv) = 5;
 };
+
+/// The official constructor arguments of NchwBiFormerBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(NchwBiFormerBlockOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("drop_path", o.drop_path());
+  v.arg("num_heads", o.num_heads());
+  v.arg("n_win", o.n_win());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("topk", o.topk());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("side_dwconv", o.side_dwconv());
+  v.ignored("norm_layer", "LayerNorm2d");
+}
 
 class NchwBiFormerBlockImpl : public torch::nn::Cloneable<NchwBiFormerBlockImpl> {
  public:

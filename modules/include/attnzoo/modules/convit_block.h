@@ -24,6 +24,23 @@ struct ConViTBlockOptions {
   TORCH_ARG(double, locality_strength) = 1.0;
 };
 
+/// The official constructor arguments of ConViTBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(ConViTBlockOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("drop", o.drop());
+  v.arg("attn_drop", o.attn_drop());
+  v.arg("drop_path", o.drop_path());
+  v.ignored("act_layer", "nn.GELU");
+  v.norm_layer("norm_layer", o.norm_eps());
+  v.arg("use_gpsa", o.use_gpsa());
+  v.arg("locality_strength", o.locality_strength());
+}
+
 /// x + attn(norm1(x)); x + mlp(norm2(x)). Keys: norm1, attn (GPSA or MHSA keys), norm2, mlp.
 class ConViTBlockImpl : public torch::nn::Cloneable<ConViTBlockImpl> {
  public:

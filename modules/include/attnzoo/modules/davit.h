@@ -5,6 +5,7 @@
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/mlp.h>
 
+#include <torch/arg.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
@@ -30,17 +31,32 @@ TORCH_MODULE(ConvPosEnc);
 
 /// Channel group attention: per group of d = C / num_heads channels, A = softmax((k * d^-0.5)^T v) over
 /// channels, out = q A^T. Keys: qkv, proj.
+struct ChannelAttentionOptions {
+  ChannelAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = false;
+};
+
+/// The official constructor arguments of ChannelAttention (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(ChannelAttentionOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+}
+
 class ChannelAttentionImpl : public torch::nn::Cloneable<ChannelAttentionImpl> {
  public:
-  ChannelAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias) : dim_(dim), heads_(num_heads), bias_(qkv_bias) { reset(); }
+  explicit ChannelAttentionImpl(const ChannelAttentionOptions& options) : options(options) { reset(); }
+  ChannelAttentionImpl(int64_t dim, int64_t num_heads) : ChannelAttentionImpl(ChannelAttentionOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
+
+  ChannelAttentionOptions options;
   torch::nn::Linear qkv{nullptr};
   torch::nn::Linear proj{nullptr};
-
- private:
-  int64_t dim_, heads_;
-  bool bias_;
 };
 TORCH_MODULE(ChannelAttention);
 
@@ -54,6 +70,20 @@ struct DaViTBlockOptions {
   TORCH_ARG(double, drop_path) = 0.0;
   TORCH_ARG(bool, ffn) = true;
 };
+
+/// The official constructor arguments of DaViTBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(DaViTBlockOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("window_size", o.window_size());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("drop_path", o.drop_path());
+  v.ignored("act_layer", "nn.GELU");
+  v.ignored("norm_layer", "nn.LayerNorm");
+  v.arg("ffn", o.ffn());
+}
 
 /// Spatial block: cpe.0 -> norm1 -> zero-pad to window multiples -> window attention (no mask, no
 /// shift, no relative bias) -> crop -> residual; cpe.1 -> MLP. Keys: cpe.{0,1}, norm1, attn, norm2, mlp.

@@ -4,7 +4,15 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 
+#include <vector>
+
 namespace attnzoo::modules {
+
+/// Stochastic-depth rate of every block: rising linearly from 0 to `rate` over all blocks, i.e. the
+/// official `[x.item() for x in torch.linspace(0, rate, total)]` (float32, the default dtype).
+std::vector<double> drop_path_rates(double rate, int64_t total);
+/// The same rates split by stage (`depths` blocks each), as timm's calculate_drop_path_rates.
+std::vector<std::vector<double>> drop_path_rates(double rate, const std::vector<int64_t>& depths);
 
 /// Functional form; `scale_by_keep` as in timm.
 at::Tensor drop_path(const at::Tensor& x, double p, bool training, bool scale_by_keep = true);

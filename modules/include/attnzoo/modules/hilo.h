@@ -23,6 +23,19 @@ struct HiLoOptions {
   TORCH_ARG(double, alpha) = 0.5;       // fraction of Lo-Fi heads: l_heads = int(num_heads * alpha)
 };
 
+/// The official constructor arguments of HiLo (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(HiLoOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.ignored("attn_drop", 0.0);
+  v.ignored("proj_drop", 0.0);
+  v.arg("window_size", o.window_size());
+  v.arg("alpha", o.alpha());
+}
+
 /// Keys: l_q, l_kv, l_proj (when Lo-Fi heads exist), h_qkv, h_proj (when Hi-Fi heads exist).
 class HiLoImpl : public torch::nn::Cloneable<HiLoImpl> {
  public:
@@ -67,6 +80,23 @@ struct LITBlockOptions {
   TORCH_ARG(bool, has_msa) = true;  // false: ConvFFNBlock (DWMlp only)
 };
 
+/// The official constructor arguments of LITBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(LITBlockOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.ignored("drop", 0.0);
+  v.ignored("attn_drop", 0.0);
+  v.arg("drop_path", o.drop_path());
+  v.ignored("act_layer", "nn.GELU");
+  v.ignored("norm_layer", "nn.LayerNorm");
+  v.arg("local_ws", o.local_ws());
+  v.arg("alpha", o.alpha());
+}
+
 /// LITv2 Block (HiLo + DWMlp) or ConvFFNBlock. Keys: [norm1, attn], norm2, mlp.
 class LITBlockImpl : public torch::nn::Cloneable<LITBlockImpl> {
  public:
@@ -85,16 +115,29 @@ TORCH_MODULE(LITBlock);
 
 /// Deformable token merging: tokens -> NCHW -> DeformConv2dPack(C, 2C, 2, 2) -> BatchNorm2d -> GELU -> tokens.
 /// Keys: dconv.{weight, bias, conv_offset}, norm_layer.
+struct DTMOptions {
+  explicit DTMOptions(int64_t dim) : dim_(dim) {}
+  TORCH_ARG(int64_t, dim);
+};
+
+/// The official constructor arguments of DTM but input_resolution, which forward() takes as H, W.
+template <class V>
+void visit_args(DTMOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.ignored("norm_layer", "nn.LayerNorm");  // unused: the official DTM always uses BatchNorm2d
+}
+
 class DTMImpl : public torch::nn::Cloneable<DTMImpl> {
  public:
-  explicit DTMImpl(int64_t dim) : dim_(dim) { reset(); }
+  explicit DTMImpl(const DTMOptions& options) : options(options) { reset(); }
+  explicit DTMImpl(int64_t dim) : DTMImpl(DTMOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { os << "attnzoo::DTM(dim=" << options.dim() << ")"; }
   at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
+
+  DTMOptions options;
   DeformConv2dPack dconv{nullptr};
   torch::nn::BatchNorm2d norm_layer{nullptr};
-
- private:
-  int64_t dim_;
 };
 TORCH_MODULE(DTM);
 

@@ -28,7 +28,24 @@ struct ModuleEntry {
   std::string cpp_name;     // attnzoo class: "attnzoo::modules::LKA"
   std::string description;
   std::function<BuiltModule(const nlohmann::json& config)> build;
+  /// The official constructor arguments with their defaults (required ones: placeholders); null where
+  /// the entry has no single table.
+  nlohmann::json default_args;
 };
+
+using ModuleEntries = std::vector<ModuleEntry>;
+
+// One registration function per family, defined beside the family's modules.
+void register_van_modules(ModuleEntries& e);
+void register_convit_modules(ModuleEntries& e);
+void register_biformer_modules(ModuleEntries& e);
+void register_biformer_stl_modules(ModuleEntries& e);
+void register_davit_modules(ModuleEntries& e);
+void register_litv2_modules(ModuleEntries& e);
+void register_nat_modules(ModuleEntries& e);
+void register_agent_modules(ModuleEntries& e);
+void register_agent_cswin_modules(ModuleEntries& e);
+void register_halonet_modules(ModuleEntries& e);
 
 /// Every module, in family order.
 const std::vector<ModuleEntry>& module_entries();

@@ -9,6 +9,18 @@ namespace attnzoo::modules {
 /// Plain multi-head self-attention (ViT / timm `Attention`, ConViT `MHSA`): qkv Linear(C, 3C) split
 /// [q|k|v] then heads, softmax(q k^T * scale) v, proj Linear(C, C).
 /// `MultiHeadSelfAttention attn(MultiHeadSelfAttentionOptions(192, 3).qkv_bias(true));`
+/// The arguments timm-style attention classes share (Attention, MHSA, GPSA, ...), for any Options
+/// with these fields.
+template <class Options, class V>
+void visit_attention_args(Options& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("attn_drop", o.attn_drop());
+  v.arg("proj_drop", o.proj_drop());
+}
+
 struct MultiHeadSelfAttentionOptions {
   MultiHeadSelfAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
   TORCH_ARG(int64_t, dim);
@@ -19,6 +31,12 @@ struct MultiHeadSelfAttentionOptions {
   TORCH_ARG(double, attn_drop) = 0.0;
   TORCH_ARG(double, proj_drop) = 0.0;
 };
+
+/// The official constructor arguments of MultiHeadSelfAttention (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(MultiHeadSelfAttentionOptions& o, V& v) {
+  visit_attention_args(o, v);
+}
 
 /// ConViT's gated positional self-attention (d'Ascoli et al. 2021): content attention and a learned
 /// relative-position attention mixed per head by sigmoid(gating_param).
@@ -34,5 +52,13 @@ struct GPSAOptions {
   /// Apply ConViT's local init (v = identity, pos_proj = a grid of local offsets).
   TORCH_ARG(bool, use_local_init) = true;
 };
+
+/// The official constructor arguments of GPSA (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(GPSAOptions& o, V& v) {
+  visit_attention_args(o, v);
+  v.arg("locality_strength", o.locality_strength());
+  v.arg("use_local_init", o.use_local_init());
+}
 
 }  // namespace attnzoo::modules

@@ -30,6 +30,33 @@ struct BiLevelRoutingAttentionOptions {
   TORCH_ARG(bool, auto_pad) = false;       // pad H, W to multiples of n_win (segmentation)
 };
 
+/// The routing arguments BiLevelRoutingAttention and BiFormer's Block share (any Options with them).
+template <class Options, class V>
+void visit_routing_args(Options& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("n_win", o.n_win());
+  v.nullable("qk_dim", o.qk_dim(), int64_t{0});
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("kv_per_win", o.kv_per_win());
+  v.arg("kv_downsample_ratio", o.kv_downsample_ratio());
+  v.ignored("kv_downsample_kernel", nullptr);  // unused by the legacy BRA
+  v.arg("kv_downsample_mode", o.kv_downsample_mode());
+  v.arg("topk", o.topk());
+  v.arg("param_attention", o.param_attention());
+  v.arg("param_routing", o.param_routing());
+  v.arg("diff_routing", o.diff_routing());
+  v.arg("soft_routing", o.soft_routing());
+  v.arg("side_dwconv", o.side_dwconv());
+  v.arg("auto_pad", o.auto_pad());
+}
+
+/// The official constructor arguments of BiLevelRoutingAttention (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(BiLevelRoutingAttentionOptions& o, V& v) {
+  visit_routing_args(o, v);
+}
+
 /// BiFormer's global attention with a LePE side branch (models/_common.py AttentionLePE).
 struct AttentionLePEOptions {
   explicit AttentionLePEOptions(int64_t dim) : dim_(dim) {}
@@ -41,5 +68,17 @@ struct AttentionLePEOptions {
   TORCH_ARG(double, proj_drop) = 0.0;
   TORCH_ARG(int64_t, side_dwconv) = 5;
 };
+
+/// The official constructor arguments of AttentionLePE (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(AttentionLePEOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("attn_drop", o.attn_drop());
+  v.arg("proj_drop", o.proj_drop());
+  v.arg("side_dwconv", o.side_dwconv());
+}
 
 }  // namespace attnzoo::modules

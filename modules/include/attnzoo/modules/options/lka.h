@@ -16,12 +16,24 @@ struct LKAOptions {
   TORCH_ARG(int64_t, dilation) = 3;
 };
 
+/// The official constructor arguments of LKA (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(LKAOptions& o, V& v) {
+  v.required("dim", o.dim());
+}
+
 /// VAN's "Attention": proj_1 (1x1) -> GELU -> LKA -> proj_2 (1x1) + its own shortcut.
 /// Official argument name: d_model.
 struct LKAAttentionOptions {
   explicit LKAAttentionOptions(int64_t d_model) : d_model_(d_model) {}
   TORCH_ARG(int64_t, d_model);
 };
+
+/// The official constructor arguments of LKAAttention (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(LKAAttentionOptions& o, V& v) {
+  v.required("d_model", o.d_model());
+}
 
 /// VAN Block: BN -> LKAAttention -> layer scale -> DropPath, then BN -> DWConvMlp -> layer scale -> DropPath.
 struct VANBlockOptions {
@@ -32,5 +44,15 @@ struct VANBlockOptions {
   TORCH_ARG(double, drop_path) = 0.0;
   TORCH_ARG(double, layer_scale_init_value) = 1e-2;
 };
+
+/// The official constructor arguments of VANBlock (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(VANBlockOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.arg("mlp_ratio", o.mlp_ratio());
+  v.arg("drop", o.drop());
+  v.arg("drop_path", o.drop_path());
+  v.ignored("act_layer", "nn.GELU");
+}
 
 }  // namespace attnzoo::modules

@@ -26,4 +26,19 @@ struct NeighborhoodAttentionOptions {
   TORCH_ARG(bool, causal) = false;
 };
 
+/// The official constructor arguments of NeighborhoodAttention (see attnzoo/core/arg_table.h).
+template <class V>
+void visit_args(NeighborhoodAttentionOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.required("kernel_size", o.kernel_size());
+  v.arg("dilation", o.dilation());
+  v.arg("bias", o.bias());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.nullable("qk_scale", o.qk_scale(), 0.0);
+  v.arg("attn_drop", o.attn_drop());
+  v.arg("proj_drop", o.proj_drop());
+  v.arg("causal", o.causal());  // 1-D only: NeighborhoodAttention2D rejects it
+}
+
 }  // namespace attnzoo::modules

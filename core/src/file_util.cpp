@@ -1,4 +1,4 @@
-#include <attnzoo/checkpoint/file_util.h>
+#include <attnzoo/core/file_util.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace attnzoo::checkpoint {
+namespace attnzoo {
 
 std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,4 +48,4 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-}  // namespace attnzoo::checkpoint
+}  // namespace attnzoo

@@ -63,5 +63,8 @@ class ArgReader {
 /// eps of a `norm_layer` argument written as Python would: "functools.partial(torch.nn.LayerNorm,
 /// eps=1e-06)", "partial(nn.LayerNorm, eps=1e-6)", "nn.LayerNorm" (eps 1e-5). Other norms are rejected.
 double layer_norm_eps(const std::string& spec, const std::string& owner);
+/// The Python spelling of a LayerNorm with `eps`: "nn.LayerNorm" for the default 1e-5, else
+/// "functools.partial(torch.nn.LayerNorm, eps=1e-06)"; layer_norm_eps reads it back exactly.
+std::string layer_norm_spec(double eps);
 
 }  // namespace attnzoo

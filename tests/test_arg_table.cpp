@@ -1,0 +1,98 @@
+// The argument tables (visit_args) are each family's single source of constructor arguments: they
+// parse JSON, give the defaults, and write Options back. These tests pin the contract.
+#include <attnzoo/core/arg_table.h>
+#include <attnzoo/models/biformer.h>
+#include <attnzoo/models/convit.h>
+#include <attnzoo/models/davit.h>
+#include <attnzoo/models/litv2.h>
+#include <attnzoo/models/registry.h>
+#include <attnzoo/models/van.h>
+#include <attnzoo/modules/module_registry.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace attnzoo;
+using nlohmann::json;
+
+template <class Options>
+void expect_round_trip(const Options& defaults, const std::string& owner) {
+  const json args = args_of(defaults);
+  EXPECT_EQ(args_of(options_from_args(args, owner, defaults)), args) << owner;
+  EXPECT_EQ(args_of(options_from_args(json::object(), owner, defaults)), args) << owner;
+}
+
+TEST(ArgTable, ModelOptionsRoundTripThroughTheirArguments) {
+  expect_round_trip(models::VANOptions(), "van");
+  expect_round_trip(models::ConViTOptions(), "convit");
+  expect_round_trip(models::BiFormerOptions(), "biformer");
+  expect_round_trip(models::BiFormerSTLOptions(), "biformer_stl");
+  expect_round_trip(models::DaViTOptions(), "davit");
+  expect_round_trip(models::LITv2Options(), "litv2");
+}
+
+TEST(ArgTable, FamilyDefaultsAreTheOptionsDefaults) {
+  const auto& reg = models::registry();
+  EXPECT_EQ(reg.find_family("van")->default_args, args_of(models::VANOptions()));
+  EXPECT_EQ(reg.find_family("davit")->default_args.at("qkv_bias"), true);
+  // Python None where the Options hold their "unset" value; LayerNorm written as Python spells it.
+  EXPECT_TRUE(reg.find_family("convit")->default_args.at("qk_scale").is_null());
+  EXPECT_EQ(reg.find_family("van")->default_args.at("norm_layer"), "nn.LayerNorm");
+}
+
+TEST(ArgTable, ReadsOfficialSpellings) {
+  const auto o = options_from_args<models::VANOptions>(
+      {{"norm_layer", "functools.partial(torch.nn.LayerNorm, eps=1e-06)"}, {"depths", {1, 1, 1, 1}}, {"flag", true}}, "van");
+  EXPECT_EQ(o.norm_eps(), 1e-6);
+  EXPECT_EQ(o.depths(), (std::vector<int64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(args_of(o).at("norm_layer"), "functools.partial(torch.nn.LayerNorm, eps=1e-06)");
+  const auto c = options_from_args<models::ConViTOptions>({{"qk_scale", nullptr}}, "convit");
+  EXPECT_EQ(c.qk_scale(), 0.0);
+  EXPECT_EQ(options_from_args<models::ConViTOptions>({{"qk_scale", 0.25}}, "convit").qk_scale(), 0.25);
+}
+
+TEST(ArgTable, ErrorsNameTheOwnerAndTheArgument) {
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([] { options_from_args<models::VANOptions>({{"depth", 3}}, "van"); }).rfind("van: unknown argument(s) depth", 0), 0u);
+  EXPECT_NE(message([] { options_from_args<models::VANOptions>({{"depths", "x"}}, "van"); }).find("'depths' has the wrong type"),
+            std::string::npos);
+  EXPECT_NE(message([] { options_from_args<models::LITv2Options>({{"ape", true}}, "litv2"); }).find("'ape' supports only false"),
+            std::string::npos);
+  EXPECT_NE(message([] { options_from_args<models::DaViTOptions>({{"norm_layer", "partial(nn.LayerNorm, eps=1e-6)"}}, "davit"); })
+                .find("supports only nn.LayerNorm"),
+            std::string::npos);
+  EXPECT_NE(message([] { modules::find_module("van", "LKA").build(json::object()); }).find("van.LKA: missing required argument 'dim'"),
+            std::string::npos);
+}
+
+TEST(ArgTable, LayerNormSpecReadsBackExactly) {
+  for (double eps : {1e-5, 1e-6, 1e-12, 2.5e-4, 0.1})
+    EXPECT_EQ(layer_norm_eps(layer_norm_spec(eps), "t"), eps) << layer_norm_spec(eps);
+  EXPECT_EQ(layer_norm_spec(1e-6), "functools.partial(torch.nn.LayerNorm, eps=1e-06)");
+}
+
+TEST(ArgTable, EveryModuleEntryListsItsArguments) {
+  for (const auto& m : modules::module_entries()) {
+    if (m.default_args.is_null()) continue;  // entries with a hand-written reader (agent, halonet)
+    EXPECT_TRUE(m.default_args.is_object()) << m.family << "." << m.official;
+    // Unknown keys are rejected by every table-built entry, with the owner in the message.
+    json bad = m.default_args;
+    bad["no_such_argument"] = 1;
+    try {
+      m.build(bad);
+      ADD_FAILURE() << m.family << "." << m.official << " accepted an unknown argument";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(m.family + "." + m.official), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
