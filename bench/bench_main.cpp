@@ -3,9 +3,9 @@
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/modules/depthwise.h>
-#include <attnzoo/modules/halo.h>
-#include <attnzoo/modules/lka.h>
-#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/halo_attn.h>
+#include <attnzoo/modules/van.h>
+#include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sequence.h>
 
 #include <benchmark/benchmark.h>

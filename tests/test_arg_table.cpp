@@ -2,6 +2,7 @@
 // parse JSON, give the defaults, and write Options back. These tests pin the contract.
 #include <attnzoo/core/arg_table.h>
 #include <attnzoo/models/biformer.h>
+#include <attnzoo/models/biformer_stl.h>
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
 #include <attnzoo/models/litv2.h>

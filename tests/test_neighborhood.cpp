@@ -1,7 +1,7 @@
 // The neighborhood-attention kernels: index rules, equality with the naive gather reference (forward and
 // gradients, float64 and float32), finite-difference gradients, causal 1-D, the small-map padding path
 // and shape errors. Fixture parity of the modules and models lives in test_parity.cpp.
-#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/nat.h>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

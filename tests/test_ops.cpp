@@ -4,7 +4,7 @@
 
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/modules/deform_conv.h>
-#include <attnzoo/modules/hilo.h>
+#include <attnzoo/modules/litv2.h>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

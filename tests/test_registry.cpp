@@ -4,7 +4,7 @@
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
-#include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/van.h>
 #include <attnzoo/modules/module_registry.h>
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // whatever they hold), causality, gradients, and agreement of the local ones with full attention where
 // their window covers the whole sequence.
 #include <attnzoo/modules/davit.h>
-#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sequence.h>
 
 #include <gtest/gtest.h>

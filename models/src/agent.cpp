@@ -1,7 +1,7 @@
 #include <attnzoo/models/agent.h>
 
 #include <attnzoo/models/registry.h>
-#include <attnzoo/modules/agent_attention.h>
+#include <attnzoo/modules/agent.h>
 #include <attnzoo/core/args.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>

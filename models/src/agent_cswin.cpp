@@ -2,7 +2,7 @@
 
 #include <attnzoo/models/registry.h>
 #include <attnzoo/core/args.h>
-#include <attnzoo/modules/cswin_attention.h>
+#include <attnzoo/modules/agent_cswin.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/mlp.h>

@@ -1,9 +1,9 @@
-#include <attnzoo/models/biformer.h>
+#include <attnzoo/models/biformer_stl.h>
 
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/core/args.h>
-#include <attnzoo/modules/bra_nchw.h>
+#include <attnzoo/modules/biformer_stl.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/norm.h>
 

@@ -2,7 +2,7 @@
 
 #include <attnzoo/core/args.h>
 #include <attnzoo/modules/init.h>
-#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sequence.h>
 
 #include <torch/torch.h>

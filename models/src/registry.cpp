@@ -90,7 +90,7 @@ const Registry& registry() {
     register_biformer_stl(r);
     register_davit(r);
     register_litv2(r);
-    register_halonet(r);
+    register_byoanet(r);
     register_nat(r);
     register_agent(r);
     register_agent_cswin(r);

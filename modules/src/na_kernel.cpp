@@ -1,6 +1,6 @@
 // CPU kernels of neighborhood attention (forward and backward) and their autograd functions.
 // Layout: q, k, v [B, heads, H, W, d] contiguous; logits / weights [B, heads, H, W, kh * kw].
-#include <attnzoo/modules/neighborhood.h>
+#include <attnzoo/modules/nat.h>
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>

@@ -3,7 +3,7 @@
 // (convit.py VisionTransformer, models.py variants). Keys and shapes are the official ones: cls_token,
 // pos_embed, patch_embed.proj, blocks.{i} (GPSA for i < local_up_to_layer, MHSA after), norm, head.
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/modules/convit_block.h>
+#include <attnzoo/modules/convit.h>
 #include <attnzoo/modules/patch_embed.h>
 
 #include <torch/arg.h>

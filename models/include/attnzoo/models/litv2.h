@@ -3,7 +3,7 @@
 // Keys: patch_embed.{proj,norm}, layers.{i}.blocks.{j} (HiLo blocks where has_msa, ConvFFN blocks
 // before), layers.{i}.downsample (DTM with a deformable conv), norm, head. Square inputs of img_size.
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/modules/hilo.h>
+#include <attnzoo/modules/litv2.h>
 #include <attnzoo/modules/patch_embed.h>
 
 #include <torch/arg.h>

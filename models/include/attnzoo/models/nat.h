@@ -8,7 +8,7 @@
 //    attention with a relative position bias for the ViT-RPB baseline). Keys layers.{i}.*.
 // Everything runs channels-last inside, as the official code; features are returned NCHW.
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/modules/nat_block.h>
+#include <attnzoo/modules/nat.h>
 
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>

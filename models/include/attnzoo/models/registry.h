@@ -87,7 +87,7 @@ void register_biformer(Registry& r);
 void register_biformer_stl(Registry& r);
 void register_davit(Registry& r);
 void register_litv2(Registry& r);
-void register_halonet(Registry& r);
+void register_byoanet(Registry& r);
 void register_nat(Registry& r);
 void register_agent(Registry& r);
 void register_agent_cswin(Registry& r);

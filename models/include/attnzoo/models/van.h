@@ -3,7 +3,7 @@
 // Visual-Attention-Network/VAN-Classification models/van.py. State-dict keys and shapes are the
 // official ones (1-indexed stages: patch_embed{i}, block{i}, norm{i}; head).
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/van.h>
 #include <attnzoo/modules/patch_embed.h>
 
 #include <torch/arg.h>

@@ -6,7 +6,7 @@
 //  - LambdaLayer: LambdaNetworks (Bello, arXiv 2102.08602; timm LambdaLayer): a content lambda
 //    softmax(k) v^T shared by all queries plus a positional lambda from a local Conv3d of radius r
 //    (or relative position embeddings when r == 0). Keys: qkv, norm_q, norm_v, conv_lambda | pos_emb.
-#include <attnzoo/modules/options/byob.h>
+#include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
 
 #include <torch/nn/cloneable.h>

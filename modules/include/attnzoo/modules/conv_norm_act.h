@@ -1,7 +1,7 @@
 #pragma once
 // timm's conv-norm-act layers: ConvNormAct (keys conv.*, bn.*) and BatchNormAct2d (BatchNorm2d whose
 // parameters sit directly under the module, followed by an activation).
-#include <attnzoo/modules/options/byob.h>
+#include <attnzoo/modules/options/byobnet.h>
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/batchnorm.h>

@@ -5,7 +5,7 @@
 // their own outputs are zero.
 //
 //  - SoftmaxAttention1D      full softmax attention (the baseline; O(L^2)), optional causal mask
-//  - NeighborhoodAttention1D (neighborhood.h) with forward(x, mask): O(L k), dilated, optional causal
+//  - NeighborhoodAttention1D (nat.h) with forward(x, mask): O(L k), dilated, optional causal
 //  - BlockLocalAttention1D   halo attention along the sequence: query blocks of `block`, keys in the block
 //                            +- `halo` (O(L (block + 2 halo)))
 //  - AgentAttention1D        agent tokens pooled from the queries (masked mean over agent_num bins), agent

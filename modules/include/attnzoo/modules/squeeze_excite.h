@@ -1,7 +1,7 @@
 #pragma once
 // Channel gates of timm's ResNet-family blocks: squeeze-and-excitation (Hu et al. 2018) and efficient
 // channel attention (Wang et al. 2020). NCHW in and out.
-#include <attnzoo/modules/options/byob.h>
+#include <attnzoo/modules/options/byobnet.h>
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>

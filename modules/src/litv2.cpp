@@ -1,4 +1,4 @@
-#include <attnzoo/modules/hilo.h>
+#include <attnzoo/modules/litv2.h>
 
 #include <torch/torch.h>
 

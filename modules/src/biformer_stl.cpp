@@ -1,6 +1,6 @@
-#include <attnzoo/modules/bra_nchw.h>
-#include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/biformer_stl.h>
 
+#include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/norm.h>
 

@@ -7,7 +7,7 @@
 // as in timm), with relative position logits per axis. Stride 2 subsamples the queries with a strided
 // 1x1 q-conv (even block sizes) or average-pools the output (avg_down or odd block sizes).
 // Keys: q, kv (1x1 convs), pos_embed.height_rel, pos_embed.width_rel.
-#include <attnzoo/modules/options/byob.h>
+#include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
 
 #include <torch/nn/cloneable.h>

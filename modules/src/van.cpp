@@ -1,4 +1,4 @@
-#include <attnzoo/modules/lka.h>
+#include <attnzoo/modules/van.h>
 
 #include <attnzoo/modules/depthwise.h>
 

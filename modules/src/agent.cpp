@@ -1,14 +1,13 @@
-#include <attnzoo/modules/agent_attention.h>
+#include <attnzoo/modules/agent.h>
+
 #include <attnzoo/modules/depthwise.h>
-
 #include <attnzoo/modules/init.h>
-
-#include "agent_core.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
 
+#include "agent_core.h"
 #include "module_entry.h"
 
 namespace attnzoo::modules {

@@ -1,8 +1,8 @@
-#include <attnzoo/modules/byob_blocks.h>
+#include <attnzoo/modules/byobnet.h>
 
 #include <attnzoo/core/args.h>
 #include <attnzoo/modules/bottleneck_attn.h>
-#include <attnzoo/modules/halo.h>
+#include <attnzoo/modules/halo_attn.h>
 #include <attnzoo/modules/squeeze_excite.h>
 
 #include <torch/torch.h>

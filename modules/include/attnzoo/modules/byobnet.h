@@ -10,11 +10,11 @@
 #include <attnzoo/modules/conv_norm_act.h>
 #include <attnzoo/modules/drop_path.h>
 
-#include <nlohmann/json.hpp>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/pimpl.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

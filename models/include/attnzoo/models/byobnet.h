@@ -4,7 +4,7 @@
 // weights are the reference. The model is configured by timm's ByoModelCfg (same field names, JSON),
 // state_dict keys are timm's (stem.*, stages.{s}.{b}.*, final_conv.*, head.fc.*).
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/modules/byob_blocks.h>
+#include <attnzoo/modules/byobnet.h>
 
 #include <nlohmann/json.hpp>
 #include <torch/nn/modules/container/any.h>

@@ -1,7 +1,7 @@
 #pragma once
 // The refactored, NCHW bi-level routing attention of BiFormer (ops/bra_nchw.py nchwBRA +
 // ops/torch/rrsda.py regional_routing_attention_torch), used by biformer_stl_nchw. It is NOT the
-// legacy BRA (bra.h) with another layout: regions are (H // n_win, W // n_win) and ceil-pooled with
+// legacy BRA (biformer.h) with another layout: regions are (H // n_win, W // n_win) and ceil-pooled with
 // count_include_pad=False (non-divisible maps get extra, smaller regions), q/k/v are zero-padded to whole
 // regions after the projection, the scale is dim^-0.5 (not head_dim^-0.5), and routing runs on the
 // (detached) pooled q/k of all channels. Keys: lepe, qkv_linear, output_linear.

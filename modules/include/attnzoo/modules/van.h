@@ -6,7 +6,7 @@
 // gates the input element-wise. Submodule names follow the official code so checkpoints load unchanged.
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/mlp.h>
-#include <attnzoo/modules/options/lka.h>
+#include <attnzoo/modules/options/van.h>
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/batchnorm.h>

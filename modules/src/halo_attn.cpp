@@ -1,4 +1,4 @@
-#include <attnzoo/modules/halo.h>
+#include <attnzoo/modules/halo_attn.h>
 
 #include <attnzoo/modules/init.h>
 
