@@ -1,11 +1,11 @@
 #include "commands.h"
 #include "model_args.h"
 
-#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/eval/evaluate.h>
-#include <attnzoo/models/load.h>
+#include <attnzoo/eval/load.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/train/lra.h>
 
@@ -18,14 +18,6 @@
 
 namespace attnzoo::cli {
 namespace {
-
-// The training metadata of an attnzoo checkpoint, or null for other files.
-nlohmann::json train_meta(const std::string& path) {
-  if (!checkpoint::looks_like_safetensors(path)) return nullptr;
-  auto f = checkpoint::read_safetensors(path);
-  auto it = f.metadata.find("attnzoo.train");
-  return it == f.metadata.end() ? nlohmann::json() : nlohmann::json::parse(it->second);
-}
 
 struct EvalArgs {
   ModelArgs model;
@@ -40,46 +32,27 @@ struct EvalArgs {
   int topk = 5;
 };
 
-// Builds the model (from flags, or from an attnzoo checkpoint's metadata) and the eval transform.
-struct Prepared {
-  models::ClassifierPtr model;
-  datasets::TransformOptions transform;
-  std::vector<std::string> classes;
-  std::string name;
-};
-
-Prepared prepare(const EvalArgs& a, int64_t data_classes) {
-  Prepared p;
-  const nlohmann::json meta = a.checkpoint.empty() ? nlohmann::json() : train_meta(a.checkpoint);
-  const nlohmann::json et = meta.is_object() ? meta.value("eval_transform", nlohmann::json::object()) : nlohmann::json::object();
-  nlohmann::json args = a.model.name.empty() && et.contains("model_args") ? et["model_args"] : a.model.overrides();
-  p.name = !a.model.name.empty() ? a.model.name : et.value("model", std::string());
-  if (p.name.empty()) throw UsageError("--model is required (the checkpoint does not say which model it holds)");
-  if (a.num_classes > 0) args["num_classes"] = a.num_classes;
-  else if (!args.contains("num_classes") && data_classes > 0 && a.checkpoint.empty()) args["num_classes"] = data_classes;
-  if (a.in_chans > 0) args["in_chans"] = a.in_chans;
+// The model and its eval transform, from the flags and an attnzoo checkpoint's record.
+eval::EvalModel prepare(const EvalArgs& a, int64_t data_classes) {
+  eval::EvalModelRequest r;
+  r.model = a.model.name;
+  r.model_args = a.model.overrides();
+  r.checkpoint = a.checkpoint;
+  r.checkpoint_key = a.checkpoint_key;
+  r.num_classes = a.num_classes;
+  r.in_chans = a.in_chans;
+  r.img_size = a.img_size;
+  r.data_classes = data_classes;
+  r.crop_pct = a.crop_pct;
+  if (a.mean.size() == 3) r.mean = std::array<double, 3>{a.mean[0], a.mean[1], a.mean[2]};
+  if (a.std.size() == 3) r.std = std::array<double, 3>{a.std[0], a.std[1], a.std[2]};
+  r.interpolation = a.interpolation;
+  r.device = a.device;
   try {
-    p.model = models::create_model(p.name, args);
+    return eval::load_eval_model(r);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--model ") + p.name + ": " + e.what());
+    throw UsageError(e.what());
   }
-  if (!a.checkpoint.empty()) {
-    models::LoadOptions lo;
-    lo.checkpoint_key = a.checkpoint_key;
-    models::load_weights(*p.model, a.checkpoint, lo);
-  }
-  const auto& pc = p.model->pretrained_cfg();
-  auto& t = p.transform;
-  t.img_size = a.img_size > 0 ? a.img_size : et.value("img_size", pc.input_size[1]);
-  t.in_chans = models::registry().resolve_args(p.name, args).value("in_chans", int64_t{3});
-  t.mean = a.mean.size() == 3 ? std::array<double, 3>{a.mean[0], a.mean[1], a.mean[2]} : et.value("mean", pc.mean);
-  t.std = a.std.size() == 3 ? std::array<double, 3>{a.std[0], a.std[1], a.std[2]} : et.value("std", pc.std);
-  t.crop_pct = a.crop_pct > 0 ? a.crop_pct : et.value("crop_pct", pc.crop_pct);
-  t.interpolation = !a.interpolation.empty() ? a.interpolation : et.value("interpolation", pc.interpolation);
-  if (meta.is_object() && meta.contains("classes")) p.classes = meta["classes"].get<std::vector<std::string>>();
-  p.model->to(at::Device(a.device));
-  p.model->eval();
-  return p;
 }
 
 void add_common(CLI::App* cmd, EvalArgs& a) {
@@ -118,8 +91,7 @@ int run_lra_eval(const EvalArgs& a) {
 }
 
 bool is_lra_checkpoint(const std::string& path) {
-  if (path.empty() || !checkpoint::looks_like_safetensors(path)) return false;
-  return checkpoint::read_safetensors(path).metadata.count("attnzoo.lra") > 0;
+  return checkpoint::RunCheckpoint::peek(path, checkpoint::kLraRun).is_object();
 }
 
 int run_eval(const EvalArgs& a) {
@@ -132,7 +104,7 @@ int run_eval(const EvalArgs& a) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--data ") + dataset + ": " + e.what());
   }
-  Prepared p = prepare(a, static_cast<int64_t>(ds->classes().size()));
+  eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
   datasets::LoaderOptions lo;
   lo.batch_size = a.batch_size;
   lo.shuffle = false;
@@ -166,7 +138,7 @@ int run_eval(const EvalArgs& a) {
 }
 
 int run_predict(const EvalArgs& a) {
-  Prepared p = prepare(a, -1);
+  eval::EvalModel p = prepare(a, -1);
   datasets::Transform tf(p.transform, false);
   torch::NoGradGuard ng;
   nlohmann::json all = nlohmann::json::array();

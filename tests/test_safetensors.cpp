@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <gtest/gtest.h>
@@ -129,6 +130,43 @@ TEST(Safetensors, MissingFileNamesThePath) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/w.safetensors"), std::string::npos);
   }
+}
+
+}  // namespace
+
+namespace {
+
+using attnzoo::checkpoint::RunCheckpoint;
+
+TEST(RunCheckpoint, SavesAndLoadsEveryPart) {
+  const auto dir = attnzoo::test::temp_dir("run_ckpt");
+  RunCheckpoint c;
+  c.kind = attnzoo::checkpoint::kImageRun;
+  c.meta = {{"epoch", 3}, {"classes", {"a", "b"}}};
+  c.model.insert("w", torch::arange(6, torch::kFloat).reshape({2, 3}));
+  c.ema.insert("w", torch::ones({2, 3}));
+  c.optimizer.insert("state.0.exp_avg", torch::full({2, 3}, 0.5));
+  c.rng = torch::arange(4, torch::kByte);
+  const std::string path = (dir / "last.safetensors").string();
+  c.save(path);
+  const RunCheckpoint back = RunCheckpoint::load(path, attnzoo::checkpoint::kImageRun);
+  EXPECT_EQ(back.meta, c.meta);
+  EXPECT_TRUE(back.model["w"].equal(c.model["w"]));
+  EXPECT_TRUE(back.ema["w"].equal(c.ema["w"]));
+  EXPECT_TRUE(back.optimizer["state.0.exp_avg"].equal(c.optimizer["state.0.exp_avg"]));
+  EXPECT_TRUE(back.rng.equal(c.rng));
+  EXPECT_EQ(RunCheckpoint::peek(path, attnzoo::checkpoint::kImageRun), c.meta);
+  // Another kind, or a plain weights file, is not this run's checkpoint.
+  EXPECT_TRUE(RunCheckpoint::peek(path, attnzoo::checkpoint::kLraRun).is_null());
+  try {
+    RunCheckpoint::load(path, attnzoo::checkpoint::kLraRun);
+    ADD_FAILURE() << "loaded an image-run checkpoint as an LRA one";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": not an attnzoo training checkpoint of this kind (no 'attnzoo.lra' metadata)"), std::string::npos) << e.what();
+  }
+  const std::string plain = (dir / "plain.safetensors").string();
+  attnzoo::checkpoint::write_safetensors(plain, c.model);
+  EXPECT_TRUE(RunCheckpoint::peek(plain, attnzoo::checkpoint::kImageRun).is_null());
 }
 
 }  // namespace

@@ -17,7 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // One CSV record (RFC 4180: quoted fields, "" escapes, newlines inside quotes); false at the end of input.
 bool csv_record(std::istream& in, std::vector<std::string>& fields, size_t& line, const std::string& path) {
   fields.assign(1, "");

@@ -1,6 +1,7 @@
 #include <attnzoo/train/lra.h>
 
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/datasets/lra.h>
@@ -183,24 +184,24 @@ class BatchStream {
   std::vector<size_t> order_;
 };
 
-// The training state that is not in the weights or the optimiser.
-struct LRAState {
+// Where a run stands (besides the weights and the optimiser); in the checkpoint metadata.
+struct LraCounters {
   int64_t step = 0;  // updates done
   double loss_avg = 0, val_accuracy = 0, seconds = 0;
   int64_t tokens_seen = 0;
-};
 
-void save_lra_checkpoint(const std::string& path, models::LRAEncoderImpl& model, const Optimizer& opt, const LRAState& st,
-                         const LRATrainConfig& c, const nlohmann::json& args) {
-  checkpoint::TensorDict all;
-  add_prefixed(all, "state_dict", checkpoint::state_dict(model));
-  add_prefixed(all, "optimizer", opt.state_dict());
-  const nlohmann::json meta = {{"task", c.task},         {"model", c.model},           {"model_args", args},
-                               {"step", st.step},        {"loss_avg", st.loss_avg},    {"val_accuracy", st.val_accuracy},
-                               {"seconds", st.seconds},  {"tokens_seen", st.tokens_seen}, {"seed", c.seed},
-                               {"batch_size", c.batch_size}, {"steps", c.steps}, {"config", c.to_json()}};
-  checkpoint::write_safetensors(path, all, {{"attnzoo.envelope", "1"}, {"attnzoo.lra", meta.dump()}, {"format", "pt"}});
-}
+  void write(nlohmann::json& meta) const {
+    meta.update({{"step", step}, {"loss_avg", loss_avg}, {"val_accuracy", val_accuracy}, {"seconds", seconds},
+                 {"tokens_seen", tokens_seen}});
+  }
+  void read(const nlohmann::json& meta) {
+    step = meta.at("step");
+    loss_avg = meta.at("loss_avg");
+    val_accuracy = meta.at("val_accuracy");
+    seconds = meta.at("seconds");
+    tokens_seen = meta.at("tokens_seen");
+  }
+};
 
 }  // namespace
 
@@ -215,157 +216,221 @@ double lra_learning_rate(const LRATrainConfig& c, int64_t step) {
   return c.lr * warm / std::sqrt(std::max(s, w));
 }
 
-LRAResult run_lra_training(const LRATrainConfig& c) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const at::Device device(c.device);
+namespace {
+
+// One LRA run: set-up in the constructor, then `steps` updates with periodic evaluation and checkpoints,
+// then the test accuracy and the final weights.
+class LraRun {
+ public:
+  explicit LraRun(const LRATrainConfig& c);
+  LRAResult run();
+
+ private:
+  void resume();
+  void train_step(int64_t step);
+  void evaluate(int64_t step);
+  void save_last() const;
+  void finish();
+
+  const LRATrainConfig& c_;
+  const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  const at::Device device_;
+  const bool writer_;
+  Splits splits_;
+  nlohmann::json args_;  // the encoder's constructor arguments as used
+  models::LRAEncoder model_{nullptr};
+  std::vector<Param> params_;
+  std::unique_ptr<Optimizer> opt_;
+  LraCounters st_;
+  std::unique_ptr<ProcessGroup> pg_;
+  std::string last_path_;
+  std::ofstream log_;
+  std::unique_ptr<Progress> progress_;
+  std::unique_ptr<BatchStream> stream_;
+  std::vector<at::Tensor> grad_scratch_;
+  double seconds_before_ = 0;
+  int64_t first_step_ = 1;
+  LRAResult r_;
+};
+
+void check_world(const LRATrainConfig& c) {
   if (c.world_size < 1 || c.rank < 0 || c.rank >= c.world_size) throw std::invalid_argument("lra: bad rank / world size");
   if (c.batch_size % c.world_size != 0)
     throw std::invalid_argument("--batch-size " + std::to_string(c.batch_size) + " must be a multiple of the " +
                                 std::to_string(c.world_size) + " data-parallel processes (it is the global batch)");
-  torch::manual_seed(static_cast<uint64_t>(c.seed));
-  Splits s = open_task(c);
+}
+
+// The variant's arguments, --set overrides, and what the data decides (vocabulary, classes, length, pairs).
+nlohmann::json encoder_args(const LRATrainConfig& c, const datasets::SequenceDataset& train) {
   nlohmann::json args = models::lra_variant_args(c.model);
   for (auto it = c.model_args.begin(); it != c.model_args.end(); ++it) args[it.key()] = it.value();
-  args["vocab_size"] = s.train->vocab_size();
-  args["num_classes"] = s.train->num_classes();
-  args["max_len"] = s.train->max_length();
-  if (s.train->paired()) args["dual"] = true;
-  models::LRAEncoder model(models::lra_encoder_options_from_args(args));
-  model->to(device);
-  std::vector<Param> params;
-  for (const auto& p : model->named_parameters()) params.push_back({p.key(), p.value(), true});  // Flax: decay on all
+  args["vocab_size"] = train.vocab_size();
+  args["num_classes"] = train.num_classes();
+  args["max_len"] = train.max_length();
+  if (train.paired()) args["dual"] = true;
+  return args;
+}
+
+LraRun::LraRun(const LRATrainConfig& c) : c_(c), device_(c.device), writer_(c.rank == 0) {
+  check_world(c);
+  torch::manual_seed(static_cast<uint64_t>(c.seed));
+  splits_ = open_task(c);
+  args_ = encoder_args(c, *splits_.train);
+  model_ = models::LRAEncoder(models::lra_encoder_options_from_args(args_));
+  model_->to(device_);
+  for (const auto& p : model_->named_parameters()) params_.push_back({p.key(), p.value(), true});  // Flax: decay on all
   OptimizerOptions oo;
   oo.name = "adamw";
   oo.beta1 = 0.9;
   oo.beta2 = 0.98;
   oo.eps = c.opt_eps;
   oo.weight_decay = c.weight_decay;
-  auto opt = make_optimizer(params, oo);
-  LRAResult r;
-  for (const auto& p : model->parameters()) r.params += p.numel();
-
-  LRAState st;
-  if (!c.resume.empty()) {
-    auto f = checkpoint::read_safetensors(c.resume);
-    if (!f.metadata.count("attnzoo.lra"))
-      throw std::runtime_error(c.resume + ": not an LRA training checkpoint (OUTPUT/last.safetensors of 'train --task lra-...')");
-    const auto meta = nlohmann::json::parse(f.metadata.at("attnzoo.lra"));
-    if (meta.at("task") != c.task || meta.at("model_args") != args || meta.at("batch_size") != c.batch_size ||
-        meta.at("seed") != c.seed)
-      throw std::runtime_error(c.resume + ": written by another run (task " + meta.at("task").get<std::string>() +
-                               ", batch " + meta.at("batch_size").dump() + ", seed " + meta.at("seed").dump() +
-                               ", model_args " + meta.at("model_args").dump() + "); resume with the same flags");
-    checkpoint::load_state_dict(*model, take_prefixed(f.tensors, "state_dict"), true, c.resume);
-    opt->load_state_dict(take_prefixed(f.tensors, "optimizer"));
-    st.step = meta.at("step");
-    st.loss_avg = meta.at("loss_avg");
-    st.val_accuracy = meta.at("val_accuracy");
-    st.seconds = meta.at("seconds");
-    st.tokens_seen = meta.at("tokens_seen");
-    if (st.step > c.steps)
-      throw std::runtime_error(c.resume + ": already at step " + std::to_string(st.step) + " of --steps " + std::to_string(c.steps));
-  }
-
-  const std::unique_ptr<ProcessGroup> pg = join_process_group(c.rank, c.world_size, device, c.dist_timeout);
-  if (pg) broadcast_module(*pg, *model);
-  const bool writer = c.rank == 0;
-  const std::string last_path = (fs::path(c.output) / "last.safetensors").string();
-  std::ofstream log;
-  if (writer) {
+  opt_ = make_optimizer(params_, oo);
+  for (const auto& p : model_->parameters()) r_.params += p.numel();
+  if (!c.resume.empty()) resume();
+  pg_ = join_process_group(c.rank, c.world_size, device_, c.dist_timeout);
+  if (pg_) broadcast_module(*pg_, *model_);
+  last_path_ = (fs::path(c.output) / "last.safetensors").string();
+  if (writer_) {
     fs::create_directories(c.output);
-    log.open((fs::path(c.output) / "log.jsonl").string(), c.resume.empty() ? std::ios::trunc : std::ios::app);
+    log_.open((fs::path(c.output) / "log.jsonl").string(), c.resume.empty() ? std::ios::trunc : std::ios::app);
   }
-  Progress progress(writer, 10.0, "tok/s");
-  progress.line("lra " + c.task + ": " + c.model + " attention=" + args.value("attention", "softmax") + " (" +
-                std::to_string(r.params) + " params) on " + s.train->describe() + "; " + std::to_string(c.steps) +
-                " steps x batch " + std::to_string(c.batch_size) +
-                (c.world_size > 1 ? " (" + std::to_string(c.world_size) + " processes)" : "") +
-                (st.step > 0 ? "; resumed at step " + std::to_string(st.step) : ""));
-  BatchStream stream(s.train->size(), c.seed);
-  std::vector<at::Tensor> grad_scratch;
-  const int64_t local_batch = c.batch_size / c.world_size;
-  const int64_t ckpt_every = c.checkpoint_every > 0 ? c.checkpoint_every : c.eval_every;
-  const double seconds_before = st.seconds;
-  const int64_t first_step = st.step + 1;
-  for (int64_t step = first_step; step <= c.steps; ++step) {
-    // This rank's slice of the global batch; dropout drawn from (seed, step, rank).
-    const std::vector<size_t> global = stream.batch(step, c.batch_size);
-    const std::vector<size_t> idx(global.begin() + c.rank * local_batch, global.begin() + (c.rank + 1) * local_batch);
-    torch::manual_seed(c.seed * 1000003ull + static_cast<uint64_t>(step) * 7919ull + static_cast<uint64_t>(c.rank));
-    at::Tensor labels;
-    Batch b = collate(*s.train, idx, &labels);
-    if (s.train->paired()) b.second = std::make_shared<Batch>(collate(*s.train, idx, &labels, /*second=*/true));
-    b = b.to(device);
-    const double lr = lra_learning_rate(c, step);
-    at::Tensor loss = torch::cross_entropy_loss(b.logits(*model), labels.to(device));
-    opt->zero_grad();
-    loss.backward();
-    double lv = loss.item<double>();
-    int64_t tokens = b.tokens_count();
-    if (pg) {
-      lv = allreduce_mean(*pg, lv);  // the same stop-on-NaN decision everywhere
-      tokens = static_cast<int64_t>(std::llround(allreduce_mean(*pg, static_cast<double>(tokens)) * c.world_size));
-      allreduce_gradients(*pg, params, grad_scratch);
-    }
-    if (!std::isfinite(lv))
-      throw std::runtime_error("lra: loss is " + std::to_string(lv) + " at step " + std::to_string(step) +
-                               (writer && fs::exists(last_path) ? "; the last good checkpoint is kept: " + last_path : ""));
-    opt->step(lr);
-    if (pg) inject_fault(c.rank, step);
-    if (pg && c.dist_verify) verify_replicas(*pg, *model, step);
-    st.step = step;
-    st.loss_avg = step == 1 ? lv : 0.98 * st.loss_avg + 0.02 * lv;
-    st.tokens_seen += tokens;
-    const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    st.seconds = seconds_before + run_s;
-    r.tokens_per_second = st.seconds > 0 ? static_cast<double>(st.tokens_seen) / st.seconds : 0;
-    const double eta = (c.steps - step) * run_s / static_cast<double>(step - first_step + 1);
-    progress.step(0, 0, step, c.steps, st.loss_avg, lr, r.tokens_per_second, eta, st.seconds);
-    const bool eval_now = step % c.eval_every == 0 || step == c.steps;
-    if (eval_now) {
-      progress.finish();
-      if (writer) {
-        st.val_accuracy = accuracy(*model, *s.val, 64, c.max_eval, device);
-        log << nlohmann::json{{"step", step}, {"loss", st.loss_avg}, {"lr", lr}, {"val_accuracy", st.val_accuracy},
-                              {"tokens_per_s", r.tokens_per_second}, {"elapsed_s", st.seconds}}.dump()
-            << std::endl;
-        char line[200];
-        std::snprintf(line, sizeof line, "step %ld: loss %.4f  val acc %.2f  (%.0f tokens/s)", long(step), st.loss_avg,
-                      st.val_accuracy, r.tokens_per_second);
-        progress.line(line);
-      }
-    }
-    if (writer && (eval_now || step % ckpt_every == 0)) save_lra_checkpoint(last_path, *model, *opt, st, c, args);
-    if (pg && eval_now) pg->barrier();  // the others wait while rank 0 evaluates
-    if (c.stop_after_steps > 0 && step >= c.stop_after_steps && step < c.steps)
-      throw std::runtime_error("stopped after " + std::to_string(step) + " steps (stop_after_steps); resume with --resume " +
-                               last_path);
-  }
-  r.steps = st.step;
-  r.seconds = st.seconds;
-  r.val_accuracy = st.val_accuracy;
-  if (!writer) return r;
-  r.test_accuracy = accuracy(*model, *s.test, 64, c.max_eval, device);
-  // The final weights under their plain names, with the run's description (eval rebuilds the model from it).
-  const nlohmann::json final_meta = {{"task", c.task}, {"model", c.model}, {"model_args", args}, {"step", st.step},
-                                     {"config", c.to_json()}};
-  checkpoint::write_safetensors((fs::path(c.output) / "final.safetensors").string(), checkpoint::state_dict(*model),
-                                {{"attnzoo.lra", final_meta.dump()}, {"format", "pt"}});
-  const nlohmann::json res = {{"task", c.task}, {"max_eval", c.max_eval}, {"model", c.model}, {"model_args", args},
-                              {"steps", r.steps}, {"batch_size", c.batch_size}, {"world_size", c.world_size},
-                              {"params", r.params}, {"val_accuracy", r.val_accuracy}, {"test_accuracy", r.test_accuracy},
-                              {"seconds", r.seconds}, {"tokens_per_s", r.tokens_per_second}, {"config", c.to_json()}};
-  attnzoo::write_file_atomic((fs::path(c.output) / "result.json").string(), res.dump(1) + "\n");
-  return r;
+  progress_ = std::make_unique<Progress>(writer_, 10.0, "tok/s");
+  stream_ = std::make_unique<BatchStream>(splits_.train->size(), c.seed);
+  seconds_before_ = st_.seconds;
+  first_step_ = st_.step + 1;
 }
+
+void LraRun::resume() {
+  const auto ck = checkpoint::RunCheckpoint::load(c_.resume, checkpoint::kLraRun);
+  const nlohmann::json& meta = ck.meta;
+  if (meta.at("task") != c_.task || meta.at("model_args") != args_ || meta.at("batch_size") != c_.batch_size ||
+      meta.at("seed") != c_.seed)
+    throw std::runtime_error(c_.resume + ": written by another run (task " + meta.at("task").get<std::string>() +
+                             ", batch " + meta.at("batch_size").dump() + ", seed " + meta.at("seed").dump() +
+                             ", model_args " + meta.at("model_args").dump() + "); resume with the same flags");
+  checkpoint::load_state_dict(*model_, ck.model, true, c_.resume);
+  opt_->load_state_dict(ck.optimizer);
+  st_.read(meta);
+  if (st_.step > c_.steps)
+    throw std::runtime_error(c_.resume + ": already at step " + std::to_string(st_.step) + " of --steps " +
+                             std::to_string(c_.steps));
+}
+
+void LraRun::save_last() const {
+  checkpoint::RunCheckpoint ck;
+  ck.kind = checkpoint::kLraRun;
+  ck.model = checkpoint::state_dict(*model_);
+  ck.optimizer = opt_->state_dict();
+  st_.write(ck.meta);
+  ck.meta.update({{"task", c_.task},   {"model", c_.model},           {"model_args", args_}, {"seed", c_.seed},
+                  {"steps", c_.steps}, {"batch_size", c_.batch_size}, {"config", c_.to_json()}});
+  ck.save(last_path_);
+}
+
+// One update on this rank's slice of the global batch; dropout drawn from (seed, step, rank).
+void LraRun::train_step(int64_t step) {
+  const int64_t local_batch = c_.batch_size / c_.world_size;
+  const std::vector<size_t> global = stream_->batch(step, c_.batch_size);
+  const std::vector<size_t> idx(global.begin() + c_.rank * local_batch, global.begin() + (c_.rank + 1) * local_batch);
+  torch::manual_seed(c_.seed * 1000003ull + static_cast<uint64_t>(step) * 7919ull + static_cast<uint64_t>(c_.rank));
+  const auto& train = *splits_.train;
+  at::Tensor labels;
+  Batch b = collate(train, idx, &labels);
+  if (train.paired()) b.second = std::make_shared<Batch>(collate(train, idx, &labels, /*second=*/true));
+  b = b.to(device_);
+  const double lr = lra_learning_rate(c_, step);
+  at::Tensor loss = torch::cross_entropy_loss(b.logits(*model_), labels.to(device_));
+  opt_->zero_grad();
+  loss.backward();
+  double lv = loss.item<double>();
+  int64_t tokens = b.tokens_count();
+  if (pg_) {
+    lv = allreduce_mean(*pg_, lv);  // the same stop-on-NaN decision everywhere
+    tokens = static_cast<int64_t>(std::llround(allreduce_mean(*pg_, static_cast<double>(tokens)) * c_.world_size));
+    allreduce_gradients(*pg_, params_, grad_scratch_);
+  }
+  if (!std::isfinite(lv))
+    throw std::runtime_error("lra: loss is " + std::to_string(lv) + " at step " + std::to_string(step) +
+                             (writer_ && fs::exists(last_path_) ? "; the last good checkpoint is kept: " + last_path_ : ""));
+  opt_->step(lr);
+  if (pg_) inject_fault(c_.rank, step);
+  if (pg_ && c_.dist_verify) verify_replicas(*pg_, *model_, step);
+  st_.step = step;
+  st_.loss_avg = step == 1 ? lv : 0.98 * st_.loss_avg + 0.02 * lv;
+  st_.tokens_seen += tokens;
+  const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  st_.seconds = seconds_before_ + run_s;
+  r_.tokens_per_second = st_.seconds > 0 ? static_cast<double>(st_.tokens_seen) / st_.seconds : 0;
+  const double eta = (c_.steps - step) * run_s / static_cast<double>(step - first_step_ + 1);
+  progress_->step(0, 0, step, c_.steps, st_.loss_avg, lr, r_.tokens_per_second, eta, st_.seconds);
+}
+
+// Rank 0 evaluates on the validation split and logs.
+void LraRun::evaluate(int64_t step) {
+  progress_->finish();
+  if (!writer_) return;
+  st_.val_accuracy = accuracy(*model_, *splits_.val, 64, c_.max_eval, device_);
+  log_ << nlohmann::json{{"step", step},           {"loss", st_.loss_avg},
+                         {"lr", lra_learning_rate(c_, step)}, {"val_accuracy", st_.val_accuracy},
+                         {"tokens_per_s", r_.tokens_per_second}, {"elapsed_s", st_.seconds}}.dump()
+       << std::endl;
+  char line[200];
+  std::snprintf(line, sizeof line, "step %ld: loss %.4f  val acc %.2f  (%.0f tokens/s)", long(step), st_.loss_avg,
+                st_.val_accuracy, r_.tokens_per_second);
+  progress_->line(line);
+}
+
+// The test accuracy, the final weights under their plain names with the run's description (eval rebuilds
+// the model from it) and result.json.
+void LraRun::finish() {
+  r_.test_accuracy = accuracy(*model_, *splits_.test, 64, c_.max_eval, device_);
+  checkpoint::RunCheckpoint final;
+  final.kind = checkpoint::kLraRun;
+  final.meta = {{"task", c_.task}, {"model", c_.model}, {"model_args", args_}, {"step", st_.step}, {"config", c_.to_json()}};
+  checkpoint::write_safetensors((fs::path(c_.output) / "final.safetensors").string(), checkpoint::state_dict(*model_),
+                                {{checkpoint::kLraRun, final.meta.dump()}, {"format", "pt"}});
+  const nlohmann::json res = {{"task", c_.task},           {"max_eval", c_.max_eval},     {"model", c_.model},
+                              {"model_args", args_},       {"steps", r_.steps},           {"batch_size", c_.batch_size},
+                              {"world_size", c_.world_size}, {"params", r_.params},       {"val_accuracy", r_.val_accuracy},
+                              {"test_accuracy", r_.test_accuracy}, {"seconds", r_.seconds},
+                              {"tokens_per_s", r_.tokens_per_second}, {"config", c_.to_json()}};
+  attnzoo::write_file_atomic((fs::path(c_.output) / "result.json").string(), res.dump(1) + "\n");
+}
+
+LRAResult LraRun::run() {
+  progress_->line("lra " + c_.task + ": " + c_.model + " attention=" + args_.value("attention", "softmax") + " (" +
+                  std::to_string(r_.params) + " params) on " + splits_.train->describe() + "; " + std::to_string(c_.steps) +
+                  " steps x batch " + std::to_string(c_.batch_size) +
+                  (c_.world_size > 1 ? " (" + std::to_string(c_.world_size) + " processes)" : "") +
+                  (st_.step > 0 ? "; resumed at step " + std::to_string(st_.step) : ""));
+  const int64_t ckpt_every = c_.checkpoint_every > 0 ? c_.checkpoint_every : c_.eval_every;
+  for (int64_t step = first_step_; step <= c_.steps; ++step) {
+    train_step(step);
+    const bool eval_now = step % c_.eval_every == 0 || step == c_.steps;
+    if (eval_now) evaluate(step);
+    if (writer_ && (eval_now || step % ckpt_every == 0)) save_last();
+    if (pg_ && eval_now) pg_->barrier();  // the others wait while rank 0 evaluates
+    if (c_.stop_after_steps > 0 && step >= c_.stop_after_steps && step < c_.steps)
+      throw std::runtime_error("stopped after " + std::to_string(step) + " steps (stop_after_steps); resume with --resume " +
+                               last_path_);
+  }
+  r_.steps = st_.step;
+  r_.seconds = st_.seconds;
+  r_.val_accuracy = st_.val_accuracy;
+  if (writer_) finish();
+  return r_;
+}
+
+}  // namespace
+
+LRAResult run_lra_training(const LRATrainConfig& c) { return LraRun(c).run(); }
 
 LRAEvalResult evaluate_lra_checkpoint(const std::string& path, const std::string& split, const std::string& data,
                                       int64_t max_eval, const std::string& device) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto f = checkpoint::read_safetensors(path);
-  if (!f.metadata.count("attnzoo.lra"))
-    throw std::runtime_error(path + ": not an LRA checkpoint (last.safetensors / final.safetensors of 'train --task lra-...')");
-  const auto meta = nlohmann::json::parse(f.metadata.at("attnzoo.lra"));
+  const auto ck = checkpoint::RunCheckpoint::load(path, checkpoint::kLraRun);
+  const nlohmann::json& meta = ck.meta;
   if (!meta.contains("config")) throw std::runtime_error(path + ": the LRA checkpoint does not record its configuration");
   if (split != "val" && split != "test") throw std::invalid_argument("--split must be val or test for LRA checkpoints, got '" + split + "'");
   LRATrainConfig c;
@@ -373,8 +438,7 @@ LRAEvalResult evaluate_lra_checkpoint(const std::string& path, const std::string
   if (!data.empty()) c.data = data;
   const Splits s = open_task(c);
   models::LRAEncoder model(models::lra_encoder_options_from_args(meta.at("model_args")));
-  checkpoint::TensorDict weights = take_prefixed(f.tensors, "state_dict");
-  checkpoint::load_state_dict(*model, weights.size() > 0 ? weights : f.tensors, true, path);
+  checkpoint::load_state_dict(*model, ck.model, true, path);
   const at::Device dev(device);
   model->to(dev);
   const auto& d = split == "val" ? *s.val : *s.test;

@@ -22,17 +22,6 @@ void set_torch_rng_state(const at::Tensor& s) {
   gen.set_state(s);
 }
 
-void add_prefixed(checkpoint::TensorDict& out, const std::string& prefix, const checkpoint::TensorDict& in) {
-  for (const auto& item : in) out.insert(prefix + "." + item.key(), item.value().detach().to(at::kCPU));
-}
-
-checkpoint::TensorDict take_prefixed(const checkpoint::TensorDict& in, const std::string& prefix) {
-  checkpoint::TensorDict out;
-  for (const auto& item : in)
-    if (item.key().rfind(prefix + ".", 0) == 0) out.insert(item.key().substr(prefix.size() + 1), item.value());
-  return out;
-}
-
 void inject_fault(int64_t rank, int64_t update) {
   static const char* spec = std::getenv("ATTNZOO_FAULT_INJECT");
   if (!spec) return;

@@ -1,8 +1,7 @@
 #pragma once
-// What the image trainer (trainer.cpp) and the sequence trainer (lra.cpp) share: the pieces of a training
-// checkpoint envelope (prefixed tensor groups, the CPU generator state) and the data-parallel replica
+// What the image trainer (trainer.cpp) and the sequence trainer (lra.cpp) share besides the checkpoint
+// format (attnzoo/checkpoint/run_checkpoint.h): the CPU generator state and the data-parallel replica
 // operations (start from rank 0's weights, average gradients, agree on a scalar, verify replicas).
-#include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/train/distributed.h>
 #include <attnzoo/train/optim.h>
 
@@ -17,11 +16,6 @@ namespace attnzoo::train::detail {
 
 at::Tensor torch_rng_state();
 void set_torch_rng_state(const at::Tensor& state);
-
-/// Inserts `in` into `out` under "<prefix>.<key>" (detached, on the CPU).
-void add_prefixed(checkpoint::TensorDict& out, const std::string& prefix, const checkpoint::TensorDict& in);
-/// The entries of `in` under "<prefix>.", with the prefix removed.
-checkpoint::TensorDict take_prefixed(const checkpoint::TensorDict& in, const std::string& prefix);
 
 /// Testing aid for the data-parallel failure path: ATTNZOO_FAULT_INJECT=<rank>:<update> makes that rank die
 /// abruptly (as if killed) right after that update.

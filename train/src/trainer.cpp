@@ -1,61 +1,38 @@
 #include <attnzoo/train/trainer.h>
 
-#include <attnzoo/train/amp.h>
-#include <attnzoo/train/distributed.h>
-
-#include "run_support.h"
-
-#include <cstdio>
-#include <cstdlib>
-
-#include <attnzoo/core/file_util.h>
-#include <attnzoo/checkpoint/safetensors.h>
+#include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/train/amp.h>
+#include <attnzoo/train/distributed.h>
 #include <attnzoo/train/ema.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/progress.h>
 #include <attnzoo/train/schedule.h>
 
+#include "run_support.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace attnzoo::train {
 namespace fs = std::filesystem;
-using checkpoint::TensorDict;
 using namespace detail;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct RunState {
-  int64_t epoch = 0;        // epoch in progress (or next to start)
-  int64_t batch = 0;        // next batch within that epoch
-  int64_t global_step = 0;  // updates done
-  double best_top1 = -1;
-  int64_t best_epoch = -1;
-};
-
-void save_checkpoint(const std::string& path, models::ClassifierImpl& model, const Optimizer& opt, const ModelEma* ema,
-                     const RunState& st, const TrainConfig& cfg, const std::vector<std::string>& classes,
-                     const nlohmann::json& eval_transform) {
-  TensorDict all;
-  add_prefixed(all, "state_dict", checkpoint::state_dict(model));
-  if (ema) add_prefixed(all, "state_dict_ema", ema->state());
-  add_prefixed(all, "optimizer", opt.state_dict());
-  all.insert("rng.torch_cpu", torch_rng_state());
-  nlohmann::json meta = {{"epoch", st.epoch},           {"batch", st.batch},         {"global_step", st.global_step},
-                         {"best_top1", st.best_top1},   {"best_epoch", st.best_epoch}, {"arch", cfg.model},
-                         {"config", cfg.to_json()},     {"classes", classes},         {"eval_transform", eval_transform},
-                         {"model_args", nlohmann::json(cfg.model_args)}};
-  checkpoint::write_safetensors(path, all, {{"attnzoo.envelope", "1"}, {"attnzoo.train", meta.dump()}, {"format", "pt"}});
-}
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string fmt_time(double s) {
   const int64_t t = static_cast<int64_t>(s);
@@ -64,54 +41,45 @@ std::string fmt_time(double s) {
   return buf;
 }
 
-}  // namespace
+// Where a run stands; recorded in the checkpoint metadata so that a resume continues exactly.
+struct Counters {
+  int64_t epoch = 0;        // epoch in progress (or next to start)
+  int64_t batch = 0;        // next batch within that epoch
+  int64_t global_step = 0;  // updates done
+  double best_top1 = -1;
+  int64_t best_epoch = -1;
 
-TrainResult run_training(const TrainConfig& cfg) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const at::Device device(cfg.device);
-  torch::manual_seed(cfg.seed);
+  void write(nlohmann::json& meta) const {
+    meta.update({{"epoch", epoch}, {"batch", batch}, {"global_step", global_step}, {"best_top1", best_top1},
+                 {"best_epoch", best_epoch}});
+  }
+  void read(const nlohmann::json& meta) {
+    epoch = meta.at("epoch");
+    batch = meta.at("batch");
+    global_step = meta.at("global_step");
+    best_top1 = meta.at("best_top1");
+    best_epoch = meta.at("best_epoch");
+  }
+};
 
-  // Data.
-  auto train_ds = datasets::open_dataset(cfg.dataset, cfg.train_split, cfg.class_map);
-  std::string val_split = cfg.val_split;
-  if (val_split.empty()) {
+// The validation split: --val-split, else "val" when the dataset has one, else "test".
+datasets::DatasetPtr open_val_split(const TrainConfig& cfg, const datasets::DatasetPtr& train_ds) {
+  std::string split = cfg.val_split;
+  if (split.empty()) {
     try {
       datasets::open_dataset(cfg.dataset, "val", cfg.class_map);
-      val_split = "val";
+      split = "val";
     } catch (const std::exception&) {
-      val_split = "test";
+      split = "test";
     }
   }
-  auto val_ds = datasets::open_dataset(cfg.dataset, val_split, cfg.class_map);
-  if (val_ds->classes() != train_ds->classes())
-    throw std::runtime_error("the " + val_split + " split has other classes than the " + cfg.train_split + " split");
+  auto val = datasets::open_dataset(cfg.dataset, split, cfg.class_map);
+  if (val->classes() != train_ds->classes())
+    throw std::runtime_error("the " + split + " split has other classes than the " + cfg.train_split + " split");
+  return val;
+}
 
-  // Model.
-  nlohmann::json args = cfg.model_args;
-  const int64_t num_classes = cfg.num_classes > 0 ? cfg.num_classes : static_cast<int64_t>(train_ds->classes().size());
-  args["num_classes"] = num_classes;
-  if (cfg.in_chans > 0) args["in_chans"] = cfg.in_chans;
-  if (cfg.drop_path >= 0) args["drop_path_rate"] = cfg.drop_path;
-  auto model = models::create_model(cfg.model, args);
-  auto make_eval_model = [&] { return models::create_model(cfg.model, args); };
-  const models::PretrainedCfg& pc = model->pretrained_cfg();
-  const int64_t in_chans = cfg.in_chans > 0 ? cfg.in_chans : models::registry().resolve_args(cfg.model, args).value("in_chans", int64_t{3});
-
-  if (!cfg.initial_checkpoint.empty()) {
-    models::LoadOptions lo;
-    lo.checkpoint_key = cfg.checkpoint_key;
-    lo.drop_mismatched_head = true;
-    lo.adapt_input_conv = true;
-    models::load_weights(*model, cfg.initial_checkpoint, lo);
-  }
-  model->to(device);
-  if (cfg.channels_last) {  // NHWC weights for the convolutions (pays off on GPUs and oneDNN)
-    torch::NoGradGuard ng;
-    for (auto& p : model->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
-
-  // Transforms and loaders.
+datasets::TransformOptions transform_options(const TrainConfig& cfg, const models::PretrainedCfg& pc, int64_t in_chans) {
   datasets::TransformOptions to;
   to.img_size = cfg.img_size > 0 ? cfg.img_size : pc.input_size[1];
   to.in_chans = in_chans;
@@ -126,39 +94,10 @@ TrainResult run_training(const TrainConfig& cfg) {
   to.hflip = cfg.hflip;
   to.auto_augment = cfg.aa;
   to.reprob = cfg.reprob;
-  // Data parallel: one process per replica (torchrun environment); gradients are averaged with c10d.
-  const std::unique_ptr<ProcessGroup> pg = join_process_group(cfg.rank, cfg.world_size, device, cfg.dist_timeout);
-  datasets::LoaderOptions lo;
-  lo.batch_size = cfg.batch_size;
-  lo.workers = cfg.workers;
-  lo.seed = cfg.seed;
-  lo.rank = cfg.rank;
-  lo.world_size = cfg.world_size;
-  lo.skip_bad_images = cfg.skip_bad_images;
-  datasets::Loader train_loader(train_ds, datasets::Transform(to, true), lo);
-  auto vlo = lo;
-  vlo.shuffle = false;
-  vlo.drop_last = false;
-  vlo.rank = 0;
-  vlo.world_size = 1;
-  datasets::Loader val_loader(val_ds, datasets::Transform(to, false), vlo);
+  return to;
+}
 
-  // Optimisation.
-  OptimizerOptions oo;
-  oo.name = cfg.opt;
-  oo.weight_decay = cfg.weight_decay;
-  oo.momentum = cfg.momentum;
-  auto opt = make_optimizer(param_groups(*model, model->no_weight_decay()), oo);
-  int64_t steps_per_epoch = train_loader.num_batches();
-  if (cfg.max_steps_per_epoch > 0) steps_per_epoch = std::min(steps_per_epoch, cfg.max_steps_per_epoch);
-  CosineSchedule sched;
-  sched.lr = cfg.lr > 0 ? cfg.lr : cfg.lr_base * static_cast<double>(cfg.batch_size * cfg.world_size) / 512.0;
-  sched.min_lr = cfg.min_lr;
-  sched.warmup_lr = cfg.warmup_lr;
-  sched.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
-  sched.total_steps = cfg.epochs * steps_per_epoch;
-  std::unique_ptr<ModelEma> ema;
-  if (cfg.model_ema) ema = std::make_unique<ModelEma>(*model, cfg.model_ema_decay);
+datasets::MixupOptions mixup_options(const TrainConfig& cfg, int64_t num_classes) {
   datasets::MixupOptions mo;
   mo.mixup_alpha = cfg.mixup;
   mo.cutmix_alpha = cfg.cutmix;
@@ -166,186 +105,348 @@ TrainResult run_training(const TrainConfig& cfg) {
   mo.switch_prob = cfg.mixup_switch_prob;
   mo.label_smoothing = cfg.smoothing;
   mo.num_classes = num_classes;
-
-  // What eval/predict need to rebuild the model and its input pipeline from the checkpoint alone.
-  nlohmann::json model_args_used = args;
-  const nlohmann::json eval_transform = {{"img_size", to.img_size}, {"in_chans", to.in_chans}, {"mean", to.mean},
-                                         {"std", to.std}, {"crop_pct", to.crop_pct}, {"interpolation", to.interpolation},
-                                         {"model", cfg.model}, {"model_args", model_args_used}};
-  RunState st;
-  if (!cfg.resume.empty()) {
-    auto f = checkpoint::read_safetensors(cfg.resume);
-    if (!f.metadata.count("attnzoo.train"))
-      throw std::runtime_error(cfg.resume + ": not an attnzoo training checkpoint (use --initial-checkpoint for weights)");
-    const auto meta = nlohmann::json::parse(f.metadata.at("attnzoo.train"));
-    checkpoint::load_state_dict(*model, take_prefixed(f.tensors, "state_dict"), true, cfg.resume);
-    opt->load_state_dict(take_prefixed(f.tensors, "optimizer"));
-    if (ema) ema->load(take_prefixed(f.tensors, "state_dict_ema"));
-    set_torch_rng_state(f.tensors["rng.torch_cpu"]);
-    st.epoch = meta.at("epoch");
-    st.batch = meta.at("batch");
-    st.global_step = meta.at("global_step");
-    st.best_top1 = meta.at("best_top1");
-    st.best_epoch = meta.at("best_epoch");
-  }
-
-  // Every replica starts from rank 0's weights and buffers (after a resume too).
-  if (pg) broadcast_module(*pg, *model);
-  std::vector<at::Tensor> dist_grads;  // reused every step
-  const at::ScalarType amp = amp_dtype(cfg.amp, device);
-  GradScaler scaler(amp == at::kHalf);
-  std::vector<at::Tensor> amp_params;
-  for (const auto& prm : opt->params()) amp_params.push_back(prm.tensor);
-  const bool writer = cfg.rank == 0;
-  fs::create_directories(cfg.output);
-  const std::string last_path = (fs::path(cfg.output) / "last.safetensors").string();
-  const std::string best_path = (fs::path(cfg.output) / "best.safetensors").string();
-  const std::string csv_path = (fs::path(cfg.output) / "summary.csv").string();
-  const std::string log_path = (fs::path(cfg.output) / "log.jsonl").string();
-  std::ofstream log;
-  if (writer) {
-    attnzoo::write_file_atomic((fs::path(cfg.output) / "args.json").string(), cfg.to_json().dump(1) + "\n");
-    if (cfg.resume.empty() || !fs::exists(csv_path)) {
-      std::ofstream csv(csv_path);
-      csv << "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,img_s" << (ema ? ",ema_loss,ema_top1,ema_top5" : "") << "\n";
-    }
-    log.open(log_path, std::ios::app);
-  }
-  int64_t n_params = 0;
-  for (const auto& p : model->parameters()) n_params += p.numel();
-  Progress progress(writer);
-  progress.line("train " + cfg.model + " (" + std::to_string(n_params) + " params) on " + train_ds->describe() + "; eval on " +
-                val_ds->describe() + "; " + std::to_string(cfg.epochs) + " epochs x " + std::to_string(steps_per_epoch) +
-                " steps, batch " + std::to_string(cfg.batch_size) + ", lr " + std::to_string(sched.lr) + ", threads " +
-                std::to_string(at::get_num_threads()));
-
-  TrainResult result;
-  result.last_checkpoint = last_path;
-  result.best_checkpoint = best_path;
-  double recent_img_s = 0;
-  for (int64_t epoch = st.epoch; epoch < cfg.epochs; ++epoch) {
-    model->train();
-    train_loader.start_epoch(epoch, st.batch);
-    double loss_sum = 0;
-    int64_t loss_n = 0, images = 0;
-    const auto t_epoch = std::chrono::steady_clock::now();
-    while (auto b = train_loader.next()) {
-      if (b->index >= steps_per_epoch) break;
-      at::Tensor x = b->images;
-      datasets::Rng mix_rng(datasets::sample_seed(cfg.seed ^ 0x6d6978ull, epoch, b->index));
-      at::Tensor target = datasets::mixup_batch(x, b->labels, mo, mix_rng);
-      x = x.to(device);
-      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-      target = target.to(device);
-      const double lr = sched(st.global_step);
-      at::Tensor logits;
-      {
-        AutocastGuard autocast(device, amp);  // --amp: the forward in bf16 / fp16, the loss in float32
-        logits = model->forward(x);
-      }
-      auto loss = -(target * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1).mean();
-      double lv = loss.item<double>();
-      if (pg) lv = allreduce_mean(*pg, lv);  // the stop-on-NaN decision must be the same on every rank
-      if (!std::isfinite(lv)) {
-        progress.finish();
-        throw std::runtime_error("loss is " + std::to_string(lv) + " at epoch " + std::to_string(epoch) + " step " +
-                                 std::to_string(b->index) + " (lr " + std::to_string(lr) +
-                                 "); stopping. The last good checkpoint is kept: " + last_path);
-      }
-      opt->zero_grad();
-      scaler.scale_loss(loss).backward();
-      if (pg) allreduce_gradients(*pg, opt->params(), dist_grads);  // bucketed all-reduce after backward
-      // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
-      const bool step_ok = scaler.unscale_and_check(amp_params);
-      if (cfg.clip_grad > 0 && step_ok) clip_grad_norm(opt->params(), cfg.clip_grad);
-      if (step_ok) opt->step(lr);
-      if (ema) ema->update(*model);
-      if (pg) inject_fault(cfg.rank, st.global_step + 1);
-      if (pg && cfg.dist_verify) verify_replicas(*pg, *model, st.global_step + 1);  // tests: replicas == rank 0
-      ++st.global_step;
-      st.batch = b->index + 1;
-      loss_sum += lv * x.size(0);
-      loss_n += x.size(0);
-      images += x.size(0);
-      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
-      recent_img_s = el > 0 ? images * cfg.world_size / el : 0;  // global throughput (all ranks)
-      const int64_t done = st.global_step, total = sched.total_steps;
-      const double total_el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-      progress.step(epoch + 1, cfg.epochs, st.batch, steps_per_epoch, loss_sum / loss_n, lr, recent_img_s,
-                    recent_img_s > 0 ? (total - done) * cfg.batch_size * cfg.world_size / recent_img_s : 0, total_el);
-      if (writer && cfg.log_interval > 0 && st.global_step % cfg.log_interval == 0)
-        log << nlohmann::json{{"type", "step"}, {"epoch", epoch}, {"step", st.batch}, {"global_step", st.global_step},
-                              {"loss", lv}, {"lr", lr}, {"img_s", recent_img_s}}.dump()
-            << std::endl;
-      if (writer && cfg.checkpoint_every > 0 && st.global_step % cfg.checkpoint_every == 0) {
-        RunState mid = st;
-        mid.epoch = epoch;
-        save_checkpoint(last_path, *model, *opt, ema.get(), mid, cfg, train_ds->classes(), eval_transform);
-      }
-      if (cfg.stop_after_steps > 0 && st.global_step >= cfg.stop_after_steps) {
-        progress.finish();
-        throw std::runtime_error("stopped after " + std::to_string(st.global_step) + " steps (--stop-after-steps)");
-      }
-    }
-    progress.finish();
-    if (train_loader.skipped() > 0)
-      progress.line("epoch " + std::to_string(epoch + 1) + ": skipped " + std::to_string(train_loader.skipped()) +
-                    " unreadable image(s), e.g. " + train_loader.skipped_messages().front());
-    const double train_loss = loss_n ? loss_sum / loss_n : 0;
-    const double lr_now = sched(std::max<int64_t>(0, st.global_step - 1));
-    // Evaluate (and the EMA weights in a second model). Data parallel: rank 0 evaluates the whole split
-    // (exact numbers, no duplicated padding samples) while the others wait at the barrier.
-    eval::EvalResult r, re;
-    if (pg && !writer) {
-      pg->barrier();
-      st.epoch = epoch + 1;
-      st.batch = 0;
-      continue;
-    }
-    r = eval::evaluate(*model, val_loader, device);
-    if (ema) {
-      auto em = make_eval_model();
-      checkpoint::load_state_dict(*em, ema->state(), true, "EMA");
-      em->to(device);
-      re = eval::evaluate(*em, val_loader, device);
-    }
-    st.epoch = epoch + 1;
-    st.batch = 0;
-    const double metric = ema ? std::max(r.top1, re.top1) : r.top1;
-    const bool is_best = metric > st.best_top1;
-    if (is_best) {
-      st.best_top1 = metric;
-      st.best_epoch = epoch + 1;
-    }
-    if (pg) pg->barrier();
-    if (writer) {
-      save_checkpoint(last_path, *model, *opt, ema.get(), st, cfg, train_ds->classes(), eval_transform);
-      if (is_best) fs::copy_file(last_path, best_path, fs::copy_options::overwrite_existing);
-      std::ofstream csv(csv_path, std::ios::app);
-      csv << epoch + 1 << "," << train_loss << "," << r.loss << "," << r.top1 << "," << r.top5 << "," << lr_now << ","
-          << recent_img_s;
-      if (ema) csv << "," << re.loss << "," << re.top1 << "," << re.top5;
-      csv << "\n";
-      nlohmann::json ej = {{"type", "epoch"}, {"epoch", epoch + 1},  {"train_loss", train_loss}, {"eval_loss", r.loss},
-                           {"eval_top1", r.top1}, {"eval_top5", r.top5}, {"lr", lr_now},          {"img_s", recent_img_s},
-                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()}};
-      if (ema) ej.update({{"ema_top1", re.top1}, {"ema_top5", re.top5}, {"ema_loss", re.loss}});
-      log << ej.dump() << std::endl;
-    }
-    char line[256];
-    std::snprintf(line, sizeof line, "epoch %ld/%ld: train_loss %.4f  eval_loss %.4f  top1 %.2f  top5 %.2f%s  (%.0f img/s, %s)",
-                  long(epoch + 1), long(cfg.epochs), train_loss, r.loss, r.top1, r.top5,
-                  ema ? (" ema_top1 " + std::to_string(re.top1).substr(0, 5)).c_str() : "", recent_img_s,
-                  fmt_time(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()).c_str());
-    progress.line(line);
-    result.final_top1 = ema && re.top1 > r.top1 ? re.top1 : r.top1;
-    result.final_top5 = ema && re.top1 > r.top1 ? re.top5 : r.top5;
-    result.final_loss = ema && re.top1 > r.top1 ? re.loss : r.loss;
-  }
-  result.best_top1 = st.best_top1;
-  result.best_epoch = st.best_epoch;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  return result;
+  return mo;
 }
+
+CosineSchedule cosine_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
+  CosineSchedule s;
+  s.lr = cfg.lr > 0 ? cfg.lr : cfg.lr_base * static_cast<double>(cfg.batch_size * cfg.world_size) / 512.0;
+  s.min_lr = cfg.min_lr;
+  s.warmup_lr = cfg.warmup_lr;
+  s.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
+  s.total_steps = cfg.epochs * steps_per_epoch;
+  return s;
+}
+
+// NHWC weights for the convolutions (pays off on GPUs and oneDNN).
+void to_channels_last(torch::nn::Module& model) {
+  torch::NoGradGuard ng;
+  for (auto& p : model.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+// The run's output folder: summary.csv, log.jsonl, args.json (rank 0 only).
+class RunOutputs {
+ public:
+  RunOutputs(const TrainConfig& cfg, bool writer, bool with_ema) : writer_(writer) {
+    fs::create_directories(cfg.output);
+    last = (fs::path(cfg.output) / "last.safetensors").string();
+    best = (fs::path(cfg.output) / "best.safetensors").string();
+    csv_ = (fs::path(cfg.output) / "summary.csv").string();
+    if (!writer_) return;
+    attnzoo::write_file_atomic((fs::path(cfg.output) / "args.json").string(), cfg.to_json().dump(1) + "\n");
+    if (cfg.resume.empty() || !fs::exists(csv_)) {
+      std::ofstream csv(csv_);
+      csv << "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,img_s" << (with_ema ? ",ema_loss,ema_top1,ema_top5" : "")
+          << "\n";
+    }
+    log_.open((fs::path(cfg.output) / "log.jsonl").string(), std::ios::app);
+  }
+  void log(const nlohmann::json& record) {
+    if (writer_) log_ << record.dump() << std::endl;
+  }
+  void csv_row(const std::string& row) {
+    if (writer_) std::ofstream(csv_, std::ios::app) << row << "\n";
+  }
+
+  std::string last, best;
+
+ private:
+  bool writer_;
+  std::string csv_;
+  std::ofstream log_;
+};
+
+struct EpochEval {
+  eval::EvalResult model, ema;
+};
+
+// One image-classification run: set-up in the constructor, then epochs of steps, each followed by an
+// evaluation and a checkpoint.
+class ImageRun {
+ public:
+  explicit ImageRun(const TrainConfig& cfg);
+  TrainResult run();
+
+ private:
+  void build_model();
+  void build_loaders();
+  void resume();
+  void train_epoch(int64_t epoch);
+  double train_step(const datasets::Batch& b, int64_t epoch);
+  EpochEval evaluate_models();
+  void end_epoch(int64_t epoch, double train_loss);
+  void save(const std::string& path, const Counters& c) const;
+
+  const TrainConfig& cfg_;
+  const Clock::time_point t_start_ = Clock::now();
+  const at::Device device_;
+  const bool writer_;
+  datasets::DatasetPtr train_ds_, val_ds_;
+  nlohmann::json args_;  // the model's constructor arguments as used
+  int64_t num_classes_ = 0;
+  models::ClassifierPtr model_;
+  datasets::TransformOptions transform_;
+  nlohmann::json eval_transform_;  // what eval/predict need to rebuild the model and its inputs
+  std::unique_ptr<ProcessGroup> pg_;
+  std::unique_ptr<datasets::Loader> train_loader_, val_loader_;
+  std::unique_ptr<Optimizer> opt_;
+  int64_t steps_per_epoch_ = 0;
+  CosineSchedule sched_;
+  std::unique_ptr<ModelEma> ema_;
+  datasets::MixupOptions mixup_;
+  at::ScalarType amp_;
+  GradScaler scaler_;
+  std::vector<at::Tensor> amp_params_, dist_grads_;
+  Counters st_;
+  std::unique_ptr<RunOutputs> out_;
+  std::unique_ptr<Progress> progress_;
+  TrainResult result_;
+  double recent_img_s_ = 0;
+};
+
+ImageRun::ImageRun(const TrainConfig& cfg)
+    : cfg_(cfg), device_(cfg.device), writer_(cfg.rank == 0), amp_(amp_dtype(cfg.amp, device_)), scaler_(amp_ == at::kHalf) {
+  torch::manual_seed(cfg.seed);
+  train_ds_ = datasets::open_dataset(cfg.dataset, cfg.train_split, cfg.class_map);
+  val_ds_ = open_val_split(cfg, train_ds_);
+  build_model();
+  // Data parallel: one process per replica (torchrun environment); gradients are averaged with c10d.
+  pg_ = join_process_group(cfg.rank, cfg.world_size, device_, cfg.dist_timeout);
+  build_loaders();
+  OptimizerOptions oo;
+  oo.name = cfg.opt;
+  oo.weight_decay = cfg.weight_decay;
+  oo.momentum = cfg.momentum;
+  opt_ = make_optimizer(param_groups(*model_, model_->no_weight_decay()), oo);
+  for (const auto& prm : opt_->params()) amp_params_.push_back(prm.tensor);
+  steps_per_epoch_ = train_loader_->num_batches();
+  if (cfg.max_steps_per_epoch > 0) steps_per_epoch_ = std::min(steps_per_epoch_, cfg.max_steps_per_epoch);
+  sched_ = cosine_schedule(cfg, steps_per_epoch_);
+  if (cfg.model_ema) ema_ = std::make_unique<ModelEma>(*model_, cfg.model_ema_decay);
+  mixup_ = mixup_options(cfg, num_classes_);
+  if (!cfg.resume.empty()) resume();
+  if (pg_) broadcast_module(*pg_, *model_);  // every replica starts from rank 0's weights (after a resume too)
+  out_ = std::make_unique<RunOutputs>(cfg, writer_, ema_ != nullptr);
+  progress_ = std::make_unique<Progress>(writer_);
+  result_.last_checkpoint = out_->last;
+  result_.best_checkpoint = out_->best;
+}
+
+void ImageRun::build_model() {
+  args_ = cfg_.model_args;
+  num_classes_ = cfg_.num_classes > 0 ? cfg_.num_classes : static_cast<int64_t>(train_ds_->classes().size());
+  args_["num_classes"] = num_classes_;
+  if (cfg_.in_chans > 0) args_["in_chans"] = cfg_.in_chans;
+  if (cfg_.drop_path >= 0) args_["drop_path_rate"] = cfg_.drop_path;
+  model_ = models::create_model(cfg_.model, args_);
+  const int64_t in_chans =
+      cfg_.in_chans > 0 ? cfg_.in_chans : models::registry().resolve_args(cfg_.model, args_).value("in_chans", int64_t{3});
+  if (!cfg_.initial_checkpoint.empty()) {
+    models::LoadOptions lo;
+    lo.checkpoint_key = cfg_.checkpoint_key;
+    lo.drop_mismatched_head = true;
+    lo.adapt_input_conv = true;
+    models::load_weights(*model_, cfg_.initial_checkpoint, lo);
+  }
+  model_->to(device_);
+  if (cfg_.channels_last) to_channels_last(*model_);
+  transform_ = transform_options(cfg_, model_->pretrained_cfg(), in_chans);
+  eval_transform_ = {{"img_size", transform_.img_size}, {"in_chans", transform_.in_chans}, {"mean", transform_.mean},
+                     {"std", transform_.std},           {"crop_pct", transform_.crop_pct}, {"interpolation", transform_.interpolation},
+                     {"model", cfg_.model},             {"model_args", args_}};
+}
+
+void ImageRun::build_loaders() {
+  datasets::LoaderOptions lo;
+  lo.batch_size = cfg_.batch_size;
+  lo.workers = cfg_.workers;
+  lo.seed = cfg_.seed;
+  lo.rank = cfg_.rank;
+  lo.world_size = cfg_.world_size;
+  lo.skip_bad_images = cfg_.skip_bad_images;
+  train_loader_ = std::make_unique<datasets::Loader>(train_ds_, datasets::Transform(transform_, true), lo);
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.rank = 0;  // rank 0 evaluates the whole split
+  lo.world_size = 1;
+  val_loader_ = std::make_unique<datasets::Loader>(val_ds_, datasets::Transform(transform_, false), lo);
+}
+
+void ImageRun::resume() {
+  const auto c = checkpoint::RunCheckpoint::load(cfg_.resume, checkpoint::kImageRun);
+  checkpoint::load_state_dict(*model_, c.model, true, cfg_.resume);
+  opt_->load_state_dict(c.optimizer);
+  if (ema_) ema_->load(c.ema);
+  if (!c.rng.defined()) throw std::runtime_error(cfg_.resume + ": the checkpoint has no generator state (rng.torch_cpu)");
+  set_torch_rng_state(c.rng);
+  st_.read(c.meta);
+}
+
+void ImageRun::save(const std::string& path, const Counters& c) const {
+  checkpoint::RunCheckpoint ck;
+  ck.kind = checkpoint::kImageRun;
+  ck.model = checkpoint::state_dict(*model_);
+  if (ema_) ck.ema = ema_->state();
+  ck.optimizer = opt_->state_dict();
+  ck.rng = torch_rng_state();
+  c.write(ck.meta);
+  ck.meta.update({{"arch", cfg_.model},
+                  {"config", cfg_.to_json()},
+                  {"classes", train_ds_->classes()},
+                  {"eval_transform", eval_transform_},
+                  {"model_args", nlohmann::json(cfg_.model_args)}});
+  ck.save(path);
+}
+
+// One update; returns the loss (averaged over the replicas). Throws on a non-finite loss.
+double ImageRun::train_step(const datasets::Batch& b, int64_t epoch) {
+  at::Tensor x = b.images;
+  datasets::Rng mix_rng(datasets::sample_seed(cfg_.seed ^ 0x6d6978ull, epoch, b.index));
+  at::Tensor target = datasets::mixup_batch(x, b.labels, mixup_, mix_rng).to(device_);
+  x = x.to(device_);
+  if (cfg_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const double lr = sched_(st_.global_step);
+  at::Tensor logits;
+  {
+    AutocastGuard autocast(device_, amp_);  // --amp: the forward in bf16 / fp16, the loss in float32
+    logits = model_->forward(x);
+  }
+  auto loss = -(target * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1).mean();
+  double lv = loss.item<double>();
+  if (pg_) lv = allreduce_mean(*pg_, lv);  // the stop-on-NaN decision must be the same on every rank
+  if (!std::isfinite(lv)) {
+    progress_->finish();
+    throw std::runtime_error("loss is " + std::to_string(lv) + " at epoch " + std::to_string(epoch) + " step " +
+                             std::to_string(b.index) + " (lr " + std::to_string(lr) +
+                             "); stopping. The last good checkpoint is kept: " + out_->last);
+  }
+  opt_->zero_grad();
+  scaler_.scale_loss(loss).backward();
+  if (pg_) allreduce_gradients(*pg_, opt_->params(), dist_grads_);  // bucketed all-reduce after backward
+  // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
+  const bool step_ok = scaler_.unscale_and_check(amp_params_);
+  if (cfg_.clip_grad > 0 && step_ok) clip_grad_norm(opt_->params(), cfg_.clip_grad);
+  if (step_ok) opt_->step(lr);
+  if (ema_) ema_->update(*model_);
+  if (pg_) inject_fault(cfg_.rank, st_.global_step + 1);
+  if (pg_ && cfg_.dist_verify) verify_replicas(*pg_, *model_, st_.global_step + 1);  // tests: replicas == rank 0
+  ++st_.global_step;
+  st_.batch = b.index + 1;
+  return lv;
+}
+
+void ImageRun::train_epoch(int64_t epoch) {
+  model_->train();
+  train_loader_->start_epoch(epoch, st_.batch);
+  double loss_sum = 0;
+  int64_t images = 0;
+  const auto t_epoch = Clock::now();
+  while (auto b = train_loader_->next()) {
+    if (b->index >= steps_per_epoch_) break;
+    const double lv = train_step(*b, epoch);
+    const int64_t n = b->images.size(0);
+    loss_sum += lv * n;
+    images += n;
+    const double el = seconds_since(t_epoch);
+    recent_img_s_ = el > 0 ? images * cfg_.world_size / el : 0;  // global throughput (all ranks)
+    const double eta = recent_img_s_ > 0
+                           ? (sched_.total_steps - st_.global_step) * cfg_.batch_size * cfg_.world_size / recent_img_s_
+                           : 0;
+    progress_->step(epoch + 1, cfg_.epochs, st_.batch, steps_per_epoch_, loss_sum / images, sched_(st_.global_step - 1),
+                    recent_img_s_, eta, seconds_since(t_start_));
+    if (cfg_.log_interval > 0 && st_.global_step % cfg_.log_interval == 0)
+      out_->log({{"type", "step"}, {"epoch", epoch}, {"step", st_.batch}, {"global_step", st_.global_step},
+                 {"loss", lv}, {"lr", sched_(st_.global_step - 1)}, {"img_s", recent_img_s_}});
+    if (writer_ && cfg_.checkpoint_every > 0 && st_.global_step % cfg_.checkpoint_every == 0) {
+      Counters mid = st_;
+      mid.epoch = epoch;
+      save(out_->last, mid);
+    }
+    if (cfg_.stop_after_steps > 0 && st_.global_step >= cfg_.stop_after_steps) {
+      progress_->finish();
+      throw std::runtime_error("stopped after " + std::to_string(st_.global_step) + " steps (--stop-after-steps)");
+    }
+  }
+  progress_->finish();
+  if (train_loader_->skipped() > 0)
+    progress_->line("epoch " + std::to_string(epoch + 1) + ": skipped " + std::to_string(train_loader_->skipped()) +
+                    " unreadable image(s), e.g. " + train_loader_->skipped_messages().front());
+  end_epoch(epoch, images ? loss_sum / images : 0);
+}
+
+// The model, and the EMA weights in a second model.
+EpochEval ImageRun::evaluate_models() {
+  EpochEval r;
+  r.model = eval::evaluate(*model_, *val_loader_, device_);
+  if (ema_) {
+    auto em = models::create_model(cfg_.model, args_);
+    checkpoint::load_state_dict(*em, ema_->state(), true, "EMA");
+    em->to(device_);
+    r.ema = eval::evaluate(*em, *val_loader_, device_);
+  }
+  return r;
+}
+
+// Data parallel: rank 0 evaluates the whole split (exact numbers, no duplicated padding samples) while the
+// others wait at the barrier.
+void ImageRun::end_epoch(int64_t epoch, double train_loss) {
+  st_.epoch = epoch + 1;
+  st_.batch = 0;
+  if (pg_ && !writer_) {
+    pg_->barrier();
+    return;
+  }
+  const double lr_now = sched_(std::max<int64_t>(0, st_.global_step - 1));
+  const EpochEval r = evaluate_models();
+  const bool ema_wins = ema_ && r.ema.top1 > r.model.top1;
+  const double metric = ema_wins ? r.ema.top1 : r.model.top1;
+  const bool is_best = metric > st_.best_top1;
+  if (is_best) {
+    st_.best_top1 = metric;
+    st_.best_epoch = epoch + 1;
+  }
+  if (pg_) pg_->barrier();
+  save(out_->last, st_);
+  if (is_best) fs::copy_file(out_->last, out_->best, fs::copy_options::overwrite_existing);
+  std::ostringstream row;
+  row << epoch + 1 << "," << train_loss << "," << r.model.loss << "," << r.model.top1 << "," << r.model.top5 << ","
+      << lr_now << "," << recent_img_s_;
+  if (ema_) row << "," << r.ema.loss << "," << r.ema.top1 << "," << r.ema.top5;
+  out_->csv_row(row.str());
+  nlohmann::json record = {{"type", "epoch"},          {"epoch", epoch + 1},          {"train_loss", train_loss},
+                           {"eval_loss", r.model.loss}, {"eval_top1", r.model.top1},   {"eval_top5", r.model.top5},
+                           {"lr", lr_now},             {"img_s", recent_img_s_},      {"elapsed_s", seconds_since(t_start_)}};
+  if (ema_) record.update({{"ema_top1", r.ema.top1}, {"ema_top5", r.ema.top5}, {"ema_loss", r.ema.loss}});
+  out_->log(record);
+  char line[256];
+  std::snprintf(line, sizeof line, "epoch %ld/%ld: train_loss %.4f  eval_loss %.4f  top1 %.2f  top5 %.2f%s  (%.0f img/s, %s)",
+                long(epoch + 1), long(cfg_.epochs), train_loss, r.model.loss, r.model.top1, r.model.top5,
+                ema_ ? (" ema_top1 " + std::to_string(r.ema.top1).substr(0, 5)).c_str() : "", recent_img_s_,
+                fmt_time(seconds_since(t_start_)).c_str());
+  progress_->line(line);
+  const eval::EvalResult& final = ema_wins ? r.ema : r.model;
+  result_.final_top1 = final.top1;
+  result_.final_top5 = final.top5;
+  result_.final_loss = final.loss;
+}
+
+TrainResult ImageRun::run() {
+  int64_t n_params = 0;
+  for (const auto& p : model_->parameters()) n_params += p.numel();
+  progress_->line("train " + cfg_.model + " (" + std::to_string(n_params) + " params) on " + train_ds_->describe() +
+                  "; eval on " + val_ds_->describe() + "; " + std::to_string(cfg_.epochs) + " epochs x " +
+                  std::to_string(steps_per_epoch_) + " steps, batch " + std::to_string(cfg_.batch_size) + ", lr " +
+                  std::to_string(sched_.lr) + ", threads " + std::to_string(at::get_num_threads()));
+  for (int64_t epoch = st_.epoch; epoch < cfg_.epochs; ++epoch) train_epoch(epoch);
+  result_.best_top1 = st_.best_top1;
+  result_.best_epoch = st_.best_epoch;
+  result_.seconds = seconds_since(t_start_);
+  return result_;
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainConfig& config) { return ImageRun(config).run(); }
 
 }  // namespace attnzoo::train
