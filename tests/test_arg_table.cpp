@@ -6,6 +6,7 @@
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
 #include <attnzoo/models/litv2.h>
+#include <attnzoo/models/nat.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/module_registry.h>
@@ -31,6 +32,23 @@ TEST(ArgTable, ModelOptionsRoundTripThroughTheirArguments) {
   expect_round_trip(models::BiFormerSTLOptions(), "biformer_stl");
   expect_round_trip(models::DaViTOptions(), "davit");
   expect_round_trip(models::LITv2Options(), "litv2");
+  expect_round_trip(models::NATOptions(), "nat");
+  expect_round_trip(models::DiNATsOptions(), "dinat_s");
+  expect_round_trip(models::NATIsotropicOptions(), "nat_isotropic");
+  expect_round_trip(models::NATIsotropicOptions().layer(models::IsotropicLayer::kGlobal), "nat_isotropic");
+}
+
+TEST(ArgTable, ClosedSetsOfNamesAreEnums) {
+  const auto o = options_from_args<models::NATIsotropicOptions>({{"layer", "VisionTransformerLayer"}}, "nat_isotropic");
+  EXPECT_EQ(o.layer(), models::IsotropicLayer::kGlobal);
+  EXPECT_EQ(args_of(o).at("layer"), "VisionTransformerLayer");
+  try {
+    options_from_args<models::NATIsotropicOptions>({{"layer", "Nope"}}, "nat_isotropic");
+    ADD_FAILURE() << "accepted an unknown layer";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "nat_isotropic: argument 'layer' must be one of NATransformerLayer, VisionTransformerLayer, got 'Nope'");
+  }
 }
 
 TEST(ArgTable, FamilyDefaultsAreTheOptionsDefaults) {

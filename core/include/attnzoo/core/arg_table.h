@@ -10,6 +10,7 @@
 //     v.ignored("img_size", 224);                   // accepted and unused, as in the official code
 //     v.fixed("attn_backend", "torch");             // accepted only with the one value this port has
 //     v.fixed_norm_layer("norm_layer", 1e-5);       // a LayerNorm, only with this eps
+//     v.choice("layer", o.layer(), kLayerNames);    // a closed set of names <-> an enum
 //   }
 //
 // Everything else derives from that table: `options_from_args` (JSON / YAML / --set -> Options, unknown
@@ -23,6 +24,8 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace attnzoo {
 
@@ -46,6 +49,20 @@ class ArgsFromJson {
   void norm_layer(const char* name, double& eps) {
     if (r_.has(name)) eps = layer_norm_eps(r_.get<std::string>(name), owner_);
     r_.ignore(name);
+  }
+  template <class T>
+  void choice(const char* name, T& field, const std::vector<std::pair<std::string, T>>& names) {
+    if (!r_.has(name) || r_.get<nlohmann::json>(name).is_null()) return;
+    const auto given = r_.get<std::string>(name);
+    std::string known;
+    for (const auto& [text, value] : names) {
+      if (text == given) {
+        field = value;
+        return;
+      }
+      known += (known.empty() ? "" : ", ") + text;
+    }
+    throw std::invalid_argument(owner_ + ": argument '" + name + "' must be one of " + known + ", got '" + given + "'");
   }
   void fixed(const char* name, const nlohmann::json& only) {
     const auto given = r_.get<nlohmann::json>(name, only);
@@ -81,6 +98,11 @@ class ArgsToJson {
   }
   void ignored(const char* name, const nlohmann::json& shown_default) { j_[name] = shown_default; }
   void norm_layer(const char* name, double eps) { j_[name] = layer_norm_spec(eps); }
+  template <class T>
+  void choice(const char* name, const T& field, const std::vector<std::pair<std::string, T>>& names) {
+    for (const auto& [text, value] : names)
+      if (value == field) j_[name] = text;
+  }
   void fixed(const char* name, const nlohmann::json& only) { j_[name] = only; }
   void fixed_norm_layer(const char* name, double eps) { norm_layer(name, eps); }
   nlohmann::json take() { return std::move(j_); }
