@@ -92,6 +92,12 @@ class Machine {
   PyRef run();
 
  private:
+  // Opcode groups: each returns false for opcodes outside its group.
+  bool push_literal(uint8_t op);
+  bool build_container(uint8_t op);
+  bool use_memo(uint8_t op);
+  bool make_object(uint8_t op);
+  bool stack_op(uint8_t op);
   [[noreturn]] void fail(const std::string& msg) const {
     throw std::runtime_error(what_ + ": cannot unpickle: " + msg);
   }
@@ -368,207 +374,239 @@ void Machine::build(const PyRef& obj, const PyRef& state) {
   // Tensors and containers ignore BUILD state (tensor __setstate__ carries autograd metadata only).
 }
 
+// Strings, bytes, numbers, None and booleans (binary and text forms).
+bool Machine::push_literal(uint8_t op) {
+  switch (op) {
+    case 'X': stack_.push_back(make_str(Kind::String, bytes(uint_le(4)))); return true;
+    case 0x8c: stack_.push_back(make_str(Kind::String, bytes(u8()))); return true;
+    case 0x8d: stack_.push_back(make_str(Kind::String, bytes(uint_le(8)))); return true;
+    case 'C': stack_.push_back(make_str(Kind::Bytes, bytes(u8()))); return true;
+    case 'B': stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(4)))); return true;
+    case 0x8e: stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(8)))); return true;
+    case 0x96: stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(8)))); return true;  // BYTEARRAY8
+    case 'T': stack_.push_back(make_str(Kind::String, bytes(uint_le(4)))); return true;  // BINSTRING
+    case 'U': stack_.push_back(make_str(Kind::String, bytes(u8()))); return true;        // SHORT_BINSTRING
+    case 'J': stack_.push_back(make_int(static_cast<int32_t>(uint_le(4)))); return true;
+    case 'K': stack_.push_back(make_int(u8())); return true;
+    case 'M': stack_.push_back(make_int(static_cast<int64_t>(uint_le(2)))); return true;
+    case 0x8a: stack_.push_back(int_from_le(bytes(u8()))); return true;  // LONG1
+    case 0x8b: {                                                    // LONG4
+      const int32_t n = static_cast<int32_t>(uint_le(4));
+      if (n < 0) fail("negative LONG4 length");
+      stack_.push_back(int_from_le(bytes(static_cast<uint64_t>(n))));
+      return true;
+    }
+    case 'G': {  // BINFLOAT, big-endian
+      need(8);
+      uint64_t bits = 0;
+      for (int k = 0; k < 8; ++k) bits = (bits << 8) | static_cast<uint8_t>(p_[k]);
+      p_ += 8;
+      auto v = make(Kind::Float);
+      std::memcpy(&v->f, &bits, 8);
+      stack_.push_back(v);
+      return true;
+    }
+    case 'N': stack_.push_back(make(Kind::None)); return true;
+    case 0x88:
+    case 0x89: {
+      auto v = make(Kind::Bool);
+      v->b = op == 0x88;
+      stack_.push_back(v);
+      return true;
+    }
+    case 'I': {  // INT (text); "01"/"00" are True/False
+      const std::string s = line();
+      if (s == "01" || s == "00") {
+        auto v = make(Kind::Bool);
+        v->b = s == "01";
+        stack_.push_back(v);
+      } else {
+        try { stack_.push_back(make_int(std::stoll(s))); } catch (...) { fail("bad INT literal"); }
+      }
+      return true;
+    }
+    case 'L': {
+      std::string s = line();
+      if (!s.empty() && s.back() == 'L') s.pop_back();
+      try { stack_.push_back(make_int(std::stoll(s))); } catch (...) { fail("bad LONG literal"); }
+      return true;
+    }
+    case 'F': {
+      auto v = make(Kind::Float);
+      try { v->f = std::stod(line()); } catch (...) { fail("bad FLOAT literal"); }
+      stack_.push_back(v);
+      return true;
+    }
+    case 'S': {  // STRING: a quoted repr; we strip the quotes and keep escapes as they are
+      std::string s = line();
+      if (s.size() >= 2 && (s[0] == '\'' || s[0] == '"')) s = s.substr(1, s.size() - 2);
+      stack_.push_back(make_str(Kind::String, s));
+      return true;
+    }
+    case 'V': stack_.push_back(make_str(Kind::String, line())); return true;
+    default: return false;
+  }
+}
+
+// Empty containers, marks, and tuples / lists / dicts / sets built from the stack.
+bool Machine::build_container(uint8_t op) {
+  switch (op) {
+    case '}': stack_.push_back(make(Kind::Dict)); return true;
+    case ']': stack_.push_back(make(Kind::List)); return true;
+    case ')': stack_.push_back(make(Kind::Tuple)); return true;
+    case 0x8f: stack_.push_back(make(Kind::Set)); return true;  // EMPTY_SET
+    case '(': marks_.push_back(stack_.size()); return true;
+    case 't': {
+      auto v = make(Kind::Tuple);
+      v->items = pop_mark();
+      stack_.push_back(v);
+      return true;
+    }
+    case 0x85:
+    case 0x86:
+    case 0x87: {
+      const int n = op - 0x84;
+      auto v = make(Kind::Tuple);
+      v->items.resize(static_cast<size_t>(n));
+      for (int k = n - 1; k >= 0; --k) v->items[static_cast<size_t>(k)] = pop();
+      stack_.push_back(v);
+      return true;
+    }
+    case 'l': {
+      auto v = make(Kind::List);
+      v->items = pop_mark();
+      stack_.push_back(v);
+      return true;
+    }
+    case 'a': {
+      PyRef v = pop();
+      append(top(), std::move(v));
+      return true;
+    }
+    case 'e':
+    case 0x90: {  // APPENDS, ADDITEMS
+      auto items = pop_mark();
+      PyRef target = top();
+      for (auto& x : items) append(target, std::move(x));
+      return true;
+    }
+    case 'd': {
+      auto items = pop_mark();
+      if (items.size() % 2) fail("DICT with an odd number of items");
+      auto v = make(Kind::Dict);
+      for (size_t k = 0; k < items.size(); k += 2) v->dict.emplace_back(items[k], items[k + 1]);
+      stack_.push_back(v);
+      return true;
+    }
+    case 's': {
+      PyRef value = pop();
+      PyRef key = pop();
+      set_item(top(), std::move(key), std::move(value));
+      return true;
+    }
+    case 'u': {
+      auto items = pop_mark();
+      if (items.size() % 2) fail("SETITEMS with an odd number of items");
+      PyRef target = top();
+      for (size_t k = 0; k < items.size(); k += 2) set_item(target, items[k], items[k + 1]);
+      return true;
+    }
+    case 0x91: {  // FROZENSET
+      auto v = make(Kind::Set);
+      v->items = pop_mark();
+      stack_.push_back(v);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// The memo: PUT / GET in their binary and text forms.
+bool Machine::use_memo(uint8_t op) {
+  switch (op) {
+    case 'q': memo_put(u8()); return true;
+    case 'r': memo_put(uint_le(4)); return true;
+    case 0x94: memo_put(memo_.size()); return true;  // MEMOIZE
+    case 'p': try { memo_put(std::stoull(line())); } catch (const std::logic_error&) { fail("bad PUT"); } return true;
+    case 'h': stack_.push_back(memo_get(u8())); return true;
+    case 'j': stack_.push_back(memo_get(uint_le(4))); return true;
+    case 'g': try { stack_.push_back(memo_get(std::stoull(line()))); } catch (const std::logic_error&) { fail("bad GET"); } return true;
+    default: return false;
+  }
+}
+
+// Globals, calls (REDUCE / NEWOBJ: only the allow-listed callables), BUILD, persistent ids.
+bool Machine::make_object(uint8_t op) {
+  switch (op) {
+    case 'c': {  // GLOBAL module\nname\n
+      std::string module = line();
+      std::string name = line();
+      stack_.push_back(make_str(Kind::Global, module + "." + name));
+      return true;
+    }
+    case 0x93: {  // STACK_GLOBAL
+      PyRef name = pop();
+      PyRef module = pop();
+      if (name->kind != Kind::String || module->kind != Kind::String) fail("STACK_GLOBAL needs two strings");
+      stack_.push_back(make_str(Kind::Global, module->s + "." + name->s));
+      return true;
+    }
+    case 'R': {  // REDUCE
+      PyRef args = pop();
+      PyRef callable = pop();
+      stack_.push_back(call(callable, args));
+      return true;
+    }
+    case 0x81: {  // NEWOBJ cls.__new__(cls, *args)
+      PyRef args = pop();
+      PyRef cls = pop();
+      stack_.push_back(call(cls, args));
+      return true;
+    }
+    case 0x92: {  // NEWOBJ_EX (cls, args, kwargs)
+      pop();
+      PyRef args = pop();
+      PyRef cls = pop();
+      stack_.push_back(call(cls, args));
+      return true;
+    }
+    case 'b': {  // BUILD
+      PyRef state = pop();
+      build(top(), state);
+      return true;
+    }
+    case 'Q': {  // BINPERSID
+      PyRef pid = pop();
+      stack_.push_back(persistent_load(pid));
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// Framing (PROTO, FRAME) and the stack itself (POP, POP_MARK, DUP).
+bool Machine::stack_op(uint8_t op) {
+  switch (op) {
+    case 0x80: u8(); return true;        // PROTO
+    case 0x95: uint_le(8); return true;  // FRAME
+    case '0': pop(); return true;
+    case '1': pop_mark(); return true;
+    case '2': stack_.push_back(top()); return true;
+    default: return false;
+  }
+}
+
 PyRef Machine::run() {
   while (true) {
     const uint8_t op = u8();
-    switch (op) {
-      case 0x80: u8(); break;                       // PROTO
-      case 0x95: uint_le(8); break;                 // FRAME
-      case '}': stack_.push_back(make(Kind::Dict)); break;
-      case ']': stack_.push_back(make(Kind::List)); break;
-      case ')': stack_.push_back(make(Kind::Tuple)); break;
-      case 0x8f: stack_.push_back(make(Kind::Set)); break;  // EMPTY_SET
-      case '(': marks_.push_back(stack_.size()); break;
-      case 'X': stack_.push_back(make_str(Kind::String, bytes(uint_le(4)))); break;
-      case 0x8c: stack_.push_back(make_str(Kind::String, bytes(u8()))); break;
-      case 0x8d: stack_.push_back(make_str(Kind::String, bytes(uint_le(8)))); break;
-      case 'C': stack_.push_back(make_str(Kind::Bytes, bytes(u8()))); break;
-      case 'B': stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(4)))); break;
-      case 0x8e: stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(8)))); break;
-      case 0x96: stack_.push_back(make_str(Kind::Bytes, bytes(uint_le(8)))); break;  // BYTEARRAY8
-      case 'T': stack_.push_back(make_str(Kind::String, bytes(uint_le(4)))); break;  // BINSTRING
-      case 'U': stack_.push_back(make_str(Kind::String, bytes(u8()))); break;        // SHORT_BINSTRING
-      case 'J': stack_.push_back(make_int(static_cast<int32_t>(uint_le(4)))); break;
-      case 'K': stack_.push_back(make_int(u8())); break;
-      case 'M': stack_.push_back(make_int(static_cast<int64_t>(uint_le(2)))); break;
-      case 0x8a: stack_.push_back(int_from_le(bytes(u8()))); break;  // LONG1
-      case 0x8b: {                                                    // LONG4
-        const int32_t n = static_cast<int32_t>(uint_le(4));
-        if (n < 0) fail("negative LONG4 length");
-        stack_.push_back(int_from_le(bytes(static_cast<uint64_t>(n))));
-        break;
-      }
-      case 'G': {  // BINFLOAT, big-endian
-        need(8);
-        uint64_t bits = 0;
-        for (int k = 0; k < 8; ++k) bits = (bits << 8) | static_cast<uint8_t>(p_[k]);
-        p_ += 8;
-        auto v = make(Kind::Float);
-        std::memcpy(&v->f, &bits, 8);
-        stack_.push_back(v);
-        break;
-      }
-      case 'N': stack_.push_back(make(Kind::None)); break;
-      case 0x88:
-      case 0x89: {
-        auto v = make(Kind::Bool);
-        v->b = op == 0x88;
-        stack_.push_back(v);
-        break;
-      }
-      case 'I': {  // INT (text); "01"/"00" are True/False
-        const std::string s = line();
-        if (s == "01" || s == "00") {
-          auto v = make(Kind::Bool);
-          v->b = s == "01";
-          stack_.push_back(v);
-        } else {
-          try { stack_.push_back(make_int(std::stoll(s))); } catch (...) { fail("bad INT literal"); }
-        }
-        break;
-      }
-      case 'L': {
-        std::string s = line();
-        if (!s.empty() && s.back() == 'L') s.pop_back();
-        try { stack_.push_back(make_int(std::stoll(s))); } catch (...) { fail("bad LONG literal"); }
-        break;
-      }
-      case 'F': {
-        auto v = make(Kind::Float);
-        try { v->f = std::stod(line()); } catch (...) { fail("bad FLOAT literal"); }
-        stack_.push_back(v);
-        break;
-      }
-      case 'S': {  // STRING: a quoted repr; we strip the quotes and keep escapes as they are
-        std::string s = line();
-        if (s.size() >= 2 && (s[0] == '\'' || s[0] == '"')) s = s.substr(1, s.size() - 2);
-        stack_.push_back(make_str(Kind::String, s));
-        break;
-      }
-      case 'V': stack_.push_back(make_str(Kind::String, line())); break;
-      case 't': {
-        auto v = make(Kind::Tuple);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 0x85:
-      case 0x86:
-      case 0x87: {
-        const int n = op - 0x84;
-        auto v = make(Kind::Tuple);
-        v->items.resize(static_cast<size_t>(n));
-        for (int k = n - 1; k >= 0; --k) v->items[static_cast<size_t>(k)] = pop();
-        stack_.push_back(v);
-        break;
-      }
-      case 'l': {
-        auto v = make(Kind::List);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 'a': {
-        PyRef v = pop();
-        append(top(), std::move(v));
-        break;
-      }
-      case 'e':
-      case 0x90: {  // APPENDS, ADDITEMS
-        auto items = pop_mark();
-        PyRef target = top();
-        for (auto& x : items) append(target, std::move(x));
-        break;
-      }
-      case 'd': {
-        auto items = pop_mark();
-        if (items.size() % 2) fail("DICT with an odd number of items");
-        auto v = make(Kind::Dict);
-        for (size_t k = 0; k < items.size(); k += 2) v->dict.emplace_back(items[k], items[k + 1]);
-        stack_.push_back(v);
-        break;
-      }
-      case 's': {
-        PyRef value = pop();
-        PyRef key = pop();
-        set_item(top(), std::move(key), std::move(value));
-        break;
-      }
-      case 'u': {
-        auto items = pop_mark();
-        if (items.size() % 2) fail("SETITEMS with an odd number of items");
-        PyRef target = top();
-        for (size_t k = 0; k < items.size(); k += 2) set_item(target, items[k], items[k + 1]);
-        break;
-      }
-      case 0x91: {  // FROZENSET
-        auto v = make(Kind::Set);
-        v->items = pop_mark();
-        stack_.push_back(v);
-        break;
-      }
-      case 'q': memo_put(u8()); break;
-      case 'r': memo_put(uint_le(4)); break;
-      case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-      case 'p': try { memo_put(std::stoull(line())); } catch (const std::logic_error&) { fail("bad PUT"); } break;
-      case 'h': stack_.push_back(memo_get(u8())); break;
-      case 'j': stack_.push_back(memo_get(uint_le(4))); break;
-      case 'g': try { stack_.push_back(memo_get(std::stoull(line()))); } catch (const std::logic_error&) { fail("bad GET"); } break;
-      case 'c': {  // GLOBAL module\nname\n
-        std::string module = line();
-        std::string name = line();
-        stack_.push_back(make_str(Kind::Global, module + "." + name));
-        break;
-      }
-      case 0x93: {  // STACK_GLOBAL
-        PyRef name = pop();
-        PyRef module = pop();
-        if (name->kind != Kind::String || module->kind != Kind::String) fail("STACK_GLOBAL needs two strings");
-        stack_.push_back(make_str(Kind::Global, module->s + "." + name->s));
-        break;
-      }
-      case 'R': {  // REDUCE
-        PyRef args = pop();
-        PyRef callable = pop();
-        stack_.push_back(call(callable, args));
-        break;
-      }
-      case 0x81: {  // NEWOBJ cls.__new__(cls, *args)
-        PyRef args = pop();
-        PyRef cls = pop();
-        stack_.push_back(call(cls, args));
-        break;
-      }
-      case 0x92: {  // NEWOBJ_EX (cls, args, kwargs)
-        pop();
-        PyRef args = pop();
-        PyRef cls = pop();
-        stack_.push_back(call(cls, args));
-        break;
-      }
-      case 'b': {  // BUILD
-        PyRef state = pop();
-        build(top(), state);
-        break;
-      }
-      case 'Q': {  // BINPERSID
-        PyRef pid = pop();
-        stack_.push_back(persistent_load(pid));
-        break;
-      }
-      case '0': pop(); break;
-      case '1': pop_mark(); break;
-      case '2': stack_.push_back(top()); break;
-      case '.': {  // STOP
-        if (stack_.size() != 1) fail("pickle ended with " + std::to_string(stack_.size()) + " values on the stack");
-        return stack_.back();
-      }
-      default: {
-        std::ostringstream os;
-        os << "unsupported pickle opcode 0x" << std::hex << static_cast<int>(op) << " (corrupt file?)";
-        fail(os.str());
-      }
+    if (op == '.') {  // STOP
+      if (stack_.size() != 1) fail("pickle ended with " + std::to_string(stack_.size()) + " values on the stack");
+      return stack_.back();
     }
+    if (push_literal(op) || build_container(op) || use_memo(op) || make_object(op) || stack_op(op)) continue;
+    std::ostringstream os;
+    os << "unsupported pickle opcode 0x" << std::hex << static_cast<int>(op) << " (corrupt file?)";
+    fail(os.str());
   }
 }
 
