@@ -3,6 +3,7 @@
 #include <attnzoo/models/byobnet.h>
 #include <attnzoo/models/registry.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace attnzoo::models {
@@ -45,41 +46,18 @@ json halonet26t_like(int64_t gs) {
                       blk("self_attn", 2, 2048, 2, gs, 0.25)});
 }
 
-}  // namespace
-
-void register_byoanet(Registry& r) {
-  const json halonet26t = full_cfg({{"blocks", halonet26t_like(0)},
+json halonet26t_cfg() {
+  return full_cfg({{"blocks", halonet26t_like(0)},
                                     {"stem_chs", 64},
                                     {"stem_type", "tiered"},
                                     {"stem_pool", "maxpool"},
                                     {"self_attn_layer", "halo"},
                                     {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 2}}}});
-  ModelFamily fam;
-  fam.name = "halonet";
-  fam.description = "HaloNet & timm self-attention hybrids: halo / bottleneck / lambda attention in a ByobNet "
-                    "(Vaswani et al. 2021, arXiv 2103.12731; timm reference)";
-  fam.default_args = {{"cfg", halonet26t},         {"num_classes", 1000},  {"in_chans", 3},
-                      {"global_pool", nullptr},    {"output_stride", 32},  {"img_size", nullptr},
-                      {"drop_rate", 0.0},          {"drop_block_rate", 0.0}, {"drop_block_size", 3},
-                      {"drop_path_rate", 0.0},     {"zero_init_last", true}};
-  for (const char* f : {"blocks", "downsample", "stem_type", "stem_pool", "stem_chs", "width_factor", "num_features",
-                        "fixed_input_size", "act_layer", "norm_layer", "aa_layer", "head_hidden_size", "head_type",
-                        "attn_layer", "attn_kwargs", "self_attn_layer", "self_attn_kwargs", "block_kwargs"})
-    fam.default_args[f] = nullptr;  // overlays onto cfg when set
-  fam.build = [](const json& args) -> ClassifierPtr { return ByobNet(byobnet_options_from_args(args)).ptr(); };
-  fam.pretrained = byoa_pretrained(256, 0.95, "");
-  r.add_family(fam);
+}
 
-  auto add = [&](const std::string& name, const json& cfg, const PretrainedCfg& pc, json extra = json::object()) {
-    ModelVariant v;
-    v.name = name;
-    v.family = "halonet";
-    v.args = {{"cfg", full_cfg(cfg)}};
-    for (auto it = extra.begin(); it != extra.end(); ++it) v.args[it.key()] = it.value();
-    v.pretrained = pc;
-    r.add_variant(v);
-  };
+using AddVariant = std::function<void(const std::string& name, const json& cfg, const PretrainedCfg& pc, const json& extra)>;
 
+void add_halonets(const AddVariant& add) {
   add("halonet_h1",
       {{"blocks", json::array({blk("self_attn", 3, 64, 1, 0, 1.0), blk("self_attn", 3, 128, 2, 0, 1.0),
                                blk("self_attn", 10, 256, 2, 0, 1.0), blk("self_attn", 3, 512, 2, 0, 1.0)})},
@@ -88,8 +66,8 @@ void register_byoanet(Registry& r) {
        {"stem_pool", "maxpool"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.95, ""));
-  add("halonet26t", halonet26t, byoa_pretrained(256, 0.95, "halonet26t_a1h_256-3083328c.pth"));
+      byoa_pretrained(256, 0.95, ""), {});
+  add("halonet26t", halonet26t_cfg(), byoa_pretrained(256, 0.95, "halonet26t_a1h_256-3083328c.pth"), {});
   add("sehalonet33ts",
       {{"blocks", json::array({blk("bottle", 2, 256, 1, 0, 0.25),
                                interleave_blocks("bottle", "self_attn", 3, json::array({2}), stage_kw(512, 2, 0, 0.25)),
@@ -103,7 +81,7 @@ void register_byoanet(Registry& r) {
        {"attn_layer", "se"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.94, "sehalonet33ts_256-87e053f9.pth"));
+      byoa_pretrained(256, 0.94, "sehalonet33ts_256-87e053f9.pth"), {});
   add("halonet50ts",
       {{"blocks",
         json::array({blk("bottle", 3, 256, 1, 0, 0.25),
@@ -119,7 +97,7 @@ void register_byoanet(Registry& r) {
        {"act_layer", "silu"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth"));
+      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth"), {});
   add("eca_halonext26ts",
       {{"blocks", halonet26t_like(16)},
        {"stem_chs", 64},
@@ -129,7 +107,10 @@ void register_byoanet(Registry& r) {
        {"attn_layer", "eca"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 2}, {"dim_head", 16}}}},
-      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth"));
+      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth"), {});
+}
+
+void add_haloregnetz(const AddVariant& add) {
   PretrainedCfg regz = byoa_pretrained(224, 0.94, "haloregnetz_c_raa_256-c8ad7616.pth");
   regz.mean = {0.5, 0.5, 0.5};
   regz.std = {0.5, 0.5, 0.5};
@@ -148,7 +129,10 @@ void register_byoanet(Registry& r) {
        {"block_kwargs", {{"bottle_in", true}, {"linear_out", true}}},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 7}, {"halo_size", 2}, {"qk_ratio", 0.33}}}},
-      regz);
+      regz, {});
+}
+
+void add_botnet_hybrids(const AddVariant& add) {
   // The *_256 variants end in BoTNet attention over the whole 8x8 map: built for a fixed 256x256 input
   // (timm passes img_size from the pretrained cfg's fixed_input_size).
   auto botnet50_like = [&](const json& stage2) {
@@ -177,6 +161,40 @@ void register_byoanet(Registry& r) {
                                       stage_kw(512, 2, 0, 0.25,
                                                {{"self_attn_layer", "halo"}, {"self_attn_kwargs", {{"halo_size", 3}}}}))),
       byoa_pretrained(256, 0.95, "halo2botnet50ts_a1h2_256-fd9c11a3.pth", true), {{"img_size", 256}});
+}
+
+}  // namespace
+
+void register_byoanet(Registry& r) {
+  ModelFamily fam;
+  fam.name = "halonet";
+  fam.description = "HaloNet & timm self-attention hybrids: halo / bottleneck / lambda attention in a ByobNet "
+                    "(Vaswani et al. 2021, arXiv 2103.12731; timm reference)";
+  fam.default_args = {{"cfg", halonet26t_cfg()},  {"num_classes", 1000},  {"in_chans", 3},
+                      {"global_pool", nullptr},    {"output_stride", 32},  {"img_size", nullptr},
+                      {"drop_rate", 0.0},          {"drop_block_rate", 0.0}, {"drop_block_size", 3},
+                      {"drop_path_rate", 0.0},     {"zero_init_last", true}};
+  for (const char* f : {"blocks", "downsample", "stem_type", "stem_pool", "stem_chs", "width_factor", "num_features",
+                        "fixed_input_size", "act_layer", "norm_layer", "aa_layer", "head_hidden_size", "head_type",
+                        "attn_layer", "attn_kwargs", "self_attn_layer", "self_attn_kwargs", "block_kwargs"})
+    fam.default_args[f] = nullptr;  // overlays onto cfg when set
+  fam.build = [](const json& args) -> ClassifierPtr { return ByobNet(byobnet_options_from_args(args)).ptr(); };
+  fam.pretrained = byoa_pretrained(256, 0.95, "");
+  r.add_family(fam);
+
+  auto add = [&r](const std::string& name, const json& cfg, const PretrainedCfg& pc, const json& extra) {
+    ModelVariant v;
+    v.name = name;
+    v.family = "halonet";
+    v.args = {{"cfg", full_cfg(cfg)}};
+    for (auto it = extra.begin(); it != extra.end(); ++it) v.args[it.key()] = it.value();
+    v.pretrained = pc;
+    r.add_variant(v);
+  };
+
+  add_halonets(add);
+  add_haloregnetz(add);
+  add_botnet_hybrids(add);
 }
 
 }  // namespace attnzoo::models

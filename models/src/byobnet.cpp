@@ -145,6 +145,59 @@ modules::ByobLayers block_layers(const ByoModelCfg& cfg, const ByoBlockCfg& b) {
 // ---------------------------------------------------------------------------------------------------
 // ByobNet
 
+namespace {
+
+// One block's options: the stage config, the model's layers, then block_kwargs (per block, else the model's).
+modules::ByobBlockOptions block_options(const ByoModelCfg& cfg, const ByoBlockCfg& b, int64_t in_chs, int64_t out_chs,
+                                        int64_t stride, double drop_path_rate, const std::vector<int64_t>& feat,
+                                        const std::string& where) {
+  modules::ByobBlockOptions bo(in_chs, out_chs);
+  bo.stride(stride)
+      .group_size(b.gs)
+      .bottle_ratio(b.br)
+      .downsample(cfg.downsample)
+      .drop_path_rate(drop_path_rate)
+      .layers(block_layers(cfg, b))
+      .attn_last(b.type == "basic");  // the blocks' own defaults
+  if (b.type == "self_attn") bo.feat_size(feat);
+  const json bkw = b.block_kwargs.is_null() ? cfg.block_kwargs : b.block_kwargs;
+  ArgReader a(bkw, where);
+  bo.kernel_size(a.get("kernel_size", bo.kernel_size()))
+      .attn_last(a.get("attn_last", bo.attn_last()))
+      .linear_out(a.get("linear_out", bo.linear_out()))
+      .extra_conv(a.get("extra_conv", bo.extra_conv()))
+      .bottle_in(a.get("bottle_in", bo.bottle_in()))
+      .post_attn_na(a.get("post_attn_na", bo.post_attn_na()));
+  a.finish();
+  return bo;
+}
+
+// timm _init_weights (depth first): conv N(0, sqrt(2 / fan_out)), Linear N(0, .01), BN 1 / 0, then each
+// block's init_weights (zero-init of the last BN, attention layers' own init).
+void timm_init_weights(nn::Module& net, const std::vector<std::vector<std::shared_ptr<modules::ByobBlockBase>>>& blocks,
+                       bool zero_init_last) {
+  torch::NoGradGuard ng;
+  for (auto& m : net.modules(/*include_self=*/false)) {
+    if (auto* conv = m->as<nn::Conv2d>()) {
+      const auto& k = conv->options.kernel_size();
+      const double fan_out = static_cast<double>(k->at(0) * k->at(1) * conv->options.out_channels() /
+                                                 conv->options.groups());
+      conv->weight.normal_(0.0, std::sqrt(2.0 / fan_out));
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* lin = m->as<nn::Linear>()) {
+      lin->weight.normal_(0.0, 0.01);
+      if (lin->bias.defined()) lin->bias.zero_();
+    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+      bn->weight.fill_(1.0);
+      bn->bias.zero_();
+    }
+  }
+  for (auto& st : blocks)
+    for (auto& b : st) b->init_weights(zero_init_last);
+}
+
+}  // namespace
+
 ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
   const ByoModelCfg& cfg = o.cfg();
   modules::check_activation(cfg.act_layer, "ByoModelCfg.act_layer");
@@ -185,25 +238,8 @@ ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
       const ByoBlockCfg& b = expanded[bi];
       const int64_t out_chs = modules::make_divisible(static_cast<double>(b.c) * cfg.width_factor);
       const int64_t block_stride = bi == 0 ? stride : 1;
-      const double dpr = rates[static_cast<size_t>(global)];
-      modules::ByobBlockOptions bo(prev_chs, out_chs);
-      bo.stride(block_stride)
-          .group_size(b.gs)
-          .bottle_ratio(b.br)
-          .downsample(cfg.downsample)
-          .drop_path_rate(dpr)
-          .layers(block_layers(cfg, b))
-          .attn_last(b.type == "basic");  // the blocks' own defaults
-      if (b.type == "self_attn") bo.feat_size(feat);
-      const json bkw = b.block_kwargs.is_null() ? cfg.block_kwargs : b.block_kwargs;
-      ArgReader a(bkw, "block_kwargs of stage " + std::to_string(si) + " block " + std::to_string(bi));
-      bo.kernel_size(a.get("kernel_size", bo.kernel_size()))
-          .attn_last(a.get("attn_last", bo.attn_last()))
-          .linear_out(a.get("linear_out", bo.linear_out()))
-          .extra_conv(a.get("extra_conv", bo.extra_conv()))
-          .bottle_in(a.get("bottle_in", bo.bottle_in()))
-          .post_attn_na(a.get("post_attn_na", bo.post_attn_na()));
-      a.finish();
+      const auto bo = block_options(cfg, b, prev_chs, out_chs, block_stride, rates[static_cast<size_t>(global)], feat,
+                                    "block_kwargs of stage " + std::to_string(si) + " block " + std::to_string(bi));
       auto block = modules::make_byob_block(b.type, bo);
       stage->push_back(std::to_string(bi), block);
       stage_blocks.push_back(block);
@@ -224,26 +260,7 @@ ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
   head_name_ = "head.fc";
   reset_classifier(o.num_classes());
 
-  // timm _init_weights (depth first): conv N(0, sqrt(2 / fan_out)), Linear N(0, .01), BN 1 / 0, then each
-  // block's init_weights (zero-init of the last BN, attention layers' own init).
-  torch::NoGradGuard ng;
-  for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* conv = m->as<nn::Conv2d>()) {
-      const auto& k = conv->options.kernel_size();
-      const double fan_out = static_cast<double>(k->at(0) * k->at(1) * conv->options.out_channels() /
-                                                 conv->options.groups());
-      conv->weight.normal_(0.0, std::sqrt(2.0 / fan_out));
-      if (conv->bias.defined()) conv->bias.zero_();
-    } else if (auto* lin = m->as<nn::Linear>()) {
-      lin->weight.normal_(0.0, 0.01);
-      if (lin->bias.defined()) lin->bias.zero_();
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
-      bn->weight.fill_(1.0);
-      bn->bias.zero_();
-    }
-  }
-  for (auto& st : blocks)
-    for (auto& b : st) b->init_weights(o.zero_init_last());
+  timm_init_weights(*this, blocks, o.zero_init_last());
 }
 
 at::Tensor ByobNetImpl::run_stem(const at::Tensor& x) {
