@@ -44,8 +44,8 @@ void affine(cv::Mat& img, const cv::Mat& M) {
   img = out;
 }
 
-void apply(Op op, cv::Mat& img, double m, bool inc, Rng& rng) {
-  const double frac = m / kMaxLevel;
+// Per-pixel ops: AutoContrast, Equalize, Invert, Posterize, Solarize, SolarizeAdd.
+void apply_pixel_op(Op op, cv::Mat& img, double frac, bool inc) {
   switch (op) {
     case Op::AutoContrast: {
       std::vector<cv::Mat> ch;
@@ -66,11 +66,6 @@ void apply(Op op, cv::Mat& img, double m, bool inc, Rng& rng) {
       break;
     }
     case Op::Invert: img = cv::Scalar::all(255) - img; break;
-    case Op::Rotate: {
-      const double deg = signed_level(30.0 * frac, rng);
-      affine(img, cv::getRotationMatrix2D(cv::Point2f(img.cols / 2.f, img.rows / 2.f), deg, 1.0));
-      break;
-    }
     case Op::Posterize: {
       const int bits = inc ? 4 - static_cast<int>(frac * 4) : static_cast<int>(frac * 4) + 4;
       const uint8_t mask = static_cast<uint8_t>(~((1 << (8 - std::clamp(bits, 1, 8))) - 1));
@@ -95,26 +90,36 @@ void apply(Op op, cv::Mat& img, double m, bool inc, Rng& rng) {
       }
       break;
     }
-    case Op::Color:
-    case Op::Contrast:
-    case Op::Brightness:
-    case Op::Sharpness: {
-      // Increasing variants: 1 +- 0.9 * frac; classic: 0.1 + 1.8 * frac.
-      const double f = inc ? 1.0 + signed_level(0.9 * frac, rng) : 0.1 + 1.8 * frac;
-      if (op == Op::Color) {
-        if (img.channels() == 3) blend(img, gray_of(img), f);
-      } else if (op == Op::Contrast) {
-        cv::Mat g = gray_of(img);
-        const double mean = cv::mean(g)[0];
-        blend(img, cv::Mat(img.size(), img.type(), cv::Scalar::all(mean)), f);
-      } else if (op == Op::Brightness) {
-        blend(img, cv::Mat::zeros(img.size(), img.type()), f);
-      } else {
-        cv::Mat k = (cv::Mat_<float>(3, 3) << 1, 1, 1, 1, 5, 1, 1, 1, 1) / 13.0f;
-        cv::Mat smooth;
-        cv::filter2D(img, smooth, -1, k, cv::Point(-1, -1), 0, cv::BORDER_REPLICATE);
-        blend(img, smooth, f);
-      }
+    default: break;
+  }
+}
+
+// PIL ImageEnhance ops: blend with a degenerate image by a factor drawn from the magnitude.
+void apply_enhance_op(Op op, cv::Mat& img, double frac, bool inc, Rng& rng) {
+  // Increasing variants: 1 +- 0.9 * frac; classic: 0.1 + 1.8 * frac.
+  const double f = inc ? 1.0 + signed_level(0.9 * frac, rng) : 0.1 + 1.8 * frac;
+  if (op == Op::Color) {
+    if (img.channels() == 3) blend(img, gray_of(img), f);
+  } else if (op == Op::Contrast) {
+    cv::Mat g = gray_of(img);
+    const double mean = cv::mean(g)[0];
+    blend(img, cv::Mat(img.size(), img.type(), cv::Scalar::all(mean)), f);
+  } else if (op == Op::Brightness) {
+    blend(img, cv::Mat::zeros(img.size(), img.type()), f);
+  } else {
+    cv::Mat k = (cv::Mat_<float>(3, 3) << 1, 1, 1, 1, 5, 1, 1, 1, 1) / 13.0f;
+    cv::Mat smooth;
+    cv::filter2D(img, smooth, -1, k, cv::Point(-1, -1), 0, cv::BORDER_REPLICATE);
+    blend(img, smooth, f);
+  }
+}
+
+// Affine ops, the sign of the level drawn at random: Rotate, ShearX/Y, TranslateX/Y.
+void apply_geometric_op(Op op, cv::Mat& img, double frac, Rng& rng) {
+  switch (op) {
+    case Op::Rotate: {
+      const double deg = signed_level(30.0 * frac, rng);
+      affine(img, cv::getRotationMatrix2D(cv::Point2f(img.cols / 2.f, img.rows / 2.f), deg, 1.0));
       break;
     }
     case Op::ShearX:
@@ -132,6 +137,23 @@ void apply(Op op, cv::Mat& img, double m, bool inc, Rng& rng) {
       affine(img, M);
       break;
     }
+    default: break;
+  }
+}
+
+void apply(Op op, cv::Mat& img, double m, bool inc, Rng& rng) {
+  const double frac = m / kMaxLevel;
+  switch (op) {
+    case Op::Color:
+    case Op::Contrast:
+    case Op::Brightness:
+    case Op::Sharpness: apply_enhance_op(op, img, frac, inc, rng); break;
+    case Op::Rotate:
+    case Op::ShearX:
+    case Op::ShearY:
+    case Op::TranslateX:
+    case Op::TranslateY: apply_geometric_op(op, img, frac, rng); break;
+    default: apply_pixel_op(op, img, frac, inc); break;
   }
 }
 

@@ -58,104 +58,112 @@ Transform::Transform(TransformOptions options, bool train) : o_(std::move(option
   }
 }
 
+namespace {
+
+// RandomResizedCrop's box: 10 tries at a random area / log-aspect, else a central crop clamped to the
+// ratio range (torchvision).
+cv::Rect random_resized_crop_box(int H, int W, const TransformOptions& o, Rng& rng) {
+  const double area = double(H) * W;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * uniform(rng, o.scale[0], o.scale[1]);
+    const double ar = std::exp(uniform(rng, std::log(o.ratio[0]), std::log(o.ratio[1])));
+    const int cw = static_cast<int>(std::lround(std::sqrt(target * ar)));
+    const int ch = static_cast<int>(std::lround(std::sqrt(target / ar)));
+    if (cw > 0 && ch > 0 && cw <= W && ch <= H) {
+      const int x = std::uniform_int_distribution<int>(0, W - cw)(rng);
+      const int y = std::uniform_int_distribution<int>(0, H - ch)(rng);
+      return {x, y, cw, ch};
+    }
+  }
+  int w = W, h = H;
+  const double in_ratio = double(W) / H;
+  if (in_ratio < o.ratio[0]) {
+    h = static_cast<int>(std::lround(w / o.ratio[0]));
+  } else if (in_ratio > o.ratio[1]) {
+    w = static_cast<int>(std::lround(h * o.ratio[1]));
+  }
+  return {(W - w) / 2, (H - h) / 2, w, h};
+}
+
+// Training geometry: RandomResizedCrop, or a plain resize with an optional padded random crop; then the flip.
+cv::Mat train_geometry(const cv::Mat& m, const TransformOptions& o, int S, int interp, Rng& rng) {
+  cv::Mat out;
+  if (o.random_resized_crop) {
+    cv::resize(m(random_resized_crop_box(m.rows, m.cols, o, rng)), out, cv::Size(S, S), 0, 0, interp);
+  } else {
+    if (m.rows != S || m.cols != S) cv::resize(m, out, cv::Size(S, S), 0, 0, interp);
+    else out = m.clone();
+    if (o.pad_crop > 0) {
+      const int p = static_cast<int>(o.pad_crop);
+      cv::Mat padded;
+      cv::copyMakeBorder(out, padded, p, p, p, p, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+      const int x = std::uniform_int_distribution<int>(0, 2 * p)(rng);
+      const int y = std::uniform_int_distribution<int>(0, 2 * p)(rng);
+      out = padded(cv::Rect(x, y, S, S)).clone();
+    }
+  }
+  if (o.hflip > 0 && uniform(rng, 0, 1) < o.hflip) cv::flip(out, out, 1);
+  return out;
+}
+
+// timm's eval geometry: resize the shorter side to img_size / crop_pct, then center crop.
+cv::Mat eval_geometry(const cv::Mat& m, const TransformOptions& o, int S, int interp) {
+  const int scaled = static_cast<int>(std::floor(S / o.crop_pct));
+  const int H = m.rows, W = m.cols;
+  int nh, nw;
+  if (H <= W) {
+    nh = scaled;
+    nw = static_cast<int>(std::floor(double(scaled) * W / H));
+  } else {
+    nw = scaled;
+    nh = static_cast<int>(std::floor(double(scaled) * H / W));
+  }
+  cv::Mat resized;
+  if (nh != H || nw != W) cv::resize(m, resized, cv::Size(nw, nh), 0, 0, interp);
+  else resized = m;
+  const int y = static_cast<int>(std::lround((nh - S) / 2.0)), x = static_cast<int>(std::lround((nw - S) / 2.0));
+  cv::Mat out = resized(cv::Rect(std::max(0, x), std::max(0, y), std::min(S, nw), std::min(S, nh))).clone();
+  if (out.rows != S || out.cols != S) cv::resize(out, out, cv::Size(S, S), 0, 0, interp);
+  return out;
+}
+
+// timm RandomErasing, mode 'pixel': a box of area 2%-33%, log-aspect in [log 0.3, log 3.3], filled with N(0,1).
+void random_erase(at::Tensor& chw, Rng& rng) {
+  const int64_t C = chw.size(0), H = chw.size(1), W = chw.size(2);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = H * W * uniform(rng, 0.02, 1.0 / 3.0);
+    const double ar = std::exp(uniform(rng, std::log(0.3), std::log(1.0 / 0.3)));
+    const int64_t h = std::lround(std::sqrt(target * ar)), w = std::lround(std::sqrt(target / ar));
+    if (w < W && h < H && w > 0 && h > 0) {
+      const int64_t top = std::uniform_int_distribution<int64_t>(0, H - h)(rng);
+      const int64_t left = std::uniform_int_distribution<int64_t>(0, W - w)(rng);
+      std::normal_distribution<float> nd(0.f, 1.f);
+      at::Tensor noise = at::empty({C, h, w}, at::kFloat);
+      float* p = noise.data_ptr<float>();
+      for (int64_t k = 0; k < noise.numel(); ++k) p[k] = nd(rng);
+      chw.narrow(1, top, h).narrow(2, left, w).copy_(noise);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 at::Tensor Transform::operator()(const at::Tensor& image, Rng& rng) const {
   TORCH_CHECK(image.dim() == 3 && image.scalar_type() == at::kByte, "transform expects an HWC uint8 image");
   at::Tensor img = image.contiguous();
-  cv::Mat m = as_mat(img);
+  const cv::Mat m = as_mat(img);
   const int S = static_cast<int>(o_.img_size);
   const int interp = cv_interp(o_.interpolation);
-  cv::Mat out;
-  if (train_) {
-    if (o_.random_resized_crop) {
-      const int H = m.rows, W = m.cols;
-      const double area = double(H) * W;
-      int x = 0, y = 0, w = W, h = H;
-      bool found = false;
-      for (int attempt = 0; attempt < 10 && !found; ++attempt) {
-        const double target = area * uniform(rng, o_.scale[0], o_.scale[1]);
-        const double ar = std::exp(uniform(rng, std::log(o_.ratio[0]), std::log(o_.ratio[1])));
-        const int cw = static_cast<int>(std::lround(std::sqrt(target * ar)));
-        const int ch = static_cast<int>(std::lround(std::sqrt(target / ar)));
-        if (cw > 0 && ch > 0 && cw <= W && ch <= H) {
-          x = std::uniform_int_distribution<int>(0, W - cw)(rng);
-          y = std::uniform_int_distribution<int>(0, H - ch)(rng);
-          w = cw;
-          h = ch;
-          found = true;
-        }
-      }
-      if (!found) {  // fallback: central crop clamped to the ratio range (torchvision)
-        const double in_ratio = double(W) / H;
-        if (in_ratio < o_.ratio[0]) {
-          w = W;
-          h = static_cast<int>(std::lround(w / o_.ratio[0]));
-        } else if (in_ratio > o_.ratio[1]) {
-          h = H;
-          w = static_cast<int>(std::lround(h * o_.ratio[1]));
-        }
-        x = (W - w) / 2;
-        y = (H - h) / 2;
-      }
-      cv::resize(m(cv::Rect(x, y, w, h)), out, cv::Size(S, S), 0, 0, interp);
-    } else {
-      if (m.rows != S || m.cols != S) cv::resize(m, out, cv::Size(S, S), 0, 0, interp);
-      else out = m.clone();
-      if (o_.pad_crop > 0) {
-        const int p = static_cast<int>(o_.pad_crop);
-        cv::Mat padded;
-        cv::copyMakeBorder(out, padded, p, p, p, p, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-        const int x = std::uniform_int_distribution<int>(0, 2 * p)(rng);
-        const int y = std::uniform_int_distribution<int>(0, 2 * p)(rng);
-        out = padded(cv::Rect(x, y, S, S)).clone();
-      }
-    }
-    if (o_.hflip > 0 && uniform(rng, 0, 1) < o_.hflip) cv::flip(out, out, 1);
-  } else {
-    // Resize the shorter side to img_size / crop_pct, then center crop (timm eval transform).
-    const int scaled = static_cast<int>(std::floor(S / o_.crop_pct));
-    const int H = m.rows, W = m.cols;
-    int nh, nw;
-    if (H <= W) {
-      nh = scaled;
-      nw = static_cast<int>(std::floor(double(scaled) * W / H));
-    } else {
-      nw = scaled;
-      nh = static_cast<int>(std::floor(double(scaled) * H / W));
-    }
-    cv::Mat resized;
-    if (nh != H || nw != W) cv::resize(m, resized, cv::Size(nw, nh), 0, 0, interp);
-    else resized = m;
-    const int y = static_cast<int>(std::lround((nh - S) / 2.0)), x = static_cast<int>(std::lround((nw - S) / 2.0));
-    out = resized(cv::Rect(std::max(0, x), std::max(0, y), std::min(S, nw), std::min(S, nh))).clone();
-    if (out.rows != S || out.cols != S) cv::resize(out, out, cv::Size(S, S), 0, 0, interp);
-  }
+  cv::Mat out = train_ ? train_geometry(m, o_, S, interp, rng) : eval_geometry(m, o_, S, interp);
   // Channels: gray <-> RGB as the model wants.
   if (out.channels() == 1 && o_.in_chans == 3) cv::cvtColor(out, out, cv::COLOR_GRAY2RGB);
   else if (out.channels() == 3 && o_.in_chans == 1) cv::cvtColor(out, out, cv::COLOR_RGB2GRAY);
-  at::Tensor t = from_mat(out.channels() == 1 && out.dims == 2 ? out : out);
+  at::Tensor t = from_mat(out);
   if (train_ && ra_layers_ > 0) rand_augment(t, ra_layers_, ra_magnitude_, ra_mstd_, ra_increasing_, ra_prob_, rng);
-  const int64_t C = t.size(2);
   at::Tensor chw = t.permute({2, 0, 1}).to(at::kFloat).div_(255.0);
-  for (int64_t c = 0; c < C; ++c) chw[c].sub_(o_.mean[c % 3]).div_(o_.std[c % 3]);
-  if (train_ && o_.reprob > 0 && uniform(rng, 0, 1) < o_.reprob) {
-    // timm RandomErasing, mode 'pixel': a box of area 2%-33%, log-aspect in [log 0.3, log 3.3], filled with N(0,1).
-    const int64_t H = chw.size(1), W = chw.size(2);
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      const double target = H * W * uniform(rng, 0.02, 1.0 / 3.0);
-      const double ar = std::exp(uniform(rng, std::log(0.3), std::log(1.0 / 0.3)));
-      const int64_t h = std::lround(std::sqrt(target * ar)), w = std::lround(std::sqrt(target / ar));
-      if (w < W && h < H && w > 0 && h > 0) {
-        const int64_t top = std::uniform_int_distribution<int64_t>(0, H - h)(rng);
-        const int64_t left = std::uniform_int_distribution<int64_t>(0, W - w)(rng);
-        std::normal_distribution<float> nd(0.f, 1.f);
-        at::Tensor noise = at::empty({C, h, w}, at::kFloat);
-        float* p = noise.data_ptr<float>();
-        for (int64_t k = 0; k < noise.numel(); ++k) p[k] = nd(rng);
-        chw.narrow(1, top, h).narrow(2, left, w).copy_(noise);
-        break;
-      }
-    }
-  }
+  for (int64_t c = 0; c < chw.size(0); ++c) chw[c].sub_(o_.mean[c % 3]).div_(o_.std[c % 3]);
+  if (train_ && o_.reprob > 0 && uniform(rng, 0, 1) < o_.reprob) random_erase(chw, rng);
   return chw;
 }
 
