@@ -51,7 +51,16 @@ std::string safetensors_dtype_code(at::ScalarType dtype) {
   throw std::runtime_error(std::string("dtype ") + c10::toString(dtype) + " cannot be stored in safetensors");
 }
 
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& what) {
+namespace {
+
+struct Entry {
+  std::string name;
+  at::ScalarType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin, end;
+};
+
+nlohmann::json parse_header(const std::string& bytes, const std::string& what, uint64_t* header_size) {
   if (bytes.size() < 8) fail(what, "file is " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
   const uint64_t n = read_u64_le(bytes.data());
   if (n > kMaxHeader || n > bytes.size() - 8)
@@ -63,64 +72,84 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& w
     fail(what, std::string("header is not valid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) fail(what, "header is not a JSON object");
+  *header_size = n;
+  return header;
+}
 
+std::map<std::string, std::string> parse_metadata(const nlohmann::json& v, const std::string& what) {
+  if (!v.is_object()) fail(what, "__metadata__ is not an object");
+  std::map<std::string, std::string> out;
+  for (auto m = v.begin(); m != v.end(); ++m) {
+    if (!m.value().is_string()) fail(what, "__metadata__ value of '" + m.key() + "' is not a string");
+    out[m.key()] = m.value().get<std::string>();
+  }
+  return out;
+}
+
+// One tensor's header entry, validated against the data section's size.
+Entry parse_entry(const std::string& name, const nlohmann::json& v, uint64_t data_size, const std::string& what) {
+  const std::string where = "tensor '" + name + "'";
+  if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+    fail(what, where + " needs dtype, shape and data_offsets");
+  if (!v["dtype"].is_string()) fail(what, where + ": dtype is not a string");
+  Entry e;
+  e.name = name;
+  try {
+    e.dtype = safetensors_dtype(v["dtype"].get<std::string>());
+  } catch (const std::exception& ex) {
+    fail(what, where + ": " + ex.what());
+  }
+  const auto& shape = v["shape"];
+  const auto& offs = v["data_offsets"];
+  if (!shape.is_array()) fail(what, where + ": shape is not an array");
+  uint64_t numel = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number_unsigned()) fail(what, where + ": shape entries must be non-negative integers");
+    const uint64_t dim = d.get<uint64_t>();
+    if (dim > (1ull << 40) || (dim && numel > (1ull << 48) / dim)) fail(what, where + ": shape is absurdly large");
+    numel *= dim;
+    e.shape.push_back(static_cast<int64_t>(dim));
+  }
+  if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
+    fail(what, where + ": data_offsets must be [begin, end]");
+  e.begin = offs[0].get<uint64_t>();
+  e.end = offs[1].get<uint64_t>();
+  if (e.begin > e.end) fail(what, where + ": data_offsets begin > end");
+  if (e.end > data_size)
+    fail(what, where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                   ") out of range, data section has " + std::to_string(data_size) + " bytes (truncated file?)");
+  const uint64_t expect = numel * c10::elementSize(e.dtype);
+  if (e.end - e.begin != expect)
+    fail(what, where + ": shape x dtype needs " + std::to_string(expect) + " bytes but data_offsets span " +
+                   std::to_string(e.end - e.begin));
+  return e;
+}
+
+at::Tensor read_entry(const Entry& e, const char* data) {
+  at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+  if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
+  if (e.dtype == at::kBool) {
+    // Any byte other than 0/1 would be undefined behaviour as a C++ bool: normalise.
+    auto* p = reinterpret_cast<uint8_t*>(t.data_ptr());
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;
+  }
+  return t;
+}
+
+}  // namespace
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& what) {
+  uint64_t n = 0;
+  const nlohmann::json header = parse_header(bytes, what, &n);
   const uint64_t data_size = bytes.size() - 8 - n;
   const char* data = bytes.data() + 8 + n;
-
   SafetensorsFile out;
-  struct Entry {
-    std::string name;
-    at::ScalarType dtype;
-    std::vector<int64_t> shape;
-    uint64_t begin, end;
-  };
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const auto& v = it.value();
-    if (name == "__metadata__") {
-      if (!v.is_object()) fail(what, "__metadata__ is not an object");
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(what, "__metadata__ value of '" + m.key() + "' is not a string");
-        out.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = "tensor '" + name + "'";
-    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
-      fail(what, where + " needs dtype, shape and data_offsets");
-    if (!v["dtype"].is_string()) fail(what, where + ": dtype is not a string");
-    Entry e;
-    e.name = name;
-    try {
-      e.dtype = safetensors_dtype(v["dtype"].get<std::string>());
-    } catch (const std::exception& ex) {
-      fail(what, where + ": " + ex.what());
-    }
-    const auto& shape = v["shape"];
-    const auto& offs = v["data_offsets"];
-    if (!shape.is_array()) fail(what, where + ": shape is not an array");
-    uint64_t numel = 1;
-    for (const auto& d : shape) {
-      if (!d.is_number_unsigned()) fail(what, where + ": shape entries must be non-negative integers");
-      const uint64_t dim = d.get<uint64_t>();
-      if (dim > (1ull << 40) || (dim && numel > (1ull << 48) / dim)) fail(what, where + ": shape is absurdly large");
-      numel *= dim;
-      e.shape.push_back(static_cast<int64_t>(dim));
-    }
-    if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
-      fail(what, where + ": data_offsets must be [begin, end]");
-    e.begin = offs[0].get<uint64_t>();
-    e.end = offs[1].get<uint64_t>();
-    if (e.begin > e.end) fail(what, where + ": data_offsets begin > end");
-    if (e.end > data_size)
-      fail(what, where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                     ") out of range, data section has " + std::to_string(data_size) + " bytes (truncated file?)");
-    const uint64_t expect = numel * c10::elementSize(e.dtype);
-    if (e.end - e.begin != expect)
-      fail(what, where + ": shape x dtype needs " + std::to_string(expect) + " bytes but data_offsets span " +
-                     std::to_string(e.end - e.begin));
-    entries.push_back(std::move(e));
+    if (it.key() == "__metadata__")
+      out.metadata = parse_metadata(it.value(), what);
+    else
+      entries.push_back(parse_entry(it.key(), it.value(), data_size, what));
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
@@ -129,16 +158,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& w
     if (entries[i].begin < entries[i - 1].end)
       fail(what, "tensors '" + entries[i - 1].name + "' and '" + entries[i].name + "' overlap");
   }
-  for (const auto& e : entries) {
-    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
-    if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
-    if (e.dtype == at::kBool) {
-      // Any byte other than 0/1 would be undefined behaviour as a C++ bool: normalise.
-      auto* p = reinterpret_cast<uint8_t*>(t.data_ptr());
-      for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;
-    }
-    out.tensors.insert(e.name, std::move(t));
-  }
+  for (const auto& e : entries) out.tensors.insert(e.name, read_entry(e, data));
   return out;
 }
 
