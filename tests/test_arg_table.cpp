@@ -1,6 +1,7 @@
 // The argument tables (visit_args) are each family's single source of constructor arguments: they
 // parse JSON, give the defaults, and write Options back. These tests pin the contract.
 #include <attnzoo/core/arg_table.h>
+#include <attnzoo/models/agent.h>
 #include <attnzoo/models/biformer.h>
 #include <attnzoo/models/biformer_stl.h>
 #include <attnzoo/models/convit.h>
@@ -33,9 +34,21 @@ TEST(ArgTable, ModelOptionsRoundTripThroughTheirArguments) {
   expect_round_trip(models::DaViTOptions(), "davit");
   expect_round_trip(models::LITv2Options(), "litv2");
   expect_round_trip(models::NATOptions(), "nat");
+  expect_round_trip(models::AgentDeiTOptions(), "agent_deit");
+  expect_round_trip(models::AgentPVTOptions(), "agent_pvt");
+  expect_round_trip(models::AgentSwinOptions(), "agent_swin");
   expect_round_trip(models::DiNATsOptions(), "dinat_s");
   expect_round_trip(models::NATIsotropicOptions(), "nat_isotropic");
   expect_round_trip(models::NATIsotropicOptions().layer(models::IsotropicLayer::kGlobal), "nat_isotropic");
+}
+
+TEST(ArgTable, ParsedArgumentsAcceptTheOfficialSpellings) {
+  // agent_*.py configs pass "9-16-49-49".split('-'): strings.
+  const auto o = options_from_args<models::AgentPVTOptions>({{"agent_num", {"4", "9", 16, "49"}}, {"agent_sr_ratios", 2111}},
+                                                            "agent_pvt");
+  EXPECT_EQ(o.agent_num(), (std::vector<int64_t>{4, 9, 16, 49}));
+  EXPECT_EQ(o.agent_sr_ratios(), "2111");
+  EXPECT_THROW(options_from_args<models::AgentPVTOptions>({{"agent_num", {"x"}}}, "agent_pvt"), std::invalid_argument);
 }
 
 TEST(ArgTable, ClosedSetsOfNamesAreEnums) {

@@ -11,6 +11,7 @@
 //     v.fixed("attn_backend", "torch");             // accepted only with the one value this port has
 //     v.fixed_norm_layer("norm_layer", 1e-5);       // a LayerNorm, only with this eps
 //     v.choice("layer", o.layer(), kLayerNames);    // a closed set of names <-> an enum
+//     v.parsed("agent_num", o.agent_num(), parse);  // JSON that needs more than a type conversion
 //   }
 //
 // Everything else derives from that table: `options_from_args` (JSON / YAML / --set -> Options, unknown
@@ -47,8 +48,19 @@ class ArgsFromJson {
   }
   void ignored(const char* name, const nlohmann::json& /*shown_default*/) { r_.ignore(name); }
   void norm_layer(const char* name, double& eps) {
-    if (r_.has(name)) eps = layer_norm_eps(r_.get<std::string>(name), owner_);
-    r_.ignore(name);
+    const auto spec = r_.get<nlohmann::json>(name, nullptr);  // None: the Options' default
+    if (!spec.is_null()) eps = layer_norm_eps(r_.get<std::string>(name), owner_);
+  }
+  /// An argument whose JSON needs more than a type conversion (e.g. numbers given as strings).
+  template <class T, class Parse>
+  void parsed(const char* name, T& field, Parse parse) {
+    const auto j = r_.get<nlohmann::json>(name, nullptr);
+    if (j.is_null()) return;
+    try {
+      field = parse(j);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(owner_ + ": argument '" + name + "' is malformed: " + j.dump() + " (" + e.what() + ")");
+    }
   }
   template <class T>
   void choice(const char* name, T& field, const std::vector<std::pair<std::string, T>>& names) {
@@ -98,6 +110,10 @@ class ArgsToJson {
   }
   void ignored(const char* name, const nlohmann::json& shown_default) { j_[name] = shown_default; }
   void norm_layer(const char* name, double eps) { j_[name] = layer_norm_spec(eps); }
+  template <class T, class Parse>
+  void parsed(const char* name, const T& field, Parse) {
+    j_[name] = field;
+  }
   template <class T>
   void choice(const char* name, const T& field, const std::vector<std::pair<std::string, T>>& names) {
     for (const auto& [text, value] : names)
