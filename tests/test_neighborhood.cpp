@@ -10,7 +10,7 @@ using namespace attnzoo::modules;
 
 namespace {
 
-// Independent statement of NATTEN's window rule (OFFICIAL.md): start of the in-group window.
+// Independent statement of NATTEN's window rule (see modules/nat.h): start of the in-group window.
 int64_t window_start(int64_t i, int64_t L, int64_t k, int64_t d) {
   const int64_t g = i % d, p = i / d, Lg = (L - g + d - 1) / d, r = k / 2;
   if (p < r) return 0;

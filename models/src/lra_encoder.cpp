@@ -48,7 +48,7 @@ std::vector<std::string> lra_variant_names() {
 }
 
 json lra_variant_args(const std::string& name) {
-  // long-range-arena */configs/base_*_config.py (D4 in shared/docs/ecosystem.md).
+  // long-range-arena */configs/base_*_config.py (the LRA repository's per-task base configs).
   if (name == "lra_listops")
     return {{"embed_dim", 512}, {"num_layers", 4}, {"num_heads", 8}, {"mlp_dim", 1024}, {"pool", "cls"}, {"max_len", 2000}, {"dropout", 0.1}};
   if (name == "lra_text")
