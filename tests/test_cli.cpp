@@ -1,6 +1,8 @@
 // The attnzoo executable end to end: outputs, exit codes (2 usage, 1 failure) and one-line errors.
 #include "test_util.h"
 
+#include <attnzoo/modules/sequence_registry.h>
+
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
@@ -27,6 +29,10 @@ TEST(Cli, ListAndListModules) {
   EXPECT_TRUE(contains(out, "van.LKA")) << out;
   ASSERT_EQ(run("list --help", &out), 0);
   EXPECT_TRUE(contains(out, "--modules")) << out;
+  // The sequence attentions are the names lra_encoder's `attention` accepts.
+  ASSERT_EQ(run("list --attentions", &out), 0);
+  for (const auto& a : modules::sequence_attentions()) EXPECT_TRUE(contains(out, a.name + "\t")) << out;
+  EXPECT_EQ(modules::sequence_attentions().size(), 9u);
 }
 
 TEST(Cli, InfoKeysJsonEqualsOfficialKeyList) {

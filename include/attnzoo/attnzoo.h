@@ -2,13 +2,7 @@
 // Umbrella header: every public header of attnzoo's libraries (core, checkpoint, modules, models, datasets,
 // eval, train), for LibTorch projects that link attnzoo::attnzoo.
 //
-//   #include <attnzoo/attnzoo.h>
-//   auto model = attnzoo::models::create_model("van_b0", {{"num_classes", 10}});
-//   attnzoo::models::load_weights(*model, "van_tiny_754.pth.tar");
-//   auto logits = model->forward(images);
-//
-// tests/test_umbrella.cpp checks that it names every public header.
-#include <attnzoo/core/arg_table.h>
+//   #include <attnzoo/core/arg_table.h>
 #include <attnzoo/core/args.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/natural_sort.h>
@@ -49,6 +43,7 @@
 #include <attnzoo/modules/patch_merging.h>
 #include <attnzoo/modules/rel_pos.h>
 #include <attnzoo/modules/sequence.h>
+#include <attnzoo/modules/sequence_registry.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/models/agent.h>

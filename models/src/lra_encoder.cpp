@@ -1,9 +1,8 @@
 #include <attnzoo/models/lra_encoder.h>
 
-#include <attnzoo/core/args.h>
+#include <attnzoo/core/arg_table.h>
 #include <attnzoo/modules/init.h>
-#include <attnzoo/modules/nat.h>
-#include <attnzoo/modules/sequence.h>
+#include <attnzoo/modules/sequence_registry.h>
 
 #include <torch/torch.h>
 
@@ -17,30 +16,7 @@ using json = nlohmann::json;
 using namespace attnzoo::modules;
 
 LRAEncoderOptions lra_encoder_options_from_args(const json& args) {
-  ArgReader a(args, "lra_encoder");
-  LRAEncoderOptions o;
-  o.vocab_size(a.get("vocab_size", o.vocab_size()))
-      .max_len(a.get("max_len", o.max_len()))
-      .num_classes(a.get("num_classes", o.num_classes()))
-      .embed_dim(a.get("embed_dim", o.embed_dim()))
-      .num_layers(a.get("num_layers", o.num_layers()))
-      .num_heads(a.get("num_heads", o.num_heads()))
-      .mlp_dim(a.get("mlp_dim", o.mlp_dim()))
-      .pool(a.get("pool", o.pool()))
-      .pos(a.get("pos", o.pos()))
-      .dropout(a.get("dropout", o.dropout()))
-      .attention(a.get("attention", o.attention()))
-      .kernel_size(a.get("kernel_size", o.kernel_size()))
-      .dilation(a.get("dilation", o.dilation()))
-      .block(a.get("block", o.block()))
-      .halo(a.get("halo", o.halo()))
-      .agent_num(a.get("agent_num", o.agent_num()))
-      .window(a.get("window", o.window()))
-      .alpha(a.get("alpha", o.alpha()))
-      .topk(a.get("topk", o.topk()))
-      .dual(a.get("dual", o.dual()));
-  a.finish();
-  return o;
+  return options_from_args<LRAEncoderOptions>(args, "lra_encoder");
 }
 
 std::vector<std::string> lra_variant_names() {
@@ -66,13 +42,17 @@ json lra_variant_args(const std::string& name) {
   throw std::invalid_argument("unknown LRA model '" + name + "' (known: " + known + ")");
 }
 
-// Registers `attn` under "attn" and makes it the block's attention (every sequence module has
-// forward(x, mask)).
-template <typename Holder>
-void LRAEncoderImpl::set_attn(nn::Module& block, Block& b, Holder attn) {
-  block.register_module("attn", attn);
-  b.attn = [attn](const at::Tensor& x, const at::Tensor& mask) mutable { return attn(x, mask); };
+namespace {
+
+const SequenceAttentionEntry& lra_attention(const std::string& name) {
+  try {
+    return find_sequence_attention(name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("lra_encoder: ") + e.what());
+  }
 }
+
+}  // namespace
 
 LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
   const int64_t C = o.embed_dim();
@@ -92,44 +72,26 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
                          torch::cos(pos * div).slice(1, 0, C / 2));
   }
   if (o.pool() == "cls") cls_token = register_parameter("cls_token", torch::zeros({1, 1, C}));
+  const SequenceAttentionEntry& attention = lra_attention(o.attention());
   auto layers = register_module("layers", nn::ModuleList());
   for (int64_t i = 0; i < o.num_layers(); ++i) {
     auto m = std::make_shared<nn::Module>("Block");
     Block b;
     b.norm1 = m->register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
-    const auto so = SequenceAttentionOptions(C, o.num_heads())
-                        .block(o.block())
-                        .halo(o.halo())
-                        .agent_num(o.agent_num())
-                        .window(o.window())
-                        .alpha(o.alpha());
-    const std::string& kind = o.attention();
-    if (kind == "softmax") {
-      set_attn(*m, b, SoftmaxAttention1D(so));
-    } else if (kind == "neighborhood") {
-      set_attn(*m, b, NeighborhoodAttention1D(NeighborhoodAttentionOptions(C, o.num_heads(), o.kernel_size()).dilation(o.dilation())));
-    } else if (kind == "block_local") {
-      set_attn(*m, b, BlockLocalAttention1D(so));
-    } else if (kind == "agent") {
-      set_attn(*m, b, AgentAttention1D(so));
-    } else if (kind == "hilo") {
-      set_attn(*m, b, HiLo1D(so));
-    } else if (kind == "davit") {  // DaViT: window attention and channel group attention, alternating
-      if (i % 2 == 0) {
-        set_attn(*m, b, BlockLocalAttention1D(SequenceAttentionOptions(so).halo(0)));
-      } else {
-        set_attn(*m, b, ChannelGroupAttention1D(so));
-      }
-    } else if (kind == "bra") {
-      set_attn(*m, b, BiLevelRoutingAttention1D(SequenceAttentionOptions(so).topk(o.topk())));
-    } else if (kind == "gpsa") {
-      set_attn(*m, b, GPSA1D(so));
-    } else if (kind == "lka") {
-      set_attn(*m, b, LKA1D(C));
-    } else {
-      throw std::invalid_argument("lra_encoder: unknown attention '" + kind +
-                                  "' (softmax, neighborhood, block_local, agent, lka, hilo, gpsa, davit, bra)");
-    }
+    SequenceAttentionSpec spec;
+    spec.options = SequenceAttentionOptions(C, o.num_heads())
+                       .block(o.block())
+                       .halo(o.halo())
+                       .agent_num(o.agent_num())
+                       .window(o.window())
+                       .alpha(o.alpha())
+                       .topk(o.topk());
+    spec.kernel_size = o.kernel_size();
+    spec.dilation = o.dilation();
+    spec.layer = i;
+    SequenceAttention attn = attention.build(spec);
+    m->register_module("attn", attn.module);
+    b.attn = std::move(attn.forward);
     b.norm2 = m->register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({C})));
     auto mlp = std::make_shared<nn::Module>("Mlp");
     b.mlp_fc1 = mlp->register_module("fc1", nn::Linear(C, o.mlp_dim()));

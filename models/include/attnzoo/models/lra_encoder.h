@@ -5,6 +5,7 @@
 // head (Dense(mlp_dim) -> ReLU -> Dense(classes)). Keys: embed, pos_embed, cls_token, layers.{i}.{norm1,
 // attn, norm2, mlp.fc1, mlp.fc2}, norm, head.fc1, head.fc2.
 #include <nlohmann/json.hpp>
+#include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
@@ -28,8 +29,8 @@ struct LRAEncoderOptions {
   TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
   TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
   TORCH_ARG(double, dropout) = 0.1;
-  /// "softmax", "neighborhood", "block_local", "agent", "lka", "hilo", "gpsa", "bra", "davit" (window and channel
-  /// group attention alternating)
+  /// A name of modules/sequence_registry.h ("softmax", "neighborhood", "block_local", "agent", "lka", "hilo",
+  /// "gpsa", "bra", "davit"; `attnzoo list --attentions`).
   TORCH_ARG(std::string, attention) = "softmax";
   TORCH_ARG(int64_t, kernel_size) = 31;  // neighborhood
   TORCH_ARG(int64_t, dilation) = 1;      // neighborhood
@@ -42,6 +43,30 @@ struct LRAEncoderOptions {
   /// Retrieval: a dual encoder; the head reads [e1, e2] (Dense(mlp) -> ReLU -> Dense(mlp/2) -> ReLU -> Dense).
   TORCH_ARG(bool, dual) = false;
 };
+
+template <class V>
+void visit_args(LRAEncoderOptions& o, V& v) {
+  v.arg("vocab_size", o.vocab_size());
+  v.arg("max_len", o.max_len());
+  v.arg("num_classes", o.num_classes());
+  v.arg("embed_dim", o.embed_dim());
+  v.arg("num_layers", o.num_layers());
+  v.arg("num_heads", o.num_heads());
+  v.arg("mlp_dim", o.mlp_dim());
+  v.arg("pool", o.pool());
+  v.arg("pos", o.pos());
+  v.arg("dropout", o.dropout());
+  v.arg("attention", o.attention());
+  v.arg("kernel_size", o.kernel_size());
+  v.arg("dilation", o.dilation());
+  v.arg("block", o.block());
+  v.arg("halo", o.halo());
+  v.arg("agent_num", o.agent_num());
+  v.arg("window", o.window());
+  v.arg("alpha", o.alpha());
+  v.arg("topk", o.topk());
+  v.arg("dual", o.dual());
+}
 
 /// Parses arguments (the option names above); unknown ones are an error naming them.
 LRAEncoderOptions lra_encoder_options_from_args(const nlohmann::json& args);
@@ -74,8 +99,6 @@ class LRAEncoderImpl : public torch::nn::Module {
     std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> attn;
   };
   std::vector<Block> blocks_;
-  template <typename Holder>
-  static void set_attn(torch::nn::Module& block, Block& b, Holder attn);
   at::Tensor sinusoid_;
 };
 TORCH_MODULE(LRAEncoder);
