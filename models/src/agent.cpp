@@ -82,7 +82,7 @@ class SwinBlockImpl : public nn::Module {
                                                          .proj_drop(drop))
                                                          .ptr());
     else
-      attn_ = register_module("attn", SwinWindowAttention(dim, ws_, heads, qkv_bias).ptr());
+      attn_ = register_module("attn", SwinWindowAttention(SwinWindowAttentionOptions(dim, ws_, heads).qkv_bias(qkv_bias)).ptr());
     norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim})));
     mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * mlp_ratio)).drop(drop)));
     if (shift_ > 0) {
@@ -284,7 +284,7 @@ AgentPVTImpl::AgentPVTImpl(const AgentPVTOptions& o) : options(o), blocks_(std::
                    .ptr();
         kind = TokenBlockImpl::Kind::Agent;
       } else {
-        attn = SRAttention(E[i], o.num_heads()[i], o.qkv_bias(), o.sr_ratios()[i]).ptr();
+        attn = SRAttention(SRAttentionOptions(E[i], o.num_heads()[i]).qkv_bias(o.qkv_bias()).sr_ratio(o.sr_ratios()[i])).ptr();
       }
       auto b = std::make_shared<TokenBlockImpl>(E[i], o.mlp_ratios()[i], o.norm_eps(), o.drop_rate(), dpr[i][j], kind, attn);
       blocks->push_back(b);

@@ -156,12 +156,9 @@ at::Tensor AgentAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t 
   return maybe_dropout(proj(out), o.proj_drop(), is_training());
 }
 
-SRAttentionImpl::SRAttentionImpl(int64_t dim_, int64_t num_heads_, bool qkv_bias_, int64_t sr_ratio_)
-    : dim(dim_), num_heads(num_heads_), sr_ratio(sr_ratio_), qkv_bias(qkv_bias_) {
-  reset();
-}
-
 void SRAttentionImpl::reset() {
+  const int64_t dim = options.dim(), num_heads = options.num_heads(), sr_ratio = options.sr_ratio();
+  const bool qkv_bias = options.qkv_bias();
   TORCH_CHECK(num_heads > 0 && dim % num_heads == 0, "SRAttention: dim ", dim, " should be divided by num_heads ",
               num_heads);
   q = register_module("q", nn::Linear(nn::LinearOptions(dim, dim).bias(qkv_bias)));
@@ -173,7 +170,13 @@ void SRAttentionImpl::reset() {
   }
 }
 
+void SRAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::SRAttention(dim=" << options.dim() << ", num_heads=" << options.num_heads()
+     << ", sr_ratio=" << options.sr_ratio() << ")";
+}
+
 at::Tensor SRAttentionImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  const int64_t num_heads = options.num_heads(), sr_ratio = options.sr_ratio();
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), hd = C / num_heads;
   TORCH_CHECK(N == H * W, "SRAttention: ", N, " tokens for a ", H, "x", W, " map");
   const at::Tensor qh = q(x).reshape({B, N, num_heads, hd}).permute({0, 2, 1, 3});
@@ -184,12 +187,9 @@ at::Tensor SRAttentionImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   return proj(torch::matmul(attn, kvs[1]).transpose(1, 2).reshape({B, N, C}));
 }
 
-SwinWindowAttentionImpl::SwinWindowAttentionImpl(int64_t dim_, int64_t ws, int64_t heads, bool bias)
-    : dim(dim_), window_size(ws), num_heads(heads), qkv_bias(bias) {
-  reset();
-}
-
 void SwinWindowAttentionImpl::reset() {
+  const int64_t dim = options.dim(), window_size = options.window_size(), num_heads = options.num_heads();
+  const bool qkv_bias = options.qkv_bias();
   TORCH_CHECK(num_heads > 0 && dim % num_heads == 0, "SwinWindowAttention: dim ", dim, " not divisible by num_heads ",
               num_heads);
   const int64_t ws = window_size, P = 2 * ws - 1;
@@ -203,7 +203,13 @@ void SwinWindowAttentionImpl::reset() {
   trunc_normal_(relative_position_bias_table, 0.02);
 }
 
+void SwinWindowAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::SwinWindowAttention(dim=" << options.dim() << ", window_size=" << options.window_size()
+     << ", num_heads=" << options.num_heads() << ")";
+}
+
 at::Tensor SwinWindowAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  const int64_t dim = options.dim(), window_size = options.window_size(), num_heads = options.num_heads();
   const int64_t B_ = x.size(0), N = x.size(1), C = x.size(2), hd = C / num_heads;
   TORCH_CHECK(N == window_size * window_size && C == dim, "SwinWindowAttention: expected [B', ", window_size * window_size,
               ", ", dim, "], got ", x.sizes());

@@ -138,12 +138,9 @@ void register_nat_modules(ModuleEntries& e) {
 
 namespace nn = torch::nn;
 
-MHSARPBImpl::MHSARPBImpl(int64_t dim_, int64_t input_size_, int64_t num_heads_, bool qkv_bias_, double qk_scale_)
-    : dim(dim_), input_size(input_size_), num_heads(num_heads_), qkv_bias(qkv_bias_), qk_scale(qk_scale_) {
-  reset();
-}
-
 void MHSARPBImpl::reset() {
+  const int64_t dim = options.dim(), input_size = options.input_size(), num_heads = options.num_heads();
+  const bool qkv_bias = options.qkv_bias();
   TORCH_CHECK(num_heads > 0 && dim % num_heads == 0, "MHSARPB: dim ", dim, " not divisible by num_heads ", num_heads);
   TORCH_CHECK(input_size > 0, "MHSARPB: input_size must be positive");
   const int64_t L = input_size, P = 2 * L - 1;
@@ -158,7 +155,14 @@ void MHSARPBImpl::reset() {
   proj = register_module("proj", nn::Linear(dim, dim));
 }
 
+void MHSARPBImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::MHSARPB(dim=" << options.dim() << ", input_size=" << options.input_size()
+     << ", num_heads=" << options.num_heads() << ")";
+}
+
 at::Tensor MHSARPBImpl::forward(const at::Tensor& x) {
+  const int64_t dim = options.dim(), input_size = options.input_size(), num_heads = options.num_heads();
+  const double qk_scale = options.qk_scale();
   TORCH_CHECK(x.dim() == 4 && x.size(3) == dim, "MHSARPB: expected [B, H, W, ", dim, "], got ", x.sizes());
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), N = H * W, hd = dim / num_heads;
   TORCH_CHECK(N == input_size * input_size, "MHSARPB: feature map size (", H, " x ", W,
@@ -183,7 +187,7 @@ void NATLayerImpl::reset() {
   }
   norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({d}).eps(o.norm_eps())));
   if (o.global_size() > 0) {
-    attn = nn::AnyModule(register_module("attn", MHSARPB(d, o.global_size(), o.num_heads(), o.qkv_bias(), o.qk_scale())));
+    attn = nn::AnyModule(register_module("attn", MHSARPB(MHSARPBOptions(d, o.global_size(), o.num_heads()).qkv_bias(o.qkv_bias()).qk_scale(o.qk_scale()))));
   } else {
     attn = nn::AnyModule(register_module(
         "attn", NeighborhoodAttention2D(NeighborhoodAttentionOptions(d, o.num_heads(), o.kernel_size())

@@ -55,14 +55,23 @@ TORCH_MODULE(AgentAttention);
 
 /// PVT's spatial-reduction attention (agent_pvt.py Attention, attn_type 'B'): keys/values from a strided
 /// conv `sr` + LayerNorm `norm` when sr_ratio > 1. Keys q, kv, proj, [sr, norm]. forward(x, H, W).
+struct SRAttentionOptions {
+  SRAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = false;
+  TORCH_ARG(int64_t, sr_ratio) = 1;
+};
+
 class SRAttentionImpl : public torch::nn::Cloneable<SRAttentionImpl> {
  public:
-  SRAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, int64_t sr_ratio);
+  explicit SRAttentionImpl(const SRAttentionOptions& options) : options(options) { reset(); }
+  SRAttentionImpl(int64_t dim, int64_t num_heads) : SRAttentionImpl(SRAttentionOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
 
-  int64_t dim, num_heads, sr_ratio;
-  bool qkv_bias;
+  SRAttentionOptions options;
   torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
   torch::nn::Conv2d sr{nullptr};
   torch::nn::LayerNorm norm{nullptr};
@@ -72,14 +81,25 @@ TORCH_MODULE(SRAttention);
 /// Swin's window attention with a relative position bias (agent_swin.py WindowAttention, attn_type 'B'):
 /// x [num_windows * B, ws*ws, C], optional additive mask [num_windows, N, N]. Keys
 /// relative_position_bias_table, relative_position_index (buffer), qkv, proj.
+struct SwinWindowAttentionOptions {
+  SwinWindowAttentionOptions(int64_t dim, int64_t window_size, int64_t num_heads)
+      : dim_(dim), window_size_(window_size), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, window_size);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = true;
+};
+
 class SwinWindowAttentionImpl : public torch::nn::Cloneable<SwinWindowAttentionImpl> {
  public:
-  SwinWindowAttentionImpl(int64_t dim, int64_t window_size, int64_t num_heads, bool qkv_bias = true);
+  explicit SwinWindowAttentionImpl(const SwinWindowAttentionOptions& options) : options(options) { reset(); }
+  SwinWindowAttentionImpl(int64_t dim, int64_t window_size, int64_t num_heads)
+      : SwinWindowAttentionImpl(SwinWindowAttentionOptions(dim, window_size, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
 
-  int64_t dim, window_size, num_heads;
-  bool qkv_bias;
+  SwinWindowAttentionOptions options;
   at::Tensor relative_position_bias_table, relative_position_index;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };

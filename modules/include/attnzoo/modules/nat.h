@@ -85,15 +85,26 @@ TORCH_MODULE(NeighborhoodAttention1D);
 
 /// Global self-attention with a relative position bias over a fixed square map (isotropic.py MHSARPB).
 /// Keys rpb [heads, 2L-1, 2L-1], relative_position_index [L^2, L^2] (persistent buffer), qkv, proj.
+struct MHSARPBOptions {
+  MHSARPBOptions(int64_t dim, int64_t input_size, int64_t num_heads)
+      : dim_(dim), input_size_(input_size), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, input_size);  // the side L of the L x L map
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(bool, qkv_bias) = true;
+  TORCH_ARG(double, qk_scale) = 0.0;  // 0: head_dim^-0.5
+};
+
 class MHSARPBImpl : public torch::nn::Cloneable<MHSARPBImpl> {
  public:
-  MHSARPBImpl(int64_t dim, int64_t input_size, int64_t num_heads, bool qkv_bias = true, double qk_scale = 0.0);
+  explicit MHSARPBImpl(const MHSARPBOptions& options) : options(options) { reset(); }
+  MHSARPBImpl(int64_t dim, int64_t input_size, int64_t num_heads)
+      : MHSARPBImpl(MHSARPBOptions(dim, input_size, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);  // [B, L, L, C]
 
-  int64_t dim, input_size, num_heads;
-  bool qkv_bias;
-  double qk_scale;
+  MHSARPBOptions options;
   at::Tensor rpb, relative_position_index;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };
