@@ -45,6 +45,20 @@ NATLayerOptions layer_options(const Options& o, int64_t dim, int64_t heads, int6
   return lo;
 }
 
+// Every level's layer options: width embed_dim << i, the level's heads and dilations, stochastic depth
+// rising over all layers.
+template <class Options>
+std::vector<std::vector<NATLayerOptions>> level_layer_options(const Options& o) {
+  const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depths());
+  std::vector<std::vector<NATLayerOptions>> out(o.depths().size());
+  for (size_t i = 0; i < out.size(); ++i)
+    for (int64_t j = 0; j < o.depths()[i]; ++j) {
+      const int64_t dil = o.dilations().empty() ? 1 : o.dilations()[i][j];
+      out[i].push_back(layer_options(o, o.embed_dim() << i, o.num_heads()[i], o.kernel_size(), dil, rates[i][j]));
+    }
+  return out;
+}
+
 void check_levels(const std::vector<int64_t>& depths, const std::vector<int64_t>& heads,
                   const std::vector<std::vector<int64_t>>& dilations, const char* who) {
   const size_t levels = depths.size();
@@ -83,6 +97,31 @@ void NATBackboneImpl::add_level(std::vector<NATLayer> layers, nn::AnyModule down
   blocks_.push_back(std::move(layers));
   if (!downsample.is_empty()) downsamplers_.push_back(std::move(downsample));
   feature_info_.push_back(std::move(info));
+}
+
+void NATBackboneImpl::add_levels(const std::vector<std::vector<NATLayerOptions>>& layers, const std::string& container,
+                                 const std::string& level_class, int64_t stem_stride,
+                                 const std::function<nn::AnyModule(int64_t dim)>& downsample) {
+  auto list = register_module(container, nn::ModuleList());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    TORCH_CHECK(!layers[i].empty(), "NAT: level ", i, " has no layers");
+    const int64_t dim = layers[i].front().dim();
+    auto level = std::make_shared<nn::Module>(level_class);
+    nn::ModuleList blocks;
+    std::vector<NATLayer> built;
+    for (const auto& lo : layers[i]) {
+      built.emplace_back(lo);
+      blocks->push_back(built.back());
+    }
+    level->register_module("blocks", blocks);
+    nn::AnyModule down;
+    if (i + 1 < layers.size()) {
+      down = downsample(dim);
+      level->register_module("downsample", down.ptr());
+    }
+    list->push_back(level);
+    add_level(std::move(built), std::move(down), {dim, stem_stride << i, container + "." + std::to_string(i)});
+  }
 }
 
 void NATBackboneImpl::finish(int64_t num_features, int64_t num_classes) {
@@ -126,25 +165,12 @@ NATImpl::NATImpl(const NATOptions& o) : options(o) {
                                                          nn::Conv2d(nn::Conv2dOptions(C / 2, C, 3).stride(2).padding(1))));
   patch_norm = pe->register_module("norm", nn::LayerNorm(nn::LayerNormOptions({C})));
   register_module("patch_embed", pe);
-  const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depths());
-  auto levels = register_module("levels", nn::ModuleList());
+  auto layers = level_layer_options(o);
+  for (auto& level : layers)
+    for (auto& lo : level) lo.layer_scale(o.layer_scale());  // only NAT's layer has layer scale
+  add_levels(layers, "levels", "NATBlock", 4,
+             [](int64_t dim) { return nn::AnyModule(std::make_shared<ConvDownsamplerImpl>(dim)); });
   const size_t L = o.depths().size();
-  for (size_t i = 0; i < L; ++i) {
-    const int64_t dim = C << i;
-    auto level = std::make_shared<nn::Module>("NATBlock");
-    nn::ModuleList blocks;
-    std::vector<NATLayer> layers;
-    for (int64_t j = 0; j < o.depths()[i]; ++j) {
-      const int64_t dil = o.dilations().empty() ? 1 : o.dilations()[i][j];
-      layers.emplace_back(layer_options(o, dim, o.num_heads()[i], o.kernel_size(), dil, rates[i][j]).layer_scale(o.layer_scale()));
-      blocks->push_back(layers.back());
-    }
-    level->register_module("blocks", blocks);
-    nn::AnyModule down;
-    if (i + 1 < L) down = nn::AnyModule(level->register_module("downsample", std::make_shared<ConvDownsamplerImpl>(dim)));
-    levels->push_back(level);
-    add_level(std::move(layers), std::move(down), {dim, int64_t{4} << i, "levels." + std::to_string(i)});
-  }
   finish(C << (L - 1), o.num_classes());
 }
 
@@ -168,25 +194,10 @@ DiNATsImpl::DiNATsImpl(const DiNATsOptions& o) : options(o) {
   patch_conv = pe->register_module("proj", nn::Conv2d(nn::Conv2dOptions(o.in_chans(), C, p).stride(p)));
   if (o.patch_norm()) patch_norm = pe->register_module("norm", nn::LayerNorm(nn::LayerNormOptions({C})));
   register_module("patch_embed", pe);
-  const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depths());
-  auto stages = register_module("layers", nn::ModuleList());
+  // dinats.py PatchMerging: Swin's, pads odd maps.
+  add_levels(level_layer_options(o), "layers", "BasicLayer", p,
+             [](int64_t dim) { return nn::AnyModule(modules::PatchMerging(dim)); });
   const size_t L = o.depths().size();
-  for (size_t i = 0; i < L; ++i) {
-    const int64_t dim = C << i;
-    auto level = std::make_shared<nn::Module>("BasicLayer");
-    nn::ModuleList blocks;
-    std::vector<NATLayer> layers;
-    for (int64_t j = 0; j < o.depths()[i]; ++j) {
-      const int64_t dil = o.dilations().empty() ? 1 : o.dilations()[i][j];
-      layers.emplace_back(layer_options(o, dim, o.num_heads()[i], o.kernel_size(), dil, rates[i][j]));
-      blocks->push_back(layers.back());
-    }
-    level->register_module("blocks", blocks);
-    nn::AnyModule down;  // dinats.py PatchMerging (Swin's, pads odd maps)
-    if (i + 1 < L) down = nn::AnyModule(level->register_module("downsample", modules::PatchMerging(dim)));
-    stages->push_back(level);
-    add_level(std::move(layers), std::move(down), {dim, p << i, "layers." + std::to_string(i)});
-  }
   finish(C << (L - 1), o.num_classes());
 }
 

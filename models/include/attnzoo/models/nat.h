@@ -16,6 +16,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
 
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace attnzoo::models {
@@ -145,6 +147,11 @@ class NATBackboneImpl : public ClassifierImpl {
   virtual at::Tensor embed(const at::Tensor& x) = 0;
   /// Appends one level of layers (`downsample` may be empty) and its feature info.
   void add_level(std::vector<modules::NATLayer> layers, torch::nn::AnyModule downsample, FeatureInfo info);
+  /// Levels of NATLayers built from `layers[i]` with `downsample(dim)` after every level but the last,
+  /// registered as `container`.{i}.{blocks, downsample} (modules of class `level_class`).
+  void add_levels(const std::vector<std::vector<modules::NATLayerOptions>>& layers, const std::string& container,
+                  const std::string& level_class, int64_t stem_stride,
+                  const std::function<torch::nn::AnyModule(int64_t dim)>& downsample);
   /// The final norm over `num_features` channels, the head, and the official weight init.
   void finish(int64_t num_features, int64_t num_classes);
 
