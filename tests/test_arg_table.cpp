@@ -2,6 +2,7 @@
 // parse JSON, give the defaults, and write Options back. These tests pin the contract.
 #include <attnzoo/core/arg_table.h>
 #include <attnzoo/models/agent.h>
+#include <attnzoo/models/agent_cswin.h>
 #include <attnzoo/models/biformer.h>
 #include <attnzoo/models/biformer_stl.h>
 #include <attnzoo/models/convit.h>
@@ -37,6 +38,7 @@ TEST(ArgTable, ModelOptionsRoundTripThroughTheirArguments) {
   expect_round_trip(models::AgentDeiTOptions(), "agent_deit");
   expect_round_trip(models::AgentPVTOptions(), "agent_pvt");
   expect_round_trip(models::AgentSwinOptions(), "agent_swin");
+  expect_round_trip(models::AgentCSWinOptions(), "agent_cswin");
   expect_round_trip(models::DiNATsOptions(), "dinat_s");
   expect_round_trip(models::NATIsotropicOptions(), "nat_isotropic");
   expect_round_trip(models::NATIsotropicOptions().layer(models::IsotropicLayer::kGlobal), "nat_isotropic");
@@ -49,6 +51,10 @@ TEST(ArgTable, ParsedArgumentsAcceptTheOfficialSpellings) {
   EXPECT_EQ(o.agent_num(), (std::vector<int64_t>{4, 9, 16, 49}));
   EXPECT_EQ(o.agent_sr_ratios(), "2111");
   EXPECT_THROW(options_from_args<models::AgentPVTOptions>({{"agent_num", {"x"}}}, "agent_pvt"), std::invalid_argument);
+  const auto c = options_from_args<models::AgentCSWinOptions>({{"la_split_size", "56-28-14-7"}, {"agent_num", 49}}, "agent_cswin");
+  EXPECT_EQ(c.la_split_size(), (std::vector<int64_t>{56, 28, 14, 7}));
+  EXPECT_EQ(c.agent_num(), (std::vector<int64_t>{49, 49, 49, 49}));
+  EXPECT_THROW(options_from_args<models::AgentCSWinOptions>({{"la_split_size", "56-x"}}, "agent_cswin"), std::invalid_argument);
 }
 
 TEST(ArgTable, ClosedSetsOfNamesAreEnums) {

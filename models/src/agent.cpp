@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <sstream>
 
 namespace attnzoo::models {
 
@@ -142,9 +143,22 @@ struct AgentSwinImpl::Blocks {
   std::vector<PatchMerging> mergers;
 };
 
-std::vector<int64_t> parse_agent_nums(const json& j) {
+std::vector<int64_t> parse_int_list(const json& j) {
+  auto number = [](const std::string& s) {
+    size_t used = 0;
+    const int64_t v = std::stoll(s, &used);
+    if (used != s.size()) throw std::invalid_argument("'" + s + "' is not a number");
+    return v;
+  };
   std::vector<int64_t> out;
-  for (const auto& e : j) out.push_back(e.is_string() ? std::stoll(e.get<std::string>()) : e.get<int64_t>());
+  if (j.is_string()) {
+    std::istringstream in(j.get<std::string>());
+    for (std::string part; std::getline(in, part, '-');) out.push_back(number(part));
+  } else if (j.is_number_integer()) {
+    out.push_back(j.get<int64_t>());
+  } else {
+    for (const auto& e : j) out.push_back(e.is_string() ? number(e.get<std::string>()) : e.get<int64_t>());
+  }
   return out;
 }
 

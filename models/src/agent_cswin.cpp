@@ -204,27 +204,6 @@ namespace {
 
 // The official configs pass "9-16-49-49".split('-') and '56-28-14-7': accept lists of numbers or numeric
 // strings, or one dash-separated string.
-std::vector<int64_t> int_list(ArgReader& a, const std::string& key, std::vector<int64_t> fallback) {
-  if (!a.has(key)) return fallback;
-  const json v = a.get<json>(key);
-  std::vector<int64_t> out;
-  auto parse = [&](const std::string& s) {
-    try {
-      return std::stoll(s);
-    } catch (const std::exception&) {
-      throw std::invalid_argument("agent_cswin: " + key + " holds '" + s + "', not a number");
-    }
-  };
-  if (v.is_string()) {
-    std::string s = v.get<std::string>(), part;
-    std::istringstream in(s);
-    while (std::getline(in, part, '-')) out.push_back(parse(part));
-    return out;
-  }
-  for (const auto& e : v) out.push_back(e.is_string() ? parse(e.get<std::string>()) : e.get<int64_t>());
-  return out;
-}
-
 PretrainedCfg cswin_cfg(int64_t size) {
   PretrainedCfg c;  // agent_cswin.py default_cfgs: cswin_224 crop 0.9, cswin_384 crop 1.0, bicubic
   c.input_size = {3, size, size};
@@ -240,48 +219,9 @@ PretrainedCfg cswin_cfg(int64_t size) {
 }  // namespace
 
 void register_agent_cswin(Registry& r) {
-  ModelFamily f;
-  f.name = "agent_cswin";
-  f.description = "Agent-CSWin, agent attention in CSWin's cross-shaped stripes (Han et al., arXiv 2312.08874)";
-  f.default_args = {{"img_size", 224},         {"patch_size", 16},         {"in_chans", 3},
-                    {"num_classes", 1000},     {"embed_dim", 96},          {"depth", {2, 2, 6, 2}},
-                    {"split_size", {1, 2, 7, 7}}, {"la_split_size", "1-2-7-7"}, {"num_heads", {2, 4, 8, 16}},
-                    {"mlp_ratio", 4.0},        {"qkv_bias", true},         {"qk_scale", nullptr},
-                    {"drop_rate", 0.0},        {"attn_drop_rate", 0.0},    {"drop_path_rate", 0.0},
-                    {"hybrid_backbone", nullptr}, {"norm_layer", "nn.LayerNorm"}, {"use_chk", false},
-                    {"agent_num", 49},         {"attn_type", "AAAA"}};
-  f.build = [](const json& args) -> ClassifierPtr {
-    ArgReader a(args, "agent_cswin");
-    AgentCSWinOptions o;
-    std::vector<int64_t> agent = int_list(a, "agent_num", {49, 49, 49, 49});
-    if (agent.size() == 1) agent.assign(4, agent[0]);  // a single number (the constructor default 49)
-    o.img_size(a.get("img_size", o.img_size()))
-        .in_chans(a.get("in_chans", o.in_chans()))
-        .num_classes(a.get("num_classes", o.num_classes()))
-        .embed_dim(a.get<int64_t>("embed_dim", 96))
-        .depth(a.get("depth", std::vector<int64_t>{2, 2, 6, 2}))
-        .split_size(a.get("split_size", std::vector<int64_t>{1, 2, 7, 7}))
-        .la_split_size(int_list(a, "la_split_size", {1, 2, 7, 7}))
-        .num_heads(a.get("num_heads", std::vector<int64_t>{2, 4, 8, 16}))
-        .mlp_ratio(a.get("mlp_ratio", 4.0))
-        .qkv_bias(a.get("qkv_bias", true))
-        .drop_rate(a.get("drop_rate", 0.0))
-        .attn_drop_rate(a.get("attn_drop_rate", 0.0))
-        .drop_path_rate(a.get("drop_path_rate", 0.0))
-        .agent_num(agent)
-        .attn_type(a.get<std::string>("attn_type", "AAAA"));
-    if (layer_norm_eps(a.get<std::string>("norm_layer", "nn.LayerNorm"), "agent_cswin") != 1e-5)
-      throw std::invalid_argument("agent_cswin: norm_layer must be nn.LayerNorm");
-    if (!a.get<json>("qk_scale", nullptr).is_null()) throw std::invalid_argument("agent_cswin: qk_scale is not supported");
-    if (!a.get<json>("hybrid_backbone", nullptr).is_null())
-      throw std::invalid_argument("agent_cswin: hybrid_backbone is not supported");
-    a.ignore("patch_size");  // the stem is a fixed 7x7 stride-4 conv (patch_size is unused upstream too)
-    a.ignore("use_chk");
-    a.finish();
-    return AgentCSWin(o).ptr();
-  };
-  f.pretrained = cswin_cfg(224);
-  r.add_family(f);
+  r.add_family(family_of<AgentCSWin, AgentCSWinOptions>(
+      "agent_cswin", "Agent-CSWin, agent attention in CSWin's cross-shaped stripes (Han et al., arXiv 2312.08874)",
+      cswin_cfg(224)));
   auto variant = [&](const char* name, int64_t dim, std::vector<int64_t> depth, std::vector<int64_t> heads, int64_t img,
                      std::vector<int64_t> split, const char* la_split, double dpr) {
     ModelVariant v;

@@ -37,6 +37,22 @@ at::Tensor split_heads(const at::Tensor& t, int64_t heads) {
 
 namespace detail {
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> register_agent_biases(
+    nn::Module& m, int64_t heads, int64_t agents, int64_t hk, int64_t wk, int64_t h, int64_t w) {
+  auto bias = [&](const char* name, std::vector<int64_t> shape) {
+    at::Tensor t = m.register_parameter(name, torch::zeros(shape));
+    trunc_normal_(t, 0.02);
+    return t;
+  };
+  at::Tensor an = bias("an_bias", {heads, agents, 7, 7});
+  at::Tensor na = bias("na_bias", {heads, agents, 7, 7});
+  at::Tensor ah = bias("ah_bias", {1, heads, agents, hk, 1});
+  at::Tensor aw = bias("aw_bias", {1, heads, agents, 1, wk});
+  at::Tensor ha = bias("ha_bias", {1, heads, h, 1, agents});
+  at::Tensor wa = bias("wa_bias", {1, heads, 1, w, agents});
+  return {an, na, ah, aw, ha, wa};
+}
+
 at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& vt, int64_t h, int64_t w,
                                 int64_t hk, int64_t wk, int64_t heads, int64_t A, const AgentBiases& bs, double attn_drop,
                                 bool training) {
@@ -79,20 +95,12 @@ void AgentAttentionImpl::reset() {
   TORCH_CHECK(p * p == A, "AgentAttention: agent_num must be a square number, got ", A);
   const int64_t sr = f == "pvt" ? o.sr_ratio() : 1;
   TORCH_CHECK(sr >= 1 && w % sr == 0, "AgentAttention: window ", w, " must be a multiple of sr_ratio ", sr);
-  auto bias = [&](const char* name, std::vector<int64_t> shape) {
-    at::Tensor t = register_parameter(name, torch::zeros(shape));
-    trunc_normal_(t, 0.02);
-    return t;
-  };
-  an_bias = bias("an_bias", {H, A, 7, 7});
-  na_bias = bias("na_bias", {H, A, 7, 7});
-  ah_bias = bias("ah_bias", {1, H, A, w / sr, 1});
-  aw_bias = bias("aw_bias", {1, H, A, 1, w / sr});
-  ha_bias = bias("ha_bias", {1, H, w, 1, A});
-  wa_bias = bias("wa_bias", {1, H, 1, w, A});
-  if (f == "deit") {
-    ac_bias = bias("ac_bias", {1, H, A, 1});
-    ca_bias = bias("ca_bias", {1, H, 1, A});
+  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) = detail::register_agent_biases(*this, H, A, w / sr, w / sr, w, w);
+  if (f == "deit") {  // the class token's biases
+    ac_bias = register_parameter("ac_bias", torch::zeros({1, H, A, 1}));
+    ca_bias = register_parameter("ca_bias", torch::zeros({1, H, 1, A}));
+    trunc_normal_(ac_bias, 0.02);
+    trunc_normal_(ca_bias, 0.02);
   }
   if (f == "pvt") {
     q = register_module("q", nn::Linear(nn::LinearOptions(C, C).bias(o.qkv_bias())));

@@ -4,6 +4,12 @@
 // (+ position bias), queries attend to the agents (+ agent bias). Private to attnzoo_modules.
 #include <ATen/core/Tensor.h>
 
+#include <tuple>
+
+namespace torch::nn {
+class Module;
+}
+
 namespace attnzoo::modules::detail {
 
 struct AgentBiases {
@@ -16,6 +22,12 @@ struct AgentBiases {
   const at::Tensor* ac = nullptr;  // [1, H, A, 1]: the class token as a key (DeiT)
   const at::Tensor* ca = nullptr;  // [1, H, 1, A]: the class token as a query (DeiT)
 };
+
+/// Registers the six position biases on `m` under the official names, in the official order, each
+/// trunc_normal(.02): an_bias, na_bias [heads, agents, 7, 7], ah_bias / aw_bias over the hk x wk key map,
+/// ha_bias / wa_bias over the h x w query map.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> register_agent_biases(
+    torch::nn::Module& m, int64_t heads, int64_t agents, int64_t hk, int64_t wk, int64_t h, int64_t w);
 
 /// q [b, n, c] on an h x w query map (n = h*w, plus a leading class token when biases.ac is set), k / v
 /// [b, nk, c] on an hk x wk key map (likewise). Returns softmax(Q A^T + agent bias) (softmax(A K^T + position

@@ -79,17 +79,7 @@ void CSWinAgentAttentionImpl::reset() {
   const auto p = static_cast<int64_t>(std::sqrt(static_cast<double>(A)) + 1e-9);
   TORCH_CHECK(p * p == A, "CSWinAgentAttention: agent_num must be a square number, got ", A);
   // Parameters first (the official state_dict order: own parameters, then get_v).
-  auto bias = [&](const char* name, std::vector<int64_t> shape) {
-    at::Tensor t = register_parameter(name, torch::zeros(shape));
-    trunc_normal_(t, 0.02);
-    return t;
-  };
-  an_bias = bias("an_bias", {H, A, 7, 7});
-  na_bias = bias("na_bias", {H, A, 7, 7});
-  ah_bias = bias("ah_bias", {1, H, A, H_sp, 1});
-  aw_bias = bias("aw_bias", {1, H, A, 1, W_sp});
-  ha_bias = bias("ha_bias", {1, H, H_sp, 1, A});
-  wa_bias = bias("wa_bias", {1, H, 1, W_sp, A});
+  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) = detail::register_agent_biases(*this, H, A, H_sp, W_sp, H_sp, W_sp);
   get_v = register_module("get_v", nn::Conv2d(nn::Conv2dOptions(C, C, 3).padding(1).groups(C)));
 }
 

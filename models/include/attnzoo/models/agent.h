@@ -21,8 +21,9 @@
 
 namespace attnzoo::models {
 
-/// The official configs pass agent_num as strings ("9-16-49-49".split('-')): numbers or numeric strings.
-std::vector<int64_t> parse_agent_nums(const nlohmann::json& j);
+/// Integer lists as the official configs spell them: a list of numbers or numeric strings
+/// ("9-16-49-49".split('-')), a "1-2-7-7" string, or one number.
+std::vector<int64_t> parse_int_list(const nlohmann::json& j);
 
 /// The arguments the three classes share (any Options with these fields).
 template <class Options, class V>
@@ -35,7 +36,7 @@ void visit_agent_common_args(Options& o, V& v) {
   v.arg("drop_rate", o.drop_rate());
   v.arg("attn_drop_rate", o.attn_drop_rate());
   v.arg("drop_path_rate", o.drop_path_rate());
-  v.parsed("agent_num", o.agent_num(), parse_agent_nums);
+  v.parsed("agent_num", o.agent_num(), parse_int_list);
 }
 
 struct AgentDeiTOptions {
