@@ -8,11 +8,17 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 void PatchMergingImpl::reset() {
+  const int64_t dim = options.dim();
   reduction = register_module("reduction", nn::Linear(nn::LinearOptions(4 * dim, 2 * dim).bias(false)));
-  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({4 * dim}).eps(eps)));
+  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({4 * dim}).eps(options.eps())));
+}
+
+void PatchMergingImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::PatchMerging(dim=" << options.dim() << ")";
 }
 
 at::Tensor PatchMergingImpl::forward(const at::Tensor& input) {
+  const int64_t dim = options.dim();
   TORCH_CHECK(input.dim() == 4 && input.size(3) == dim, "PatchMerging: expected [B, H, W, ", dim, "], got ",
               input.sizes());
   at::Tensor x = input;
