@@ -156,6 +156,8 @@ TEST(RunCheckpoint, SavesAndLoadsEveryPart) {
   EXPECT_TRUE(back.optimizer["state.0.exp_avg"].equal(c.optimizer["state.0.exp_avg"]));
   EXPECT_TRUE(back.rng.equal(c.rng));
   EXPECT_EQ(RunCheckpoint::peek(path, attnzoo::checkpoint::kImageRun), c.meta);
+  // peek reads the header only; it sees what the full reader sees.
+  EXPECT_EQ(attnzoo::checkpoint::read_safetensors_metadata(path), attnzoo::checkpoint::read_safetensors(path).metadata);
   // Another kind, or a plain weights file, is not this run's checkpoint.
   EXPECT_TRUE(RunCheckpoint::peek(path, attnzoo::checkpoint::kLraRun).is_null());
   try {

@@ -57,9 +57,9 @@ RunCheckpoint RunCheckpoint::load(const std::string& path, const std::string& ki
 
 nlohmann::json RunCheckpoint::peek(const std::string& path, const std::string& kind) {
   if (path.empty() || !looks_like_safetensors(path)) return nullptr;
-  const SafetensorsFile f = read_safetensors(path);
-  const auto it = f.metadata.find(kind);
-  return it == f.metadata.end() ? nlohmann::json() : parse_meta(it->second, path, kind);
+  const auto metadata = read_safetensors_metadata(path);  // the header only: checkpoints can be large
+  const auto it = metadata.find(kind);
+  return it == metadata.end() ? nlohmann::json() : parse_meta(it->second, path, kind);
 }
 
 }  // namespace attnzoo::checkpoint

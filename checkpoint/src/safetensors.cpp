@@ -198,6 +198,25 @@ void write_safetensors(const std::string& path, const TensorDict& tensors,
   write_file_atomic(path, serialize_safetensors(tensors, metadata));
 }
 
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error(path + ": cannot open file");
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  char len[8] = {};
+  in.seekg(0);
+  if (file_size < 8 || !in.read(len, 8)) fail(path, "file is shorter than the 8-byte header length");
+  const uint64_t n = read_u64_le(len);
+  if (n > kMaxHeader || n > file_size - 8)
+    fail(path, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(file_size) + " (truncated file?)");
+  // The length and the header alone: parse_header sees a file whose data section is empty.
+  std::string head(8 + n, '\0');
+  std::memcpy(head.data(), len, 8);
+  if (!in.read(head.data() + 8, static_cast<std::streamsize>(n))) fail(path, "cannot read the header");
+  uint64_t header_size = 0;
+  const nlohmann::json header = parse_header(head, path, &header_size);
+  return header.contains("__metadata__") ? parse_metadata(header["__metadata__"], path) : std::map<std::string, std::string>{};
+}
+
 bool looks_like_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char buf[9];

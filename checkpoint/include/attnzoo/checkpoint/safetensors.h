@@ -20,6 +20,8 @@ struct SafetensorsFile {
 
 /// Reads a whole file. Throws std::runtime_error naming the file and the problem.
 SafetensorsFile read_safetensors(const std::string& path);
+/// Only the "__metadata__" of a file (reads the header, not the tensors). Errors as read_safetensors.
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
 /// Parses an in-memory image of a safetensors file; `what` names it in errors.
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& what = "<memory>");
 
