@@ -1,6 +1,7 @@
 // attnzoo: the command-line front end of the zoo. Thin by design: flags in, library calls, output.
 #include "commands.h"
 
+#include <attnzoo/core/allocator.h>
 #include <attnzoo/modules/fast_kernels.h>
 
 #include <ATen/Parallel.h>
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag_function("--reference-kernels", [](int64_t) { attnzoo::modules::set_fast_kernels(false); },
                         "run the reference ATen compositions instead of attnzoo's own CPU kernels (A/B comparisons)");
+  bool system_allocator = false;
+  app.add_flag("--no-allocator-tuning", system_allocator,
+               "keep glibc's default mmap/trim thresholds (freed tensor buffers go back to the system; A/B)");
 
   attnzoo::cli::Action action;
   attnzoo::cli::add_list_command(app, action);
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
   // LibTorch 1.13 defaults to hardware_concurrency()/2 threads; set it explicitly so ATen, oneDNN and
   // OpenBLAS agree.
   at::set_num_threads(threads);
+  if (!system_allocator) attnzoo::tune_allocator_for_tensors();
   try {
     return action ? action() : 0;
   } catch (const attnzoo::cli::UsageError& e) {

@@ -3,6 +3,7 @@
 // eval, train), for LibTorch projects that link attnzoo::attnzoo.
 //
 //   #include <attnzoo/core/arg_table.h>
+#include <attnzoo/core/allocator.h>
 #include <attnzoo/core/args.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/natural_sort.h>
@@ -11,6 +12,7 @@
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/checkpoint/tensor_dict.h>
+#include <attnzoo/modules/activation.h>
 #include <attnzoo/modules/agent.h>
 #include <attnzoo/modules/agent_cswin.h>
 #include <attnzoo/modules/attention.h>

@@ -3,6 +3,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/core/args.h>
+#include <attnzoo/modules/fast_kernels.h>
 #include <attnzoo/modules/init.h>
 
 
@@ -49,11 +50,24 @@ VANImpl::VANImpl(const VANOptions& o) : options(o) {
 }
 
 at::Tensor VANImpl::stage(int64_t i, const at::Tensor& x) {
-  at::Tensor y = patch_embeds[i]->forward(x);
+  // The layout is chosen after the patch embedding: a 1-channel input is both NCHW- and NHWC-contiguous.
+  at::Tensor y = in_layout(patch_embeds[i]->forward(x));
   for (const auto& b : *blocks[i]) y = b->as<VANBlock>()->forward(y);
+  if (y.is_contiguous(at::MemoryFormat::ChannelsLast) && !y.is_contiguous()) {
+    // Channels-last: the [B, H, W, C] view is contiguous, LayerNorm runs on it without copies.
+    return norms[i]->forward(y.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
+  }
   const int64_t B = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
   y = norms[i]->forward(y.flatten(2).transpose(1, 2));  // LayerNorm over channels, NLC
   return y.reshape({B, H, W, C}).permute({0, 3, 1, 2}).contiguous();
+}
+
+// Channels-last when our kernels are on (CPU): oneDNN's 1x1 and patch convolutions, BatchNorm and the
+// depthwise kernels all run natively on NHWC, so the NCHW <-> NHWC reorders around every conv disappear
+// (bench/README.md). The reference path (--reference-kernels) keeps plain NCHW.
+at::Tensor VANImpl::in_layout(const at::Tensor& x) const {
+  const bool nhwc = modules::fast_kernels_enabled() && x.device().is_cpu();
+  return nhwc ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
 
 at::Tensor VANImpl::forward_features(const at::Tensor& x) {

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/conv_norm_act.h>
 
+#include <attnzoo/modules/activation.h>
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -21,7 +23,7 @@ int64_t make_divisible(double v, int64_t divisor, int64_t min_value, double roun
 at::Tensor apply_activation(const at::Tensor& x, const std::string& act) {
   if (act == "relu") return torch::relu(x);
   if (act == "silu" || act == "swish") return torch::silu(x);
-  if (act == "gelu") return torch::gelu(x);
+  if (act == "gelu") return modules::gelu(x);
   if (act == "gelu_tanh") return torch::gelu(x, "tanh");
   if (act == "tanh") return torch::tanh(x);
   if (act == "sigmoid") return torch::sigmoid(x);

@@ -1,5 +1,6 @@
 #include <attnzoo/modules/mlp.h>
 
+#include <attnzoo/modules/activation.h>
 #include <attnzoo/modules/depthwise.h>
 
 #include <torch/nn/functional/activation.h>
@@ -26,7 +27,7 @@ void DWConvMlpImpl::reset() {
 }
 
 at::Tensor DWConvMlpImpl::forward(const at::Tensor& x) {
-  at::Tensor y = torch::gelu(dwconv(fc1(x)));
+  at::Tensor y = modules::gelu(dwconv(fc1(x)));
   return drop(fc2(drop(y)));
 }
 

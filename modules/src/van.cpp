@@ -1,5 +1,6 @@
 #include <attnzoo/modules/van.h>
 
+#include <attnzoo/modules/activation.h>
 #include <attnzoo/modules/depthwise.h>
 
 #include <torch/nn/functional/activation.h>
@@ -48,7 +49,7 @@ void LKAAttentionImpl::reset() {
 }
 
 at::Tensor LKAAttentionImpl::forward(const at::Tensor& x) {
-  return proj_2(spatial_gating_unit(torch::gelu(proj_1(x)))) + x;
+  return proj_2(spatial_gating_unit(modules::gelu(proj_1(x)))) + x;
 }
 
 VANBlockImpl::VANBlockImpl(const VANBlockOptions& options_) : options(options_) { reset(); }

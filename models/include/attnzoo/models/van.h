@@ -62,6 +62,7 @@ class VANImpl : public ClassifierImpl {
  private:
   // Runs stage i (0-based) on NCHW input; returns NCHW output after its LayerNorm.
   at::Tensor stage(int64_t i, const at::Tensor& x);
+  at::Tensor in_layout(const at::Tensor& x) const;
 };
 TORCH_MODULE(VAN);
 
