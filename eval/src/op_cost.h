@@ -31,7 +31,8 @@ inline bool is_counted_op(const std::string& n) {
   return n == "aten::convolution" || n == "aten::_convolution" || n == "aten::conv2d" || n == "aten::conv1d" ||
          n == "aten::linear" || n == "aten::addmm" || n == "aten::mm" || n == "aten::bmm" || n == "aten::matmul" ||
          n == "aten::baddbmm" || n == "aten::_scaled_dot_product_attention" || n == "aten::einsum" ||
-         n == "attnzoo::na_qk" || n == "attnzoo::na_av" || n == "attnzoo::depthwise_conv2d";
+         n == "attnzoo::na_qk" || n == "attnzoo::na_av" || n == "attnzoo::depthwise_conv2d" ||
+         n == "attnzoo::softmax_attention";
 }
 
 // MACs of an op from its inputs and outputs.
@@ -40,7 +41,8 @@ inline int64_t macs_of_op(const std::string& n, const std::vector<c10::IValue>& 
     return i < v.size() && v[i].isTensor() ? v[i].toTensor() : at::Tensor();
   };
   const at::Tensor y = tensor(out, 0);
-  if (n == "attnzoo::depthwise_conv2d") return in.size() > 2 && in[2].isInt() ? in[2].toInt() : 0;  // recorded MACs
+  if (n == "attnzoo::depthwise_conv2d" || n == "attnzoo::softmax_attention")
+    return in.size() > 2 && in[2].isInt() ? in[2].toInt() : 0;  // recorded MACs
   if (n.find("conv") != std::string::npos) {
     const at::Tensor w = tensor(in, 1);
     if (!w.defined() || !y.defined()) return 0;

@@ -27,6 +27,7 @@
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/fast_kernels.h>
+#include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/halo_attn.h>
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/litv2.h>

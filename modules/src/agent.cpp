@@ -1,6 +1,7 @@
 #include <attnzoo/modules/agent.h>
 
 #include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -68,17 +69,29 @@ at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, cons
   // Agent aggregation: agents attend to the keys.
   at::Tensor position_bias = bilinear(bs.an, hk, wk).reshape({1, heads, A, -1}) + (bs.ah + bs.aw).reshape({1, heads, A, -1});
   if (cls) position_bias = torch::cat({*bs.ac, position_bias}, -1);
-  at::Tensor agent_attn = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
-  agent_attn = maybe_dropout(agent_attn, attn_drop, training);
-  const at::Tensor agent_v = torch::matmul(agent_attn, vh);
+  // The official code scales the agents (and below the queries) before the product: the kernel gets the scaled
+  // operand and scale 1, so both paths round alike. With an active attention dropout the reference runs.
+  const bool fused = attn_drop == 0.0 || !training;
+  at::Tensor agent_v;
+  if (fused) {
+    agent_v = softmax_attention(agents * scale, kh, vh, 1.0, position_bias);
+  } else {
+    at::Tensor agent_attn = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
+    agent_v = torch::matmul(maybe_dropout(agent_attn, attn_drop, training), vh);
+  }
 
   // Agent broadcast: queries attend to the agents.
   at::Tensor agent_bias = bilinear(bs.na, h, w).reshape({1, heads, A, -1}).permute({0, 1, 3, 2}) +
                           (bs.ha + bs.wa).reshape({1, heads, -1, A});
   if (cls) agent_bias = torch::cat({*bs.ca, agent_bias}, -2);
-  at::Tensor q_attn = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
-  q_attn = maybe_dropout(q_attn, attn_drop, training);
-  return torch::matmul(q_attn, agent_v).transpose(1, 2).reshape({b, n, c});
+  at::Tensor out;
+  if (fused) {
+    out = softmax_attention(qh * scale, agents, agent_v, 1.0, agent_bias);
+  } else {
+    at::Tensor q_attn = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
+    out = torch::matmul(maybe_dropout(q_attn, attn_drop, training), agent_v);
+  }
+  return out.transpose(1, 2).reshape({b, n, c});
 }
 
 }  // namespace detail

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/attention.h>
 
+#include <attnzoo/modules/fused_attention.h>
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -23,6 +25,10 @@ void MultiHeadSelfAttentionImpl::reset() {
 
 at::Tensor scaled_dot_product(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                               nn::Dropout& attn_drop) {
+  // Without an active attention dropout the fused kernel computes the same thing (same order of operations).
+  if (!attn_drop->is_training() || attn_drop->options.p() == 0.0) {
+    return softmax_attention(q, k, v, scale);
+  }
   // (q k^T) * scale, in that order, as the official ViT/ConViT code does (matters at float64 rounding).
   at::Tensor attn = torch::matmul(q, k.transpose(-2, -1)) * scale;
   attn = attn_drop(attn.softmax(-1));

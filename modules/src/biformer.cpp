@@ -1,6 +1,7 @@
 #include <attnzoo/modules/biformer.h>
 
 #include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/attention.h>
 
 #include <torch/torch.h>
@@ -134,8 +135,8 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
   const auto v_sel = sel.narrow(-1, qk, C).reshape({N, p2, K, kv_n, M, cv}).permute({0, 1, 4, 2, 3, 5}).reshape({N * p2, M, K * kv_n, cv});
   const auto q_h = q_pix.reshape({N, p2, h * w, M, cq}).permute({0, 1, 3, 2, 4}).reshape({N * p2, M, h * w, cq});
   const double scale = router->scale;
-  const auto attn = torch::matmul(q_h * scale, k_sel).softmax(-1);
-  auto out = torch::matmul(attn, v_sel);  // [(N p2), M, h w, cv]
+  // The official code scales q before the product: the kernel gets the scaled q and scale 1.
+  auto out = softmax_attention(q_h * scale, k_sel.transpose(-2, -1), v_sel, 1.0);  // [(N p2), M, h w, cv]
   // '(n j i) m (h w) c -> n (j h) (i w) (m c)'
   out = out.view({N, nw, nw, M, h, w, cv}).permute({0, 1, 4, 2, 5, 3, 6}).reshape({N, H, W, C});
   if (lepe_out.defined()) out = out + lepe_out;

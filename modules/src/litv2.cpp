@@ -1,5 +1,7 @@
 #include <attnzoo/modules/litv2.h>
 
+#include <attnzoo/modules/fused_attention.h>
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -47,8 +49,7 @@ at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
     const int64_t hg = Hp / ws, wg = Wp / ws, nwin = hg * wg, hdim = h_heads * hd;
     const auto t = m.reshape({B, hg, ws, wg, ws, C}).transpose(2, 3);
     const auto qkv = h_qkv(t).reshape({B, nwin, -1, 3, h_heads, hd}).permute({3, 0, 1, 4, 2, 5});
-    const auto attn = (torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale).softmax(-1);
-    auto out = torch::matmul(attn, qkv[2]).transpose(2, 3).reshape({B, hg, wg, ws, ws, hdim});
+    auto out = softmax_attention(qkv[0], qkv[1], qkv[2], scale).transpose(2, 3).reshape({B, hg, wg, ws, ws, hdim});
     out = h_proj(out.transpose(2, 3).reshape({B, hg * ws, wg * ws, hdim}));
     parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
   }
@@ -58,8 +59,7 @@ at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
     at::Tensor src = m;
     if (ws > 1) src = torch::avg_pool2d(m.permute({0, 3, 1, 2}), {ws, ws}, {ws, ws}).reshape({B, C, -1}).permute({0, 2, 1});
     const auto kv = l_kv(src).reshape({B, -1, 2, l_heads, hd}).permute({2, 0, 3, 1, 4});
-    const auto attn = (torch::matmul(q, kv[0].transpose(-2, -1)) * scale).softmax(-1);
-    auto out = l_proj(torch::matmul(attn, kv[1]).transpose(1, 2).reshape({B, Hp, Wp, ldim}));
+    auto out = l_proj(softmax_attention(q, kv[0], kv[1], scale).transpose(1, 2).reshape({B, Hp, Wp, ldim}));
     parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
   }
   return torch::cat(parts, -1).reshape({B, N, -1});
