@@ -125,14 +125,20 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
   auto [r_weight, r_idx] = router(q_win, k_win);  // [N, p2, topk]
   last_routing = r_idx;
   const int64_t K = r_idx.size(-1);
-  // Gather the kv of each query window's top-k windows, in top-k order: [N, p2, K, kv_n, ckv].
-  auto sel = torch::gather(kv_pix.view({N, 1, p2, kv_n, ckv}).expand({N, p2, p2, kv_n, ckv}), 2,
-                           r_idx.view({N, p2, K, 1, 1}).expand({N, p2, K, kv_n, ckv}));
-  if (o.soft_routing()) sel = r_weight.view({N, p2, K, 1, 1}) * sel;
+  // The k and v of each query window's top-k windows, in top-k order: [N, p2, K, kv_n, qk | C]. The official
+  // code gathers from kv expanded to [N, p2, p2, kv_n, ckv]; selecting rows of the flattened [N p2, ...] kv
+  // copies the same values, and its backward adds into kv-sized gradients instead of zero-filling and
+  // scattering into the expanded p2-times larger one (the biggest cost of BiFormer's training step).
+  const auto rows = (r_idx + torch::arange(N, r_idx.options()).view({N, 1, 1}) * p2).reshape({-1});
+  auto select = [&](int64_t offset, int64_t width) {
+    const auto part = kv_pix.narrow(-1, offset, width).reshape({N * p2, kv_n * width});
+    auto sel = part.index_select(0, rows).view({N, p2, K, kv_n, width});
+    return o.soft_routing() ? r_weight.view({N, p2, K, 1, 1}) * sel : sel;
+  };
   const int64_t cq = qk / M, cv = C / M;
   // 'n p2 k w2 (m c) -> (n p2) m c (k w2)' and 'n p2 k w2 (m c) -> (n p2) m (k w2) c'
-  const auto k_sel = sel.narrow(-1, 0, qk).reshape({N, p2, K, kv_n, M, cq}).permute({0, 1, 4, 5, 2, 3}).reshape({N * p2, M, cq, K * kv_n});
-  const auto v_sel = sel.narrow(-1, qk, C).reshape({N, p2, K, kv_n, M, cv}).permute({0, 1, 4, 2, 3, 5}).reshape({N * p2, M, K * kv_n, cv});
+  const auto k_sel = select(0, qk).reshape({N, p2, K, kv_n, M, cq}).permute({0, 1, 4, 5, 2, 3}).reshape({N * p2, M, cq, K * kv_n});
+  const auto v_sel = select(qk, C).reshape({N, p2, K, kv_n, M, cv}).permute({0, 1, 4, 2, 3, 5}).reshape({N * p2, M, K * kv_n, cv});
   const auto q_h = q_pix.reshape({N, p2, h * w, M, cq}).permute({0, 1, 3, 2, 4}).reshape({N * p2, M, h * w, cq});
   const double scale = router->scale;
   // The official code scales q before the product: the kernel gets the scaled q and scale 1.
