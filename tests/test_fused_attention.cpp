@@ -56,28 +56,23 @@ const std::vector<Case> kCases = {
     {{2}, 3, 5, 64, 40, {5}, 0.125},                             // widths larger than the token counts
 };
 
-TEST(FusedAttention, KernelEqualsReferenceInFloat64) {
+void expect_kernel_equals_reference(at::ScalarType dtype, double tol_out, double tol_grad) {
   for (const auto& c : kCases) {
-    const Result a = run(c, true, at::kDouble), r = run(c, false, at::kDouble);
-    expect_close(a.out, r.out, 1e-13, "out");
-    expect_close(a.gq, r.gq, 1e-12, "grad q");
-    expect_close(a.gk, r.gk, 1e-12, "grad k");
-    expect_close(a.gv, r.gv, 1e-12, "grad v");
-    if (r.gb.defined()) expect_close(a.gb, r.gb, 1e-12, "grad bias");
+    const Result a = run(c, true, dtype), r = run(c, false, dtype);
+    expect_close(a.out, r.out, tol_out, "out");
+    expect_close(a.gq, r.gq, tol_grad, "grad q");
+    expect_close(a.gk, r.gk, tol_grad, "grad k");
+    expect_close(a.gv, r.gv, tol_grad, "grad v");
+    if (r.gb.defined()) expect_close(a.gb, r.gb, tol_grad, "grad bias");
   }
 }
+
+TEST(FusedAttention, KernelEqualsReferenceInFloat64) { expect_kernel_equals_reference(at::kDouble, 1e-13, 1e-12); }
 
 TEST(FusedAttention, KernelEqualsReferenceInFloat32WithTwoThreads) {
   const int threads = at::get_num_threads();
   at::set_num_threads(2);
-  for (const auto& c : kCases) {
-    const Result a = run(c, true, at::kFloat), r = run(c, false, at::kFloat);
-    expect_close(a.out, r.out, 2e-5, "out");
-    expect_close(a.gq, r.gq, 5e-5, "grad q");
-    expect_close(a.gk, r.gk, 5e-5, "grad k");
-    expect_close(a.gv, r.gv, 5e-5, "grad v");
-    if (r.gb.defined()) expect_close(a.gb, r.gb, 5e-5, "grad bias");
-  }
+  expect_kernel_equals_reference(at::kFloat, 2e-5, 5e-5);
   at::set_num_threads(threads);
 }
 

@@ -54,6 +54,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   return {an, na, ah, aw, ha, wa};
 }
 
+// softmax(q_scaled k^T + bias) v. The official code scales the agents / queries before the product: the fused
+// kernel gets the scaled operand and scale 1, so both paths round alike. An active attention dropout needs the
+// probabilities, so it runs the reference.
+at::Tensor attend(const at::Tensor& q_scaled, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                  double attn_drop, bool training) {
+  if (attn_drop == 0.0 || !training) return softmax_attention(q_scaled, k, v, 1.0, bias);
+  const at::Tensor attn = (torch::matmul(q_scaled, k.transpose(-2, -1)) + bias).softmax(-1);
+  return torch::matmul(maybe_dropout(attn, attn_drop, training), v);
+}
+
 at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& vt, int64_t h, int64_t w,
                                 int64_t hk, int64_t wk, int64_t heads, int64_t A, const AgentBiases& bs, double attn_drop,
                                 bool training) {
@@ -69,28 +79,13 @@ at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, cons
   // Agent aggregation: agents attend to the keys.
   at::Tensor position_bias = bilinear(bs.an, hk, wk).reshape({1, heads, A, -1}) + (bs.ah + bs.aw).reshape({1, heads, A, -1});
   if (cls) position_bias = torch::cat({*bs.ac, position_bias}, -1);
-  // The official code scales the agents (and below the queries) before the product: the kernel gets the scaled
-  // operand and scale 1, so both paths round alike. With an active attention dropout the reference runs.
-  const bool fused = attn_drop == 0.0 || !training;
-  at::Tensor agent_v;
-  if (fused) {
-    agent_v = softmax_attention(agents * scale, kh, vh, 1.0, position_bias);
-  } else {
-    at::Tensor agent_attn = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
-    agent_v = torch::matmul(maybe_dropout(agent_attn, attn_drop, training), vh);
-  }
+  const at::Tensor agent_v = attend(agents * scale, kh, vh, position_bias, attn_drop, training);
 
   // Agent broadcast: queries attend to the agents.
   at::Tensor agent_bias = bilinear(bs.na, h, w).reshape({1, heads, A, -1}).permute({0, 1, 3, 2}) +
                           (bs.ha + bs.wa).reshape({1, heads, -1, A});
   if (cls) agent_bias = torch::cat({*bs.ca, agent_bias}, -2);
-  at::Tensor out;
-  if (fused) {
-    out = softmax_attention(qh * scale, agents, agent_v, 1.0, agent_bias);
-  } else {
-    at::Tensor q_attn = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
-    out = torch::matmul(maybe_dropout(q_attn, attn_drop, training), agent_v);
-  }
+  const at::Tensor out = attend(qh * scale, agents, agent_v, agent_bias, attn_drop, training);
   return out.transpose(1, 2).reshape({b, n, c});
 }
 

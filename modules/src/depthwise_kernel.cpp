@@ -15,11 +15,7 @@
 #include <algorithm>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define ATTNZOO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ATTNZOO_CLONES
-#endif
+#include "kernel_clones.h"
 
 namespace attnzoo::modules::kernels {
 namespace {
