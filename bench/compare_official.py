@@ -275,8 +275,8 @@ def time_official(name, repos, batch, threads, iters, train):
             "param_count": sum(p.numel() for p in model.parameters())}
 
 
-def run_worker(args, repos):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", args.model_for_worker, "--batch", str(args.batch),
+def run_worker(args, repos, name):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
            "--threads", str(args.threads), "--iters", str(args.iters)] + (["--train"] if args.train else [])
     for k, v in repos.items():
         cmd += ["--repo", f"{k}={v}"]
@@ -335,11 +335,10 @@ def main():
     print("| model | official img/s | attnzoo img/s | attnzoo / official | note |")
     print("|---|---|---|---|---|")
     for n in names:
-        args.model_for_worker = n
         best_py = best_az = 0.0
         try:
             for _ in range(args.rounds):
-                py, az = run_worker(args, repos), run_attnzoo(args, n)
+                py, az = run_worker(args, repos, n), run_attnzoo(args, n)
                 best_py = max(best_py, py["images_per_second"])
                 best_az = max(best_az, az["images_per_second"])
         except subprocess.CalledProcessError as e:

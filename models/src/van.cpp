@@ -3,6 +3,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/core/args.h>
+#include <attnzoo/modules/activation.h>
 #include <attnzoo/modules/fast_kernels.h>
 #include <attnzoo/modules/init.h>
 
@@ -53,10 +54,8 @@ at::Tensor VANImpl::stage(int64_t i, const at::Tensor& x) {
   // The layout is chosen after the patch embedding: a 1-channel input is both NCHW- and NHWC-contiguous.
   at::Tensor y = in_layout(patch_embeds[i]->forward(x));
   for (const auto& b : *blocks[i]) y = b->as<VANBlock>()->forward(y);
-  if (y.is_contiguous(at::MemoryFormat::ChannelsLast) && !y.is_contiguous()) {
-    // Channels-last: the [B, H, W, C] view is contiguous, LayerNorm runs on it without copies.
-    return norms[i]->forward(y.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
-  }
+  // Channels-last: the [B, H, W, C] view is contiguous, LayerNorm runs on it without copies.
+  if (const at::Tensor nhwc = modules::nhwc_view(y); nhwc.defined()) return norms[i]->forward(nhwc).permute({0, 3, 1, 2});
   const int64_t B = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
   y = norms[i]->forward(y.flatten(2).transpose(1, 2));  // LayerNorm over channels, NLC
   return y.reshape({B, H, W, C}).permute({0, 3, 1, 2}).contiguous();

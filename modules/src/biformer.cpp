@@ -136,13 +136,14 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
     return o.soft_routing() ? r_weight.view({N, p2, K, 1, 1}) * sel : sel;
   };
   const int64_t cq = qk / M, cv = C / M;
-  // 'n p2 k w2 (m c) -> (n p2) m c (k w2)' and 'n p2 k w2 (m c) -> (n p2) m (k w2) c'
-  const auto k_sel = select(0, qk).reshape({N, p2, K, kv_n, M, cq}).permute({0, 1, 4, 5, 2, 3}).reshape({N * p2, M, cq, K * kv_n});
+  // 'n p2 k w2 (m c) -> (n p2) m (k w2) c' for both (the official k layout, (n p2) m c (k w2), is its transpose:
+  // the kernel takes keys as rows).
+  const auto k_sel = select(0, qk).reshape({N, p2, K, kv_n, M, cq}).permute({0, 1, 4, 2, 3, 5}).reshape({N * p2, M, K * kv_n, cq});
   const auto v_sel = select(qk, C).reshape({N, p2, K, kv_n, M, cv}).permute({0, 1, 4, 2, 3, 5}).reshape({N * p2, M, K * kv_n, cv});
   const auto q_h = q_pix.reshape({N, p2, h * w, M, cq}).permute({0, 1, 3, 2, 4}).reshape({N * p2, M, h * w, cq});
   const double scale = router->scale;
   // The official code scales q before the product: the kernel gets the scaled q and scale 1.
-  auto out = softmax_attention(q_h * scale, k_sel.transpose(-2, -1), v_sel, 1.0);  // [(N p2), M, h w, cv]
+  auto out = softmax_attention(q_h * scale, k_sel, v_sel, 1.0);  // [(N p2), M, h w, cv]
   // '(n j i) m (h w) c -> n (j h) (i w) (m c)'
   out = out.view({N, nw, nw, M, h, w, cv}).permute({0, 1, 4, 2, 5, 3, 6}).reshape({N, H, W, C});
   if (lepe_out.defined()) out = out + lepe_out;
