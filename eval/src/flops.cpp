@@ -15,19 +15,18 @@ std::unique_ptr<at::ObserverContext> on_enter(const at::RecordFunction& fn) {
   if (!g_count) return nullptr;
   const std::string n = fn.name();
   if (!is_counted_op(n)) return nullptr;
-  ++g_depth;
-  return nullptr;
+  // Only the outermost counted op is costed; its inputs are read now (see CapturedInputs).
+  return ++g_depth == 1 ? std::make_unique<CapturedInputs>(fn) : nullptr;
 }
 
-void on_exit(const at::RecordFunction& fn, at::ObserverContext*) {
+void on_exit(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (!g_count) return;
   const std::string n = fn.name();
   if (!is_counted_op(n)) return;
   --g_depth;
   if (g_depth > 0) return;  // nested inside another counted op
-  std::vector<c10::IValue> in(fn.inputs().begin(), fn.inputs().end());
   std::vector<c10::IValue> out(fn.outputs().begin(), fn.outputs().end());
-  const int64_t m = macs_of_op(n, in, out);
+  const int64_t m = macs_of_op(n, captured_inputs(ctx), out);
   g_count->macs += m;
   g_count->by_op[n] += m;
 }

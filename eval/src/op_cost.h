@@ -25,12 +25,26 @@ class ObserverGuard {
   at::RecordFunctionGuard enable_{true};
 };
 
+// An op's inputs, copied when it starts. LibTorch 2.x boxes them only for the start callbacks and destroys
+// them before the op runs (1.13 kept them until the end callbacks): read them at entry, use them at exit.
+struct CapturedInputs : at::ObserverContext {
+  std::vector<c10::IValue> inputs;
+  explicit CapturedInputs(const at::RecordFunction& fn) : inputs(fn.inputs().begin(), fn.inputs().end()) {}
+};
+
+inline const std::vector<c10::IValue>& captured_inputs(const at::ObserverContext* ctx) {
+  static const std::vector<c10::IValue> none;
+  const auto* c = dynamic_cast<const CapturedInputs*>(ctx);
+  return c ? c->inputs : none;
+}
+
 inline int64_t shape_numel(c10::IntArrayRef s) { return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>()); }
 
 inline bool is_counted_op(const std::string& n) {
   return n == "aten::convolution" || n == "aten::_convolution" || n == "aten::conv2d" || n == "aten::conv1d" ||
          n == "aten::linear" || n == "aten::addmm" || n == "aten::mm" || n == "aten::bmm" || n == "aten::matmul" ||
-         n == "aten::baddbmm" || n == "aten::_scaled_dot_product_attention" || n == "aten::einsum" ||
+         n == "aten::baddbmm" || n == "aten::_scaled_dot_product_attention" ||
+         n == "aten::scaled_dot_product_attention" || n == "aten::einsum" ||
          n == "attnzoo::na_qk" || n == "attnzoo::na_av" || n == "attnzoo::depthwise_conv2d" ||
          n == "attnzoo::softmax_attention";
 }
@@ -67,7 +81,7 @@ inline int64_t macs_of_op(const std::string& n, const std::vector<c10::IValue>& 
     const at::Tensor a = tensor(in, 0), v = tensor(in, 1);
     return a.defined() && v.defined() ? shape_numel(a.sizes()) * v.size(-1) : 0;
   }
-  if (n == "aten::_scaled_dot_product_attention") {
+  if (n == "aten::_scaled_dot_product_attention" || n == "aten::scaled_dot_product_attention") {
     const at::Tensor q = tensor(in, 0), k = tensor(in, 1);
     if (!q.defined() || !k.defined()) return 0;
     return 2 * shape_numel(q.sizes()) * k.size(-2);  // QK^T and AV

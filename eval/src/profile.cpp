@@ -43,7 +43,7 @@ std::unique_ptr<at::ObserverContext> enter(const at::RecordFunction& fn) {
   if (!g_recorder) return nullptr;
   std::string name = fn.name();
   if (g_recorder->with_costs) {
-    if (is_counted_op(name)) ++t_counted_depth;
+    if (is_counted_op(name) && ++t_counted_depth == 1) return std::make_unique<CapturedInputs>(fn);
     return nullptr;
   }
   bool outer = true;
@@ -52,16 +52,13 @@ std::unique_ptr<at::ObserverContext> enter(const at::RecordFunction& fn) {
   return nullptr;
 }
 
-void exit_costs(const at::RecordFunction& fn) {
+void exit_costs(const at::RecordFunction& fn, const at::ObserverContext* ctx) {
   const std::string name = fn.name();
   const bool counted = is_counted_op(name);
   if (counted) --t_counted_depth;
   std::vector<c10::IValue> out(fn.outputs().begin(), fn.outputs().end());
   int64_t macs = 0;
-  if (counted && t_counted_depth == 0) {
-    std::vector<c10::IValue> in(fn.inputs().begin(), fn.inputs().end());
-    macs = macs_of_op(name, in, out);
-  }
+  if (counted && t_counted_depth == 0) macs = macs_of_op(name, captured_inputs(ctx), out);
   const int64_t bytes = bytes_moved_by_op(name, out);
   if (macs == 0 && bytes == 0) return;
   std::lock_guard<std::mutex> lock(g_recorder->mu);
@@ -70,9 +67,9 @@ void exit_costs(const at::RecordFunction& fn) {
   a.bytes += bytes;
 }
 
-void exit(const at::RecordFunction& fn, at::ObserverContext*) {
+void exit(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (!g_recorder) return;
-  if (g_recorder->with_costs) return exit_costs(fn);
+  if (g_recorder->with_costs) return exit_costs(fn, ctx);
   if (t_stack.empty()) return;  // entered before the profiler started
   Frame f = std::move(t_stack.back());
   t_stack.pop_back();
