@@ -3,6 +3,7 @@
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/modules/depthwise.h>
+#include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/halo_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/nat.h>
@@ -108,6 +109,34 @@ void BM_SequenceAttention(benchmark::State& st) {
 BENCHMARK(BM_SequenceAttention)
     ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1024, 2048, 4096, 8192, 16384}})
     ->ArgNames({"kind", "L"})
+    ->Unit(benchmark::kMillisecond);
+
+// Softmax attention (batch 8, fp32) at the shapes of the families that use it: attnzoo's kernel (path 1), LibTorch's
+// fused scaled_dot_product_attention (path 2; flash attention on CPU in 2.2+, the composition on 1.13) and the
+// reference (path 0). Args: problems (batch x windows x heads), N, M, head dim, path, backward.
+void BM_SoftmaxAttention(benchmark::State& st) {
+  const int64_t L = st.range(0), N = st.range(1), M = st.range(2), d = st.range(3), path = st.range(4);
+  const bool backward = st.range(5) != 0;
+  auto q = torch::randn({L, N, d}).requires_grad_(backward), k = torch::randn({L, M, d}).requires_grad_(backward),
+       v = torch::randn({L, M, d}).requires_grad_(backward);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::unique_ptr<torch::NoGradGuard> ng;
+  if (!backward) ng = std::make_unique<torch::NoGradGuard>();
+  for (auto _ : st) {
+    auto y = path == 1   ? modules::softmax_attention_kernel(q, k, v, scale)
+             : path == 2 ? modules::softmax_attention_sdpa(q, k, v, scale)
+                         : modules::softmax_attention_reference(q, k, v, scale);
+    if (backward) y.sum().backward();
+    benchmark::DoNotOptimize(y);
+  }
+  st.SetItemsProcessed(st.iterations() * 8);
+  st.SetLabel(std::string(path == 1 ? "kernel" : path == 2 ? "sdpa" : "reference") + (backward ? " fwd+bwd" : " fwd"));
+}
+BENCHMARK(BM_SoftmaxAttention)
+    ->ArgsProduct({{8 * 64 * 3}, {49}, {49}, {32}, {0, 1, 2}, {0, 1}})   // davit_tiny stage 1 windows
+    ->ArgsProduct({{8 * 3}, {197}, {197}, {64}, {0, 1, 2}, {0, 1}})      // deit/convit tiny
+    ->ArgsProduct({{8 * 3}, {197}, {49}, {64}, {0, 1, 2}, {0, 1}})       // agent tokens
+    ->ArgsProduct({{8 * 2}, {3136}, {49}, {32}, {0, 1, 2}, {0, 1}})      // pvt/litv2 stage 1 (sr attention)
     ->Unit(benchmark::kMillisecond);
 
 // Depthwise convs (batch 8 unless said): attnzoo's kernels (path 1) vs the reference (path 0: ATen's conv2d with

@@ -26,7 +26,12 @@ PYTHONPATH=DIR). What cannot run on a CPU as published is replaced, and said so 
 
 Usage:
   /usr/bin/python3 bench/compare_official.py --repos /tmp/official [--models van_b0,convit_tiny] [--train]
-      [--batch 8] [--threads 2] [--rounds 3] [--iters 5] [--attnzoo build/cli/attnzoo]
+      [--batch 8] [--threads 2] [--rounds 3] [--iters 5] [--attnzoo build/cli/attnzoo[,build-pip/cli/attnzoo]]
+
+Against PyTorch 2.x and timm from PyPI (what a user would pick instead, issue #20): the models timm has, built by
+timm.create_model in the LibTorch 2.x virtualenv (scripts/setup.sh --libtorch pip), beside both attnzoo builds:
+  bench/compare_official.py --pypi-timm --python ~/.cache/attnzoo/venv-torch/bin/python \
+      --models davit_tiny,convit_tiny,halonet26t --attnzoo build/cli/attnzoo,build-pip/cli/attnzoo
 """
 import argparse
 import importlib
@@ -242,11 +247,11 @@ MODELS = {
 
 # ---------------------------------------------------------------------------------------------- timing
 
-def time_official(name, repos, batch, threads, iters, train):
+def time_official(name, repos, batch, threads, iters, train, pypi_timm=False):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = MODELS[name][0](repos).float()
+    model = (importlib.import_module("timm").create_model(name) if pypi_timm else MODELS[name][0](repos)).float()
     size = MODELS[name][1]
     x = torch.randn(batch, 3, size, size)
 
@@ -276,16 +281,18 @@ def time_official(name, repos, batch, threads, iters, train):
 
 
 def run_worker(args, repos, name):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
+    cmd = [args.python or sys.executable, os.path.abspath(__file__), "--worker", name, "--batch", str(args.batch),
            "--threads", str(args.threads), "--iters", str(args.iters)] + (["--train"] if args.train else [])
+    if args.pypi_timm:
+        cmd.append("--pypi-timm")
     for k, v in repos.items():
         cmd += ["--repo", f"{k}={v}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_attnzoo(args, name):
-    cmd = [args.attnzoo, "--threads", str(args.threads), "bench", "--model", name, "--batch", str(args.batch),
+def run_attnzoo(binary, args, name):
+    cmd = [binary, "--threads", str(args.threads), "bench", "--model", name, "--batch", str(args.batch),
            "--iters", str(args.iters), "--img-size", str(MODELS[name][1]), "--no-peak", "--json"]
     if args.train:
         cmd.append("--train")
@@ -316,13 +323,16 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--train", action="store_true", help="time the training step instead of inference")
-    ap.add_argument("--attnzoo", default="build/cli/attnzoo")
+    ap.add_argument("--attnzoo", default="build/cli/attnzoo", help="attnzoo binaries, comma-separated")
+    ap.add_argument("--python", help="interpreter of the Python side (default: this one)")
+    ap.add_argument("--pypi-timm", action="store_true", help="the Python side is timm.create_model of the installed timm")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     repos = parse_repos(args)
 
     if args.worker:
-        print(json.dumps(time_official(args.worker, repos, args.batch, args.threads, args.iters, args.train)))
+        print(json.dumps(time_official(args.worker, repos, args.batch, args.threads, args.iters, args.train,
+                                       args.pypi_timm)))
         return
 
     names = args.models.split(",")
@@ -332,23 +342,29 @@ def main():
     mode = "train step" if args.train else "inference"
     print(f"{mode}, batch {args.batch}, {args.threads} threads, float32, best of {args.rounds} alternated rounds "
           f"of {args.iters} timed steps")
-    print("| model | official img/s | attnzoo img/s | attnzoo / official | note |")
-    print("|---|---|---|---|---|")
+    binaries = args.attnzoo.split(",")
+    side = "timm (PyPI)" if args.pypi_timm else "official"
+    cols = "".join(f" {b} img/s | {b} / {side} |" for b in binaries)
+    print(f"| model | {side} img/s |{cols} note |")
+    print("|---|---|" + "---|---|" * len(binaries) + "---|")
     for n in names:
-        best_py = best_az = 0.0
+        best_py, best_az = 0.0, [0.0] * len(binaries)
         try:
             for _ in range(args.rounds):
-                py, az = run_worker(args, repos, n), run_attnzoo(args, n)
+                py = run_worker(args, repos, n)
                 best_py = max(best_py, py["images_per_second"])
-                best_az = max(best_az, az["images_per_second"])
+                for i, b in enumerate(binaries):
+                    az = run_attnzoo(b, args, n)
+                    best_az[i] = max(best_az[i], az["images_per_second"])
         except subprocess.CalledProcessError as e:
             err = (e.stderr or "").strip().splitlines()
-            print(f"| {n} | failed: {err[-1] if err else e} | | | |", flush=True)
+            print(f"| {n} | failed: {err[-1] if err else e} |" + " |" * (2 * len(binaries) + 1), flush=True)
             continue
-        note = MODELS[n][2]
+        note = "" if args.pypi_timm else MODELS[n][2]
         if py["param_count"] != az["param_count"]:  # not the same model: say so next to the numbers
-            note += f" PARAMETER COUNTS DIFFER: official {py['param_count']}, attnzoo {az['param_count']}"
-        print(f"| {n} | {best_py:.2f} | {best_az:.2f} | {best_az / best_py:.2f}x | {note} |", flush=True)
+            note += f" PARAMETER COUNTS DIFFER: {side} {py['param_count']}, attnzoo {az['param_count']}"
+        cells = "".join(f" {a:.2f} | {a / best_py:.2f}x |" for a in best_az)
+        print(f"| {n} | {best_py:.2f} |{cells} {note} |", flush=True)
 
 
 if __name__ == "__main__":

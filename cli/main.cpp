@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   attnzoo::cli::add_eval_commands(app, action);
   attnzoo::cli::add_bench_command(app, action);
   attnzoo::cli::add_data_command(app, action);
+  attnzoo::cli::add_export_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,8 @@
 // predict, release checkpoints through eval, bench output, and flag errors.
 #include "test_util.h"
 
+#include <attnzoo/checkpoint/run_checkpoint.h>
+#include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/core/file_util.h>
 
 #include <gtest/gtest.h>
@@ -54,6 +56,20 @@ TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
   attnzoo::write_file_atomic((tmp / "bad.png").string(), "not a png");
   EXPECT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " " + (tmp / "bad.png").string(), &out), 1);
   EXPECT_TRUE(contains(out, "bad.png: cannot decode image")) << out;
+  // export: the run's weights as plain state dicts for PyTorch, equal to the checkpoint's model tensors.
+  const std::string best = (tmp / "run" / "best.safetensors").string();
+  const auto recorded = checkpoint::RunCheckpoint::load(best, checkpoint::kImageRun).model;
+  for (const char* name : {"w.pth", "w.safetensors"}) {
+    ASSERT_EQ(run("export " + best + " --to " + (tmp / name).string(), &out), 0) << out;
+    EXPECT_TRUE(contains(out, "wrote " + std::to_string(recorded.size()) + " tensors")) << out;
+    const auto exported = checkpoint::read_weights((tmp / name).string()).tensors;
+    ASSERT_EQ(exported.keys(), recorded.keys()) << name;
+    for (const auto& item : recorded) EXPECT_TRUE(exported[item.key()].equal(item.value())) << name << " " << item.key();
+  }
+  EXPECT_EQ(run("export " + best + " --ema --to " + (tmp / "e.pth").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "this run kept no EMA weights")) << out;
+  EXPECT_EQ(run("export " + best + " --layout timm --to " + (tmp / "t.pth").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "--layout 'timm': this family's weights have the official layout only")) << out;
   // Resume an already finished run: nothing left to do, same checkpoint.
   ASSERT_EQ(run(train + " --resume " + (tmp / "run" / "last.safetensors").string(), &out), 0) << out;
 }

@@ -11,6 +11,9 @@ namespace {
 
 using attnzoo::modules::softmax_attention_kernel;
 using attnzoo::modules::softmax_attention_reference;
+using attnzoo::modules::softmax_attention_sdpa;
+
+enum class Path { reference, kernel, sdpa };
 
 struct Case {
   std::vector<int64_t> lead;
@@ -23,7 +26,7 @@ struct Result {
   at::Tensor out, gq, gk, gv, gb;
 };
 
-Result run(const Case& c, bool kernel, at::ScalarType dtype) {
+Result run(const Case& c, Path path, at::ScalarType dtype) {
   torch::manual_seed(11);
   auto shape = [&](int64_t a, int64_t b) {
     auto s = c.lead;
@@ -35,10 +38,13 @@ Result run(const Case& c, bool kernel, at::ScalarType dtype) {
   at::Tensor q = torch::randn(shape(c.N, c.d), opts).requires_grad_(true);
   at::Tensor k = torch::randn(shape(c.M, c.d), opts).requires_grad_(true);
   at::Tensor v = torch::randn(shape(c.M, c.dv), opts).requires_grad_(true);
-  at::Tensor b = c.bias.empty() ? at::Tensor() : torch::randn(c.bias, opts).requires_grad_(true);
-  at::Tensor out = kernel ? softmax_attention_kernel(q, k, v, c.scale, b) : softmax_attention_reference(q, k, v, c.scale, b);
+  // LibTorch's fused SDPA gives no gradient for the mask on CPU: its bias is a constant there.
+  at::Tensor b = c.bias.empty() ? at::Tensor() : torch::randn(c.bias, opts).requires_grad_(path != Path::sdpa);
+  at::Tensor out = path == Path::kernel ? softmax_attention_kernel(q, k, v, c.scale, b)
+                   : path == Path::sdpa ? softmax_attention_sdpa(q, k, v, c.scale, b)
+                                        : softmax_attention_reference(q, k, v, c.scale, b);
   (out * torch::randn_like(out)).sum().backward();
-  return {out.detach(), q.grad(), k.grad(), v.grad(), b.defined() ? b.grad() : at::Tensor()};
+  return {out.detach(), q.grad(), k.grad(), v.grad(), b.defined() && b.requires_grad() ? b.grad() : at::Tensor()};
 }
 
 void expect_close(const at::Tensor& a, const at::Tensor& b, double tol, const std::string& what) {
@@ -56,23 +62,26 @@ const std::vector<Case> kCases = {
     {{2}, 3, 5, 64, 40, {5}, 0.125},                             // widths larger than the token counts
 };
 
-void expect_kernel_equals_reference(at::ScalarType dtype, double tol_out, double tol_grad) {
+void expect_equals_reference(Path path, at::ScalarType dtype, double tol_out, double tol_grad) {
   for (const auto& c : kCases) {
-    const Result a = run(c, true, dtype), r = run(c, false, dtype);
+    const Result a = run(c, path, dtype), r = run(c, Path::reference, dtype);
     expect_close(a.out, r.out, tol_out, "out");
     expect_close(a.gq, r.gq, tol_grad, "grad q");
     expect_close(a.gk, r.gk, tol_grad, "grad k");
     expect_close(a.gv, r.gv, tol_grad, "grad v");
-    if (r.gb.defined()) expect_close(a.gb, r.gb, tol_grad, "grad bias");
+    if (a.gb.defined()) expect_close(a.gb, r.gb, tol_grad, "grad bias");
   }
 }
 
-TEST(FusedAttention, KernelEqualsReferenceInFloat64) { expect_kernel_equals_reference(at::kDouble, 1e-13, 1e-12); }
+TEST(FusedAttention, KernelEqualsReferenceInFloat64) { expect_equals_reference(Path::kernel, at::kDouble, 1e-13, 1e-12); }
+
+// LibTorch's fused scaled_dot_product_attention (flash attention on CPU in 2.2+): float64 rounding too.
+TEST(FusedAttention, SdpaEqualsReferenceInFloat64) { expect_equals_reference(Path::sdpa, at::kDouble, 1e-13, 1e-12); }
 
 TEST(FusedAttention, KernelEqualsReferenceInFloat32WithTwoThreads) {
   const int threads = at::get_num_threads();
   at::set_num_threads(2);
-  expect_kernel_equals_reference(at::kFloat, 2e-5, 5e-5);
+  expect_equals_reference(Path::kernel, at::kFloat, 2e-5, 5e-5);
   at::set_num_threads(threads);
 }
 

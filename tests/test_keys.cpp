@@ -53,3 +53,24 @@ TEST(VariantKeys, EveryRegisteredVariantHasAKeyList) {
 }
 
 }  // namespace
+
+namespace {
+
+// export --layout: timm's names and back give the official names again (timm's own keys are checked against
+// real timm in tests/interop); families without a timm layout refuse it by name.
+TEST(WeightLayouts, TimmLayoutRoundTripsAndUnknownLayoutsAreRefused) {
+  for (const char* name : {"davit_tiny", "convit_tiny", "halonet26t"}) {
+    auto model = models::create_model(name);
+    const auto official = checkpoint::state_dict(*model);
+    const auto timm = model->to_layout(official, "timm");
+    EXPECT_EQ(timm.size(), official.size()) << name;
+    EXPECT_EQ(model->filter_checkpoint(timm).keys(), official.keys()) << name;
+  }
+  EXPECT_TRUE(models::create_model("davit_tiny")->to_layout(checkpoint::state_dict(*models::create_model("davit_tiny")), "timm")
+                  .contains("stages.2.blocks.1.0.cpe1.proj.weight"));
+  auto van = models::create_model("van_b0");
+  EXPECT_THROW(van->to_layout(checkpoint::state_dict(*van), "timm"), std::invalid_argument);
+  EXPECT_THROW(van->to_layout(checkpoint::state_dict(*van), "hf"), std::invalid_argument);
+}
+
+}  // namespace

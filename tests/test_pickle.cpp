@@ -127,6 +127,52 @@ TEST(Pickle, PlainPickleOpcodes) {
   EXPECT_EQ(v->find("b")->items[0]->s, "\x01");
 }
 
+// Module.state_dict() is an OrderedDict whose `_metadata` is an instance attribute, pickled as BUILD state after
+// the items: it must not become an item (timm's train.py checkpoints, torch.save(model.state_dict())).
+TEST(Pickle, OrderedDictAttributesAreNotItems) {
+  // od = OrderedDict(w=1); od._metadata = OrderedDict([('', {'version': 1})]); pickle.dumps(od, protocol=2)
+  const std::string prog("\x80\x02\x63\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64\x44\x69\x63\x74\x0a\x71\x00\x29\x52\x71\x01\x58\x01\x00\x00\x00\x77\x71\x02\x4b\x01\x73\x7d\x71\x03\x58\x09\x00\x00\x00\x5f\x6d\x65\x74\x61\x64\x61\x74\x61\x71\x04\x68\x00\x29\x52\x71\x05\x58\x00\x00\x00\x00\x71\x06\x7d\x71\x07\x58\x07\x00\x00\x00\x76\x65\x72\x73\x69\x6f\x6e\x71\x08\x4b\x01\x73\x73\x73\x62\x2e", 100);
+  auto v = checkpoint::unpickle(prog, nullptr, "inline");
+  ASSERT_TRUE(v->is(Kind::Dict));
+  ASSERT_EQ(v->dict.size(), 1u);
+  EXPECT_EQ(v->find("w")->i, 1);
+  EXPECT_EQ(v->find("_metadata"), nullptr);
+}
+
+// write_weights: torch.save's format as Python writes it (an OrderedDict of _rebuild_tensor_v2 tensors), every
+// dtype a state dict holds, views written as their own bytes; read back exactly. (Python's own torch.load,
+// weights_only=True, reads the same files in tests/interop.)
+TEST(Pickle, WrittenStateDictsReadBackExactly) {
+  auto tmp = test::temp_dir("pth_writer");
+  torch::manual_seed(3);
+  checkpoint::TensorDict sd;
+  sd.insert("a.weight", torch::randn({3, 4}));
+  sd.insert("a.bias", torch::randn({4}, at::kDouble));
+  sd.insert("bn.num_batches_tracked", torch::tensor(7, at::kLong));
+  sd.insert("half", torch::randn({2, 2}).to(at::kHalf));
+  sd.insert("bf16", torch::randn({5}).to(at::kBFloat16));
+  sd.insert("mask", torch::rand({6}) > 0.5);
+  sd.insert("index", torch::arange(10, at::kInt));
+  sd.insert("view", torch::randn({4, 6}).slice(1, 2, 5).t());  // strided view of a larger storage
+  sd.insert("big", torch::zeros({70000}, at::kByte));
+  for (const char* name : {"w.pth", "w.bin", "w.safetensors"}) {
+    const std::string path = (tmp / name).string();
+    checkpoint::write_weights(path, sd);
+    const auto back = checkpoint::read_weights(path).tensors;
+    ASSERT_EQ(back.keys(), sd.keys()) << name;
+    for (const auto& item : sd) {
+      EXPECT_EQ(back[item.key()].scalar_type(), item.value().scalar_type()) << name << " " << item.key();
+      EXPECT_TRUE(back[item.key()].equal(item.value())) << name << " " << item.key();
+    }
+  }
+  try {
+    checkpoint::write_weights((tmp / "w.npz").string(), sd);
+    FAIL() << "an unknown extension was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("w.npz: unknown weights format"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Pickle, NotAZipOrLegacyFormatGivesClearErrors) {
   auto dir = test::temp_dir("pickle_magic");
   attnzoo::write_file_atomic((dir / "legacy.pth").string(), std::string("\x80\x02\x8a\x0alz", 6));

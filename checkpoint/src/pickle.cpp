@@ -368,10 +368,9 @@ void Machine::build(const PyRef& obj, const PyRef& state) {
       }
     }
     obj->state = state;
-  } else if (obj->kind == Kind::Dict && state->kind == Kind::Dict) {
-    for (const auto& kv : state->dict) obj->dict.push_back(kv);
   }
-  // Tensors and containers ignore BUILD state (tensor __setstate__ carries autograd metadata only).
+  // Tensors and containers ignore BUILD state: a tensor's carries autograd metadata only, and a dict's holds
+  // instance attributes, not items (Module.state_dict()'s OrderedDict carries `_metadata` that way).
 }
 
 // Strings, bytes, numbers, None and booleans (binary and text forms).

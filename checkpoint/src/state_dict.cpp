@@ -3,6 +3,8 @@
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
+#include <attnzoo/core/file_util.h>
+
 #include <torch/nn/module.h>
 
 #include <set>
@@ -32,11 +34,15 @@ std::string join(const std::vector<std::string>& xs, size_t limit) {
 }
 
 // Dict entries that are tensors, with string keys; nullopt-like empty when the value is no tensor dict.
-bool tensor_dict_of(const PyValue& v, TensorDict* out) {
+// why_not (optional): what disqualifies v, e.g. "entry 'x.weight' is a None".
+bool tensor_dict_of(const PyValue& v, TensorDict* out, std::string* why_not = nullptr) {
   if (!v.is(PyValue::Kind::Dict) || v.dict.empty()) return false;
   TensorDict d;
   for (const auto& [k, x] : v.dict) {
-    if (!k->is(PyValue::Kind::String) || !x->is(PyValue::Kind::Tensor)) return false;
+    if (!k->is(PyValue::Kind::String) || !x->is(PyValue::Kind::Tensor)) {
+      if (why_not) *why_not = "entry " + k->repr(0) + " is a " + x->type_name() + ": " + x->repr(0);
+      return false;
+    }
     d.insert(k->s, x->tensor);
   }
   *out = std::move(d);
@@ -164,12 +170,37 @@ LoadedWeights read_weights(const std::string& path, const std::string& key) {
     }
   }
   TensorDict tensors;
-  if (!tensor_dict_of(*chosen, &tensors))
-    throw std::runtime_error(path + ": '" + chosen_key + "' is not a state dict (a dict of tensors); it is a " +
-                             chosen->type_name() + ": " + chosen->repr(1) + "; choose another with --checkpoint-key");
+  std::string why_not;
+  if (!tensor_dict_of(*chosen, &tensors, &why_not))
+    throw std::runtime_error(path + ": '" + chosen_key + "' is not a state dict (a dict of tensors" +
+                             (why_not.empty() ? "" : "; its " + why_not) + "); it is a " + chosen->type_name() + ": " +
+                             chosen->repr(1) + "; choose another with --checkpoint-key");
   out.tensors = clean_state_dict(tensors);
   out.source = chosen_key + " (torch.save)";
   return out;
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A tensor that owns exactly its bytes: torch.save stores whole storages, so a view would carry its base.
+at::Tensor standalone(const at::Tensor& t) {
+  at::Tensor c = t.detach().cpu().contiguous();
+  return c.storage_offset() == 0 && c.storage().nbytes() == c.nbytes() ? c : c.clone();
+}
+
+}  // namespace
+
+void write_weights(const std::string& path, const TensorDict& tensors) {
+  TensorDict host;
+  for (const auto& item : tensors) host.insert(item.key(), standalone(item.value()));
+  if (ends_with(path, ".safetensors")) return write_safetensors(path, host, {{"format", "pt"}});
+  if (!ends_with(path, ".pth") && !ends_with(path, ".pt") && !ends_with(path, ".bin"))
+    throw std::runtime_error(path + ": unknown weights format (use .safetensors, .pth, .pt or .bin)");
+  write_file_atomic(path, serialize_pth(host));
 }
 
 }  // namespace attnzoo::checkpoint

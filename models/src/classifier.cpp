@@ -2,6 +2,11 @@
 
 namespace attnzoo::models {
 
+checkpoint::TensorDict ClassifierImpl::to_layout(checkpoint::TensorDict weights, const std::string& layout) const {
+  if (layout == "official") return weights;
+  throw std::invalid_argument("'" + layout + "': this family's weights have the official layout only");
+}
+
 void ClassifierImpl::reset_classifier(int64_t num_classes) {
   TORCH_CHECK(num_classes >= 0, "num_classes must be >= 0, got ", num_classes);
   // "head.fc": the Linear sits in a parameter-less container module "head" (timm's ClassifierHead).

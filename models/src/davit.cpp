@@ -80,6 +80,35 @@ std::vector<FeatureInfo> DaViTImpl::feature_info() const {
   return hierarchical_feature_info(options.embed_dims(), static_cast<int64_t>(options.embed_dims().size()), "main_blocks.");
 }
 
+namespace {
+
+checkpoint::TensorDict rename_keys(const checkpoint::TensorDict& w, const std::vector<std::pair<std::regex, std::string>>& rules) {
+  checkpoint::TensorDict out;
+  for (const auto& item : w) {
+    std::string k = item.key();
+    for (const auto& [re, rep] : rules) k = std::regex_replace(k, re, rep);
+    out.insert(k, item.value());
+  }
+  return out;
+}
+
+}  // namespace
+
+checkpoint::TensorDict davit_to_timm_keys(const checkpoint::TensorDict& w) {
+  static const std::vector<std::pair<std::regex, std::string>> rules = {
+      {std::regex(R"(^patch_embeds\.0\.proj\.)"), "stem.conv."},
+      {std::regex(R"(^patch_embeds\.0\.norm\.)"), "stem.norm."},
+      {std::regex(R"(^patch_embeds\.(\d+)\.proj\.)"), "stages.$1.downsample.conv."},
+      {std::regex(R"(^patch_embeds\.(\d+)\.norm\.)"), "stages.$1.downsample.norm."},
+      {std::regex(R"(^main_blocks\.(\d+)\.)"), "stages.$1.blocks."},
+      {std::regex(R"(\.cpe\.0\.)"), ".cpe1."},
+      {std::regex(R"(\.cpe\.1\.)"), ".cpe2."},
+      {std::regex(R"(^head\.)"), "head.fc."},
+      {std::regex(R"(^norms\.)"), "head.norm."},
+  };
+  return rename_keys(w, rules);
+}
+
 checkpoint::TensorDict davit_from_timm_keys(const checkpoint::TensorDict& w) {
   if (!w.contains("head.fc.weight") && !w.contains("stem.conv.weight")) return w;  // already official
   static const std::vector<std::pair<std::regex, std::string>> rules = {
@@ -93,17 +122,15 @@ checkpoint::TensorDict davit_from_timm_keys(const checkpoint::TensorDict& w) {
       {std::regex(R"(^head\.fc\.)"), "head."},
       {std::regex(R"(^head\.norm\.)"), "norms."},
   };
-  checkpoint::TensorDict out;
-  for (const auto& item : w) {
-    std::string k = item.key();
-    for (const auto& [re, rep] : rules) k = std::regex_replace(k, re, rep);
-    out.insert(k, item.value());
-  }
-  return out;
+  return rename_keys(w, rules);
 }
 
 checkpoint::TensorDict DaViTImpl::filter_checkpoint(checkpoint::TensorDict weights) const {
   return davit_from_timm_keys(weights);
+}
+
+checkpoint::TensorDict DaViTImpl::to_layout(checkpoint::TensorDict weights, const std::string& layout) const {
+  return layout == "timm" ? davit_to_timm_keys(weights) : ClassifierImpl::to_layout(std::move(weights), layout);
 }
 
 void register_davit(Registry& r) {

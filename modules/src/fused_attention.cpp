@@ -2,6 +2,8 @@
 
 #include "attention_kernel.h"
 
+#include <attnzoo/torch_compat.h>
+
 #include <attnzoo/modules/fast_kernels.h>
 
 #include <ATen/Dispatch.h>
@@ -131,6 +133,19 @@ bool kernel_supports(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   return k.size(-1) == q.size(-1) && v.size(-2) == k.size(-2) && q.numel() > 0 && k.numel() > 0 && v.numel() > 0;
 }
 
+// LibTorch 2.2+'s fused SDPA: always on CUDA (attnzoo's kernel is CPU-only); on CPU its flash-attention kernel
+// beats attnzoo's for rows longer than a window (DeiT's 197 tokens, agent tokens, PVT's 3136 queries) and loses
+// on 7x7 windows (bench/README.md, BM_SoftmaxAttention). Its CPU backward gives no gradient for the mask, so
+// a learnable bias (relative position tables, agent biases) stays on attnzoo's kernel.
+bool prefer_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
+  if (!compat::kHasFusedSdpa || q.dim() < 3 || k.dim() != q.dim() || v.dim() != q.dim()) return false;
+  for (int64_t i = 0; i + 2 < q.dim(); ++i)
+    if (k.size(i) != q.size(i) || v.size(i) != q.size(i)) return false;
+  if (q.is_cuda()) return true;
+  const bool bias_needs_grad = bias.defined() && bias.requires_grad() && at::GradMode::is_enabled();
+  return q.is_cpu() && q.size(-2) > 64 && !bias_needs_grad;
+}
+
 }  // namespace
 
 at::Tensor softmax_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
@@ -153,9 +168,32 @@ at::Tensor softmax_attention_kernel(const at::Tensor& q, const at::Tensor& k, co
   return SoftmaxAttentionFunction::apply(q, k, v, b, scale);
 }
 
+at::Tensor softmax_attention_sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                  const at::Tensor& bias) {
+  if (q.dim() == 4) return compat::sdpa(q, k, v, bias, scale);
+  // [..., N, d] -> [L, 1, N, d]; the bias expanded to the leading dims (its fused kernels take 4-D only).
+  const auto lead = q.sizes().slice(0, q.dim() - 2);
+  auto to4 = [&](const at::Tensor& t) { return t.reshape({-1, 1, t.size(-2), t.size(-1)}); };
+  at::Tensor b;
+  if (bias.defined()) {
+    std::vector<int64_t> full(lead.begin(), lead.end());
+    full.push_back(q.size(-2));
+    full.push_back(k.size(-2));
+    b = to4(bias.expand(full));
+  }
+  at::Tensor out = compat::sdpa(to4(q), to4(k), to4(v), b, scale);
+  std::vector<int64_t> shape(lead.begin(), lead.end());
+  shape.push_back(q.size(-2));
+  shape.push_back(v.size(-1));
+  return out.reshape(shape);
+}
+
 at::Tensor softmax_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                              const at::Tensor& bias) {
-  if (fast_kernels_enabled() && kernel_supports(q, k, v, bias)) return softmax_attention_kernel(q, k, v, scale, bias);
+  if (fast_kernels_enabled()) {
+    if (prefer_sdpa(q, k, v, bias)) return softmax_attention_sdpa(q, k, v, scale, bias);
+    if (kernel_supports(q, k, v, bias)) return softmax_attention_kernel(q, k, v, scale, bias);
+  }
   return softmax_attention_reference(q, k, v, scale, bias);
 }
 

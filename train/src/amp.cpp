@@ -1,5 +1,7 @@
 #include <attnzoo/train/amp.h>
 
+#include <attnzoo/torch_compat.h>
+
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
@@ -47,19 +49,12 @@ at::ScalarType amp_dtype(const std::string& v, const c10::Device& device) {
 AutocastGuard::AutocastGuard(const c10::Device& device, at::ScalarType dtype) {
   if (dtype == at::ScalarType::Undefined) return;
   active_ = true;
-  cuda_ = device.is_cuda();
-  if (cuda_) {
-    prev_enabled_ = at::autocast::is_enabled();
-    prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(true);
-  } else {
-    register_cpu_autocast_fixes();
-    prev_enabled_ = at::autocast::is_cpu_enabled();
-    prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(true);
-  }
+  device_type_ = device.type();
+  if (!device.is_cuda()) register_cpu_autocast_fixes();
+  prev_enabled_ = compat::autocast_enabled(device_type_);
+  prev_dtype_ = compat::autocast_dtype(device_type_);
+  compat::set_autocast_dtype(device_type_, dtype);
+  compat::set_autocast_enabled(device_type_, true);
   at::autocast::increment_nesting();
 }
 
@@ -67,13 +62,8 @@ AutocastGuard::~AutocastGuard() {
   if (!active_) return;
   // Leaving the outermost region frees the cached low-precision weight copies.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(prev_enabled_);
-    at::autocast::set_autocast_gpu_dtype(prev_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(prev_enabled_);
-    at::autocast::set_autocast_cpu_dtype(prev_dtype_);
-  }
+  compat::set_autocast_enabled(device_type_, prev_enabled_);
+  compat::set_autocast_dtype(device_type_, prev_dtype_);
 }
 
 bool GradScaler::unscale_and_check(const std::vector<at::Tensor>& params) {

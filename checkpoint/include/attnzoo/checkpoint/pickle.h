@@ -7,6 +7,8 @@
 // (argparse.Namespace, optimizer objects, pathlib paths, ...) comes back as an opaque PyValue::Object
 // record holding its class name, constructor arguments and state. Every read is bounds-checked, so a
 // truncated or corrupted file ends in a std::runtime_error, never a crash.
+#include <attnzoo/checkpoint/tensor_dict.h>
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -41,6 +43,11 @@ struct PyValue {
   /// Kind name for error messages ("dict", "tensor", "argparse.Namespace", ...).
   std::string type_name() const;
 };
+
+/// The bytes of a torch.save file holding `tensors` as an OrderedDict, exactly as Python's torch.save writes
+/// a state dict (so torch.load(weights_only=True) and this reader accept it). Tensors must be contiguous CPU
+/// tensors that own their storage.
+std::string serialize_pth(const TensorDict& tensors);
 
 /// Loads a torch.save file. Throws std::runtime_error naming the file and what is wrong.
 PyRef load_pth(const std::string& path);

@@ -50,4 +50,9 @@ struct LoadedWeights {
 /// `key` (may be empty) selects an entry of the checkpoint dict explicitly.
 LoadedWeights read_weights(const std::string& path, const std::string& key = "");
 
+/// Writes a plain state dict, atomically, for Python's `model.load_state_dict(...)`: `.safetensors` (metadata
+/// format=pt, as safetensors.torch.save_file writes) or `.pth` / `.pt` / `.bin` (torch::pickle_save, read by
+/// torch.load, weights_only=True included). Other extensions are an error naming the path.
+void write_weights(const std::string& path, const TensorDict& tensors);
+
 }  // namespace attnzoo::checkpoint

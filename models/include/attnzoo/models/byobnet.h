@@ -72,6 +72,10 @@ struct ByobNetOptions {
 
 class ByobNetImpl : public ClassifierImpl {
  public:
+  /// timm's layout is the official one.
+  checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const override {
+    return layout == "timm" ? weights : ClassifierImpl::to_layout(std::move(weights), layout);
+  }
   explicit ByobNetImpl(const ByobNetOptions& options);
 
   at::Tensor forward_features(const at::Tensor& x) override;

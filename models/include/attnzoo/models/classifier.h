@@ -35,6 +35,10 @@ class ClassifierImpl : public torch::nn::Module {
   /// Maps other published layouts of this family's weights to the official key names (timm's
   /// checkpoint_filter_fn). Called by load_weights before matching keys; identity by default.
   virtual checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const { return weights; }
+  /// The official-keyed `weights` in another published layout, for `attnzoo export --layout`: "official"
+  /// (identity) for every family, "timm" where timm implements the family. Throws std::invalid_argument
+  /// naming the layout otherwise.
+  virtual checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const;
 
   int64_t num_classes() const { return num_classes_; }
   torch::nn::Linear head{nullptr};  // registered under head_name_ ("head", or "head.fc" for timm heads)

@@ -57,6 +57,10 @@ void visit_args(ConViTOptions& o, V& v) {
 
 class ConViTImpl : public ClassifierImpl {
  public:
+  /// timm's layout is the official one.
+  checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const override {
+    return layout == "timm" ? weights : ClassifierImpl::to_layout(std::move(weights), layout);
+  }
   explicit ConViTImpl(const ConViTOptions& options);
 
   /// Normed tokens [B, N + 1, C] (class token first once it has been inserted).

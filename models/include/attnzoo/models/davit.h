@@ -58,6 +58,7 @@ class DaViTImpl : public ClassifierImpl {
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
   checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const override;
+  checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const override;
 
   DaViTOptions options;
   torch::nn::ModuleList patch_embeds;
@@ -68,5 +69,7 @@ TORCH_MODULE(DaViT);
 
 /// timm's DaViT key names -> the official ones (the inverse of timm's checkpoint_filter_fn).
 checkpoint::TensorDict davit_from_timm_keys(const checkpoint::TensorDict& weights);
+/// The official DaViT key names -> timm's (what timm's checkpoint_filter_fn produces).
+checkpoint::TensorDict davit_to_timm_keys(const checkpoint::TensorDict& weights);
 
 }  // namespace attnzoo::models

@@ -22,7 +22,8 @@ class AutocastGuard {
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
-  bool active_ = false, cuda_ = false, prev_enabled_ = false;
+  bool active_ = false, prev_enabled_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;
   at::ScalarType prev_dtype_ = at::ScalarType::Undefined;
 };
 
