@@ -2,6 +2,10 @@
 // Layout: q, k, v [B, heads, H, W, d] contiguous; logits / weights [B, heads, H, W, kh * kw].
 #include <attnzoo/modules/nat.h>
 
+#include "na_cuda.h"
+
+#include <attnzoo/modules/fast_kernels.h>
+
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
@@ -192,8 +196,9 @@ void av_backward(const Geometry& g, const T* attn, const T* v, const T* go, T* g
   });
 }
 
-void check_pair(const at::Tensor& a, const at::Tensor& b, const char* what) {
-  TORCH_CHECK(a.device().is_cpu() && b.device().is_cpu(), what, ": the neighborhood kernels run on CPU tensors");
+void check_pair(const at::Tensor& a, const at::Tensor& b, const char* what, bool cuda = false) {
+  TORCH_CHECK(cuda ? a.is_cuda() && b.is_cuda() && a.device() == b.device() : a.device().is_cpu() && b.device().is_cpu(),
+              what, cuda ? ": the CUDA kernels need both tensors on one CUDA device" : ": the CPU kernels need CPU tensors");
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), what, ": dtype mismatch ", a.scalar_type(), " vs ", b.scalar_type());
   TORCH_CHECK(a.dim() == 5 && b.dim() == 5 && a.size(0) == b.size(0) && a.size(1) == b.size(1) &&
                   a.size(2) == b.size(2) && a.size(3) == b.size(3),
@@ -308,6 +313,90 @@ class NAAVFunction : public torch::autograd::Function<NAAVFunction> {
 
 }  // namespace
 
+const NACudaKernels*& na_cuda_kernels() {
+  static const NACudaKernels* kernels = nullptr;
+  return kernels;
+}
+
+bool na_has_cuda_kernels() { return na_cuda_kernels() != nullptr; }
+
+namespace {
+
+// The CUDA kernels (na_kernel.cu, through na_cuda_kernels()) under the same autograd contract as the CPU ones.
+NAIndex cuda_index(const Geometry& g, const at::Device& device) {
+  auto table = [&](const std::vector<int64_t>& v, int64_t L, int64_t k) {
+    return torch::tensor(v, torch::kLong).view({L, k}).to(device);
+  };
+  return {table(g.rows.nbr, g.H, g.rows.k), table(g.rows.pb, g.H, g.rows.k), table(g.cols.nbr, g.W, g.cols.k),
+          table(g.cols.pb, g.W, g.cols.k), g.rows.k, g.cols.k};
+}
+
+class NAQKCudaFunction : public torch::autograd::Function<NAQKCudaFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb,
+                            const Config& c) {
+    check_pair(q, k, "na_qk", /*cuda=*/true);
+    TORCH_CHECK(q.size(4) == k.size(4), "na_qk: q and k head dims differ: ", q.size(4), " vs ", k.size(4));
+    const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
+    const bool has_rpb = rpb.numel() > 0;
+    if (has_rpb)
+      TORCH_CHECK(rpb.dim() == 3 && rpb.size(0) == g.heads && rpb.size(1) == 2 * c.kernel[0] - 1 &&
+                      rpb.size(2) == 2 * c.kernel[1] - 1 && rpb.scalar_type() == q.scalar_type() &&
+                      rpb.device() == q.device(),
+                  "na_qk: rpb must be [", g.heads, ", ", 2 * c.kernel[0] - 1, ", ", 2 * c.kernel[1] - 1, "] of ",
+                  q.scalar_type(), " on ", q.device(), ", got ", rpb.sizes(), " ", rpb.scalar_type(), " on ", rpb.device());
+    at::Tensor out = torch::empty({g.B, g.heads, g.H, g.W, g.K}, q.options());
+    na_cuda_kernels()->qk_forward(q, k, rpb, cuda_index(g, q.device()), out);
+    ctx->save_for_backward({q, k});
+    ctx->saved_data["has_rpb"] = has_rpb;
+    save(ctx, c);
+    return out;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &q = saved[0], &k = saved[1];
+    const Config c = load(ctx);
+    const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
+    at::Tensor go = grads[0].contiguous();
+    at::Tensor gq = torch::empty_like(q), gk = torch::zeros_like(k), grpb;
+    if (ctx->saved_data["has_rpb"].toBool())
+      grpb = torch::zeros({g.heads, 2 * c.kernel[0] - 1, 2 * c.kernel[1] - 1}, q.options());
+    na_cuda_kernels()->qk_backward(go, q, k, cuda_index(g, q.device()), gq, gk, grpb);
+    return {gq, gk, grpb, at::Tensor()};
+  }
+};
+
+class NAAVCudaFunction : public torch::autograd::Function<NAAVCudaFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& attn, const at::Tensor& v, const Config& c) {
+    check_pair(attn, v, "na_av", /*cuda=*/true);
+    const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
+    TORCH_CHECK(attn.size(4) == g.K, "na_av: attention has ", attn.size(4), " weights per query, kernel needs ", g.K);
+    at::Tensor out = torch::empty_like(v);
+    na_cuda_kernels()->av_forward(attn, v, cuda_index(g, v.device()), out);
+    ctx->save_for_backward({attn, v});
+    save(ctx, c);
+    return out;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &attn = saved[0], &v = saved[1];
+    const Config c = load(ctx);
+    const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
+    at::Tensor go = grads[0].contiguous();
+    at::Tensor ga = torch::empty_like(attn), gv = torch::zeros_like(v);
+    na_cuda_kernels()->av_backward(go, attn, v, cuda_index(g, v.device()), ga, gv);
+    return {ga, gv, at::Tensor()};
+  }
+};
+
+bool use_cuda_kernels(const at::Tensor& t) {
+  return t.is_cuda() && na_cuda_kernels() != nullptr && fast_kernels_enabled() &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+}
+
+}  // namespace
+
 namespace {
 
 // Device-agnostic paths from ATen ops (gather the neighbours, then reduce): correct and differentiable on
@@ -354,8 +443,12 @@ at::Tensor na_av_aten(const at::Tensor& attn, const at::Tensor& v, std::array<in
 
 at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
-  if (!q.device().is_cpu()) return na_qk_aten(q, k, rpb, kernel, dilation, causal);  // CUDA: ATen path
   TORCH_CHECK(!(rpb.defined() && (causal[0] || causal[1])), "na_qk: causal neighborhood attention takes no rpb");
+  if (use_cuda_kernels(q))
+    return NAQKCudaFunction::apply(q.contiguous(), k.contiguous(),
+                                   rpb.defined() ? rpb.contiguous() : torch::empty({0}, q.options()),
+                                   Config{kernel, dilation, causal});
+  if (!q.device().is_cpu()) return na_qk_aten(q, k, rpb, kernel, dilation, causal);  // other devices: ATen path
   // Visible to profilers and eval's FLOP counter: MACs = numel(q) * kh * kw.
   // (The inputs must outlive the guard: RecordFunction keeps a view of them.)
   const std::vector<c10::IValue> record_inputs{q, k, c10::IValue(kernel[0] * kernel[1])};
@@ -368,6 +461,7 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  if (use_cuda_kernels(v)) return NAAVCudaFunction::apply(attn.contiguous(), v.contiguous(), Config{kernel, dilation, causal});
   if (!v.device().is_cpu()) return na_av_aten(attn, v, kernel, dilation, causal);
   const std::vector<c10::IValue> record_inputs{attn, v};
   RECORD_FUNCTION("attnzoo::na_av", record_inputs);  // MACs = numel(attn) * d

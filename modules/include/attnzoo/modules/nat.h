@@ -1,5 +1,6 @@
 #pragma once
-// Neighborhood attention (NAT / DiNAT) with NATTEN's exact semantics, on our own CPU kernels.
+// Neighborhood attention (NAT / DiNAT) with NATTEN's exact semantics, on our own CPU kernels (and CUDA kernels,
+// modules/src/na_kernel.cu, in builds against a CUDA LibTorch).
 //
 // Per axis of length L, odd kernel k (r = k / 2) and dilation d, query i belongs to the dilation group
 // g = i % d at in-group position p = i / d (the group has Lg = ceil((L - g) / d) members). Its window
@@ -30,7 +31,7 @@
 
 namespace attnzoo::modules {
 
-/// Logits of neighborhood attention. q, k: [B, heads, H, W, d] (float32 / float64, CPU); rpb: [heads,
+/// Logits of neighborhood attention. q, k: [B, heads, H, W, d] (float32 / float64, CPU or CUDA); rpb: [heads,
 /// 2kh-1, 2kw-1] or undefined. Returns [B, heads, H, W, kh * kw]. Differentiable in q, k and rpb.
 /// `causal` (per axis) restricts the window to the query and the k - 1 group members before it (no rpb).
 at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
@@ -38,8 +39,11 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 /// Weighted sum over the neighbourhood: attn [B, heads, H, W, kh * kw], v [B, heads, H, W, d] -> [B, heads, H, W, d].
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
+/// Whether this build has the CUDA kernels (built against a CUDA LibTorch): na_qk / na_av run them on CUDA
+/// tensors (float32 / float64) when attnzoo's kernels are on, the ATen path below otherwise.
+bool na_has_cuda_kernels();
 /// The same two ops from ATen primitives (gathered neighbours): any device, autograd through ATen. na_qk /
-/// na_av use them for non-CPU tensors (CUDA) until a CUDA kernel exists.
+/// na_av use them for devices without attnzoo kernels; the reference the CUDA kernels are tested against.
 at::Tensor na_qk_aten(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
                       std::array<int64_t, 2> dilation, std::array<bool, 2> causal = {false, false});
 at::Tensor na_av_aten(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
