@@ -338,3 +338,37 @@ TEST(Amp, GradScalerSkipsNonFiniteStepsAndAdaptsTheScale) {
   }
   EXPECT_EQ(s.scale(), 1024.0);  // doubled after growth_interval clean steps
 }
+
+namespace {
+
+// --lr-base follows timm's train.py: lr = lr_base * global_batch / lr_base_size (256), square-rooted for the
+// adaptive optimizers (adam*, lamb) and linear for SGD unless --lr-base-scale says; --lr wins.
+TEST(LearningRate, LrBaseFollowsTimmsRule) {
+  using attnzoo::train::TrainConfig;
+  using attnzoo::train::resolved_lr;
+  TrainConfig c;
+  c.lr_base = 1e-3;
+  c.batch_size = 64;
+  c.world_size = 4;  // global 256: ratio 1
+  EXPECT_DOUBLE_EQ(resolved_lr(c), 1e-3);
+  c.world_size = 1;  // global 64: sqrt(1/4) for adamw
+  EXPECT_DOUBLE_EQ(resolved_lr(c), 5e-4);
+  c.opt = "sgd";
+  EXPECT_DOUBLE_EQ(resolved_lr(c), 2.5e-4);
+  c.opt = "lamb";
+  EXPECT_DOUBLE_EQ(resolved_lr(c), 5e-4);
+  c.lr_base_scale = "linear";
+  EXPECT_DOUBLE_EQ(resolved_lr(c), 2.5e-4);
+  c.lr_base_size = 512;  // the official recipes' rule (configs/imagenet): linear over 512
+  std::string how;
+  EXPECT_DOUBLE_EQ(resolved_lr(c, &how), 1.25e-4);
+  EXPECT_EQ(how, "lr_base 0.001 x (64/512)");
+  c.lr = 0.01;
+  EXPECT_DOUBLE_EQ(resolved_lr(c, &how), 0.01);
+  EXPECT_EQ(how, "--lr");
+  TrainConfig bad;
+  EXPECT_THROW(bad.apply_json({{"lr_base_scale", "cubic"}}, "recipe.yaml"), std::invalid_argument);
+  EXPECT_THROW(bad.apply_json({{"lr_base_size", 0}}, "recipe.yaml"), std::invalid_argument);
+}
+
+}  // namespace

@@ -28,7 +28,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(model) X(model_args) X(num_classes) X(in_chans) X(img_size) X(drop_path) X(initial_checkpoint) X(checkpoint_key) \
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
-  X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(weight_decay) X(momentum)       \
+  X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
   X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(resume)    \
   X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_verify)
 
@@ -61,6 +61,10 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
 #undef X
     if (!known) throw std::invalid_argument(what + ": unknown key '" + it.key() + "' (keys are the train flag names)");
   }
+  if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")
+    throw std::invalid_argument(what + ": lr_base_scale must be sqrt or linear, got '" + lr_base_scale + "'");
+  if (lr_base_size <= 0)
+    throw std::invalid_argument(what + ": lr_base_size must be a positive batch size, got " + std::to_string(lr_base_size));
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -26,6 +26,25 @@
 #include <sstream>
 
 namespace attnzoo::train {
+
+double resolved_lr(const TrainConfig& cfg, std::string* how) {
+  if (cfg.lr > 0) {
+    if (how) *how = "--lr";
+    return cfg.lr;
+  }
+  const std::string& o = cfg.opt;
+  const bool adaptive = o.find("ada") != std::string::npos || o.find("lamb") != std::string::npos;
+  const std::string scale = cfg.lr_base_scale.empty() ? (adaptive ? "sqrt" : "linear") : cfg.lr_base_scale;
+  const int64_t global = cfg.batch_size * cfg.world_size;
+  const double ratio = static_cast<double>(global) / static_cast<double>(cfg.lr_base_size);
+  const double lr = cfg.lr_base * (scale == "sqrt" ? std::sqrt(ratio) : ratio);
+  if (how) {
+    std::ostringstream s;
+    s << "lr_base " << cfg.lr_base << " x " << (scale == "sqrt" ? "sqrt(" : "(") << global << "/" << cfg.lr_base_size << ")";
+    *how = s.str();
+  }
+  return lr;
+}
 namespace fs = std::filesystem;
 using namespace detail;
 using Clock = std::chrono::steady_clock;
@@ -110,7 +129,7 @@ datasets::MixupOptions mixup_options(const TrainConfig& cfg, int64_t num_classes
 
 CosineSchedule cosine_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
   CosineSchedule s;
-  s.lr = cfg.lr > 0 ? cfg.lr : cfg.lr_base * static_cast<double>(cfg.batch_size * cfg.world_size) / 512.0;
+  s.lr = resolved_lr(cfg);
   s.min_lr = cfg.min_lr;
   s.warmup_lr = cfg.warmup_lr;
   s.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
@@ -434,10 +453,12 @@ void ImageRun::end_epoch(int64_t epoch, double train_loss) {
 TrainResult ImageRun::run() {
   int64_t n_params = 0;
   for (const auto& p : model_->parameters()) n_params += p.numel();
+  std::string lr_how;
+  resolved_lr(cfg_, &lr_how);
   progress_->line("train " + cfg_.model + " (" + std::to_string(n_params) + " params) on " + train_ds_->describe() +
                   "; eval on " + val_ds_->describe() + "; " + std::to_string(cfg_.epochs) + " epochs x " +
                   std::to_string(steps_per_epoch_) + " steps, batch " + std::to_string(cfg_.batch_size) + ", lr " +
-                  std::to_string(sched_.lr) + ", threads " + std::to_string(at::get_num_threads()));
+                  std::to_string(sched_.lr) + " (" + lr_how + "), threads " + std::to_string(at::get_num_threads()));
   for (int64_t epoch = st_.epoch; epoch < cfg_.epochs; ++epoch) train_epoch(epoch);
   result_.best_top1 = st_.best_top1;
   result_.best_epoch = st_.best_epoch;

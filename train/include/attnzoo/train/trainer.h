@@ -42,8 +42,10 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   std::string opt = "adamw";
-  double lr = 0;                          // 0: lr_base * batch_size * world_size / 512
+  double lr = 0;                          // 0: from lr_base, timm's rule (resolved_lr)
   double lr_base = 5e-4;
+  int64_t lr_base_size = 256;             // the global batch lr_base is for (timm's default 256)
+  std::string lr_base_scale;              // sqrt | linear; empty: sqrt for adam*/lamb, linear otherwise (timm)
   double weight_decay = 0.05;
   double momentum = 0.9;
   double warmup_epochs = 1;
@@ -84,5 +86,9 @@ struct TrainResult {
 /// Throws std::runtime_error on data/checkpoint problems and on a non-finite loss (after which the
 /// last good checkpoint is left untouched).
 TrainResult run_training(const TrainConfig& config);
+
+/// The peak learning rate, as timm's train.py derives it: `lr` when set, else lr_base * ratio with ratio =
+/// global batch / lr_base_size, square-rooted for lr_base_scale sqrt. `how` (optional) says which, for the log.
+double resolved_lr(const TrainConfig& cfg, std::string* how = nullptr);
 
 }  // namespace attnzoo::train
