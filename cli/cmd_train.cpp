@@ -21,6 +21,7 @@ struct Flag {
   const char* name;
   int nargs;  // 0 = boolean flag
   const char* help;
+  const char* aliases = "";  // other names timm users type, e.g. "-b" or "--smoothing"
 };
 const Flag kFlags[] = {
     {"model", 1, "variant or family (default: the Fashion-MNIST recipe's van_b0 configuration)"},
@@ -35,7 +36,7 @@ const Flag kFlags[] = {
     {"train-split", 1, "split folder/name used for training (train)"},
     {"val-split", 1, "split used for evaluation (val, else test)"},
     {"class-map", 1, "file with one class name per line (ImageFolder class order)"},
-    {"workers", 1, "data loader threads"},
+    {"workers", 1, "data loader threads", "-j"},
     {"on-bad-image", 1, "skip|error: what an unreadable image does"},
     {"interpolation", 1, "bilinear|bicubic|nearest|area"},
     {"crop-pct", 1, "eval center-crop fraction"},
@@ -52,9 +53,9 @@ const Flag kFlags[] = {
     {"cutmix", 1, "cutmix alpha (0 = off)"},
     {"mixup-prob", 1, "probability of mixing a batch"},
     {"mixup-switch-prob", 1, "probability of cutmix when both are on"},
-    {"label-smoothing", 1, "label smoothing"},
+    {"label-smoothing", 1, "label smoothing", "--smoothing"},
     {"epochs", 1, "epochs"},
-    {"batch-size", 1, "batch size per process"},
+    {"batch-size", 1, "batch size per process", "-b"},
     {"opt", 1, "adamw|sgd|lamb"},
     {"lr", 1, "learning rate (overrides --lr-base)"},
     {"lr-base", 1, "learning rate at global batch --lr-base-size (timm: lr = lr_base * ratio, sqrt for adam*/lamb)"},
@@ -202,7 +203,7 @@ void add_train_command(CLI::App& app, Action& action) {
                   "data parallel: run N local worker processes (torchrun-style env; gradients averaged with c10d Gloo)")
       ->check(CLI::Range(1, 256));
   for (const auto& f : kFlags) {
-    const std::string name = std::string("--") + f.name;
+    const std::string name = (*f.aliases ? std::string(f.aliases) + "," : std::string()) + "--" + f.name;
     if (f.nargs == 0) {
       a->opts[f.name] = cmd->add_flag(name, a->flags[f.name], f.help);
     } else {

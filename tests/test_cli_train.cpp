@@ -106,6 +106,24 @@ TEST(CliTrain, BenchPrintsRealNumbers) {
   EXPECT_TRUE(contains(out, "img/s")) << out;
 }
 
+// timm's short and alternative flag names, and the lr derived from --lr-base printed with its rule.
+TEST(CliTrain, TimmFlagNamesAndLrBase) {
+  auto tmp = test::temp_dir("cli_train_timm_flags");
+  auto idx = test::write_tiny_idx(tmp / "idx", 32, 16);
+  std::string out;
+  ASSERT_EQ(run("train --data mnist:" + idx.string() + kTinyModel + " -b 16 --smoothing 0.2 --lr-base 0.004" +
+                    " --epochs 1 --max-steps-per-epoch 1 --output " + (tmp / "run").string(),
+                &out),
+            0)
+      << out;
+  EXPECT_TRUE(contains(out, "lr 0.001000 (lr_base 0.004 x sqrt(16/256))")) << out;
+  const auto args = nlohmann::json::parse(attnzoo::read_file_bytes((tmp / "run" / "args.json").string()));
+  EXPECT_EQ(args["batch_size"], 16);
+  ASSERT_EQ(run("train --help", &out), 0);
+  EXPECT_TRUE(contains(out, "-j,--workers")) << out;
+  EXPECT_DOUBLE_EQ(args["smoothing"].get<double>(), 0.2);
+}
+
 TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   auto tmp = test::temp_dir("cli_train_errors");
   std::string out;
@@ -119,6 +137,8 @@ TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   EXPECT_EQ(run("train --data " + (tmp / "folder").string() + " --epochs 1", &out), 1);
   EXPECT_TRUE(contains(out, "holds no images")) << out;
   attnzoo::write_file_atomic((tmp / "r.yaml").string(), "epochs: [1\n");
+  EXPECT_EQ(run("train --lr-base-scale cubic --epochs 1", &out), 2);
+  EXPECT_TRUE(contains(out, "lr_base_scale must be sqrt or linear")) << out;
   EXPECT_EQ(run("train --config " + (tmp / "r.yaml").string(), &out), 2);
   EXPECT_TRUE(contains(out, "r.yaml")) << out;
 }
