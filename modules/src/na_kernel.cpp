@@ -225,6 +225,20 @@ Config load(AutogradContext* ctx) {
           {ctx->saved_data["ch"].toBool(), ctx->saved_data["cw"].toBool()}};
 }
 
+// The geometry of na_qk's inputs after checking them (devices, head dims, the bias table), for both devices.
+Geometry checked_qk_geometry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, const Config& c, bool cuda) {
+  check_pair(q, k, "na_qk", cuda);
+  TORCH_CHECK(q.size(4) == k.size(4), "na_qk: q and k head dims differ: ", q.size(4), " vs ", k.size(4));
+  const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
+  if (rpb.numel() > 0)
+    TORCH_CHECK(rpb.dim() == 3 && rpb.size(0) == g.heads && rpb.size(1) == 2 * c.kernel[0] - 1 &&
+                    rpb.size(2) == 2 * c.kernel[1] - 1 && rpb.scalar_type() == q.scalar_type() &&
+                    rpb.device() == q.device(),
+                "na_qk: rpb must be [", g.heads, ", ", 2 * c.kernel[0] - 1, ", ", 2 * c.kernel[1] - 1, "] of ",
+                q.scalar_type(), " on ", q.device(), ", got ", rpb.sizes(), " ", rpb.scalar_type(), " on ", rpb.device());
+  return g;
+}
+
 // Flat rpb index of every (i, j, n): [H * W * K], for the bias gradient.
 at::Tensor rpb_index(const Geometry& g) {
   const int64_t kh = g.rows.k, kw = g.cols.k, P2 = 2 * kw - 1;
@@ -237,24 +251,43 @@ at::Tensor rpb_index(const Geometry& g) {
   return torch::tensor(idx, torch::kLong);
 }
 
+}  // namespace
+
+const NACudaKernels*& na_cuda_kernels() {
+  static const NACudaKernels* kernels = nullptr;
+  return kernels;
+}
+
+bool na_has_cuda_kernels() { return na_cuda_kernels() != nullptr; }
+
+namespace {
+
+// The CUDA kernels' index tables (int64 on the device) from the host's axis rules.
+NAIndex cuda_index(const Geometry& g, const at::Device& device) {
+  auto table = [&](const std::vector<int64_t>& v, int64_t L, int64_t k) {
+    return torch::tensor(v, torch::kLong).view({L, k}).to(device);
+  };
+  return {table(g.rows.nbr, g.H, g.rows.k), table(g.rows.pb, g.H, g.rows.k), table(g.cols.nbr, g.W, g.cols.k),
+          table(g.cols.pb, g.W, g.cols.k), g.rows.k, g.cols.k};
+}
+
+// One autograd function per op for both devices: CPU tensors run the kernels above, CUDA tensors the CUDA
+// kernels (na_kernel.cu, through na_cuda_kernels()).
 class NAQKFunction : public torch::autograd::Function<NAQKFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb,
                             const Config& c) {
-    check_pair(q, k, "na_qk");
-    TORCH_CHECK(q.size(4) == k.size(4), "na_qk: q and k head dims differ: ", q.size(4), " vs ", k.size(4));
-    const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
+    const Geometry g = checked_qk_geometry(q, k, rpb, c, q.is_cuda());
     const bool has_rpb = rpb.numel() > 0;
-    if (has_rpb)
-      TORCH_CHECK(rpb.dim() == 3 && rpb.size(0) == g.heads && rpb.size(1) == 2 * c.kernel[0] - 1 &&
-                      rpb.size(2) == 2 * c.kernel[1] - 1 && rpb.scalar_type() == q.scalar_type(),
-                  "na_qk: rpb must be [", g.heads, ", ", 2 * c.kernel[0] - 1, ", ", 2 * c.kernel[1] - 1, "] of ",
-                  q.scalar_type(), ", got ", rpb.sizes(), " ", rpb.scalar_type());
     at::Tensor out = torch::empty({g.B, g.heads, g.H, g.W, g.K}, q.options());
-    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "na_qk", [&] {
-      qk_forward<scalar_t>(g, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
-                           has_rpb ? rpb.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>());
-    });
+    if (q.is_cuda()) {
+      na_cuda_kernels()->qk_forward(q, k, rpb, cuda_index(g, q.device()), out);
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "na_qk", [&] {
+        qk_forward<scalar_t>(g, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
+                             has_rpb ? rpb.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>());
+      });
+    }
     ctx->save_for_backward({q, k});
     ctx->saved_data["has_rpb"] = has_rpb;
     save(ctx, c);
@@ -268,6 +301,13 @@ class NAQKFunction : public torch::autograd::Function<NAQKFunction> {
     // Masked (causal) logits are -inf constants: their incoming gradient is zero; drop NaN/inf noise.
     at::Tensor go = grads[0].contiguous();
     at::Tensor gq = torch::zeros_like(q), gk = torch::zeros_like(k);
+    if (q.is_cuda()) {
+      at::Tensor grpb;
+      if (ctx->saved_data["has_rpb"].toBool())
+        grpb = torch::zeros({g.heads, 2 * c.kernel[0] - 1, 2 * c.kernel[1] - 1}, q.options());
+      na_cuda_kernels()->qk_backward(go, q, k, cuda_index(g, q.device()), gq, gk, grpb);
+      return {gq, gk, grpb, at::Tensor()};
+    }
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "na_qk_backward", [&] {
       qk_backward<scalar_t>(g, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), go.data_ptr<scalar_t>(),
                             gq.data_ptr<scalar_t>(), gk.data_ptr<scalar_t>());
@@ -285,13 +325,17 @@ class NAQKFunction : public torch::autograd::Function<NAQKFunction> {
 class NAAVFunction : public torch::autograd::Function<NAAVFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& attn, const at::Tensor& v, const Config& c) {
-    check_pair(attn, v, "na_av");
+    check_pair(attn, v, "na_av", v.is_cuda());
     const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
     TORCH_CHECK(attn.size(4) == g.K, "na_av: attention has ", attn.size(4), " weights per query, kernel needs ", g.K);
     at::Tensor out = torch::empty_like(v);
-    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "na_av", [&] {
-      av_forward<scalar_t>(g, attn.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
-    });
+    if (v.is_cuda()) {
+      na_cuda_kernels()->av_forward(attn, v, cuda_index(g, v.device()), out);
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "na_av", [&] {
+        av_forward<scalar_t>(g, attn.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
+      });
+    }
     ctx->save_for_backward({attn, v});
     save(ctx, c);
     return out;
@@ -303,89 +347,14 @@ class NAAVFunction : public torch::autograd::Function<NAAVFunction> {
     const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
     at::Tensor go = grads[0].contiguous();
     at::Tensor ga = torch::empty_like(attn), gv = torch::zeros_like(v);
-    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "na_av_backward", [&] {
-      av_backward<scalar_t>(g, attn.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), go.data_ptr<scalar_t>(),
-                            ga.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>());
-    });
-    return {ga, gv, at::Tensor()};
-  }
-};
-
-}  // namespace
-
-const NACudaKernels*& na_cuda_kernels() {
-  static const NACudaKernels* kernels = nullptr;
-  return kernels;
-}
-
-bool na_has_cuda_kernels() { return na_cuda_kernels() != nullptr; }
-
-namespace {
-
-// The CUDA kernels (na_kernel.cu, through na_cuda_kernels()) under the same autograd contract as the CPU ones.
-NAIndex cuda_index(const Geometry& g, const at::Device& device) {
-  auto table = [&](const std::vector<int64_t>& v, int64_t L, int64_t k) {
-    return torch::tensor(v, torch::kLong).view({L, k}).to(device);
-  };
-  return {table(g.rows.nbr, g.H, g.rows.k), table(g.rows.pb, g.H, g.rows.k), table(g.cols.nbr, g.W, g.cols.k),
-          table(g.cols.pb, g.W, g.cols.k), g.rows.k, g.cols.k};
-}
-
-class NAQKCudaFunction : public torch::autograd::Function<NAQKCudaFunction> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb,
-                            const Config& c) {
-    check_pair(q, k, "na_qk", /*cuda=*/true);
-    TORCH_CHECK(q.size(4) == k.size(4), "na_qk: q and k head dims differ: ", q.size(4), " vs ", k.size(4));
-    const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
-    const bool has_rpb = rpb.numel() > 0;
-    if (has_rpb)
-      TORCH_CHECK(rpb.dim() == 3 && rpb.size(0) == g.heads && rpb.size(1) == 2 * c.kernel[0] - 1 &&
-                      rpb.size(2) == 2 * c.kernel[1] - 1 && rpb.scalar_type() == q.scalar_type() &&
-                      rpb.device() == q.device(),
-                  "na_qk: rpb must be [", g.heads, ", ", 2 * c.kernel[0] - 1, ", ", 2 * c.kernel[1] - 1, "] of ",
-                  q.scalar_type(), " on ", q.device(), ", got ", rpb.sizes(), " ", rpb.scalar_type(), " on ", rpb.device());
-    at::Tensor out = torch::empty({g.B, g.heads, g.H, g.W, g.K}, q.options());
-    na_cuda_kernels()->qk_forward(q, k, rpb, cuda_index(g, q.device()), out);
-    ctx->save_for_backward({q, k});
-    ctx->saved_data["has_rpb"] = has_rpb;
-    save(ctx, c);
-    return out;
-  }
-  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &q = saved[0], &k = saved[1];
-    const Config c = load(ctx);
-    const Geometry g = geometry(q, c.kernel, c.dilation, c.causal, q.size(4));
-    at::Tensor go = grads[0].contiguous();
-    at::Tensor gq = torch::empty_like(q), gk = torch::zeros_like(k), grpb;
-    if (ctx->saved_data["has_rpb"].toBool())
-      grpb = torch::zeros({g.heads, 2 * c.kernel[0] - 1, 2 * c.kernel[1] - 1}, q.options());
-    na_cuda_kernels()->qk_backward(go, q, k, cuda_index(g, q.device()), gq, gk, grpb);
-    return {gq, gk, grpb, at::Tensor()};
-  }
-};
-
-class NAAVCudaFunction : public torch::autograd::Function<NAAVCudaFunction> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& attn, const at::Tensor& v, const Config& c) {
-    check_pair(attn, v, "na_av", /*cuda=*/true);
-    const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
-    TORCH_CHECK(attn.size(4) == g.K, "na_av: attention has ", attn.size(4), " weights per query, kernel needs ", g.K);
-    at::Tensor out = torch::empty_like(v);
-    na_cuda_kernels()->av_forward(attn, v, cuda_index(g, v.device()), out);
-    ctx->save_for_backward({attn, v});
-    save(ctx, c);
-    return out;
-  }
-  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &attn = saved[0], &v = saved[1];
-    const Config c = load(ctx);
-    const Geometry g = geometry(v, c.kernel, c.dilation, c.causal, v.size(4));
-    at::Tensor go = grads[0].contiguous();
-    at::Tensor ga = torch::empty_like(attn), gv = torch::zeros_like(v);
-    na_cuda_kernels()->av_backward(go, attn, v, cuda_index(g, v.device()), ga, gv);
+    if (v.is_cuda()) {
+      na_cuda_kernels()->av_backward(go, attn, v, cuda_index(g, v.device()), ga, gv);
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "na_av_backward", [&] {
+        av_backward<scalar_t>(g, attn.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), go.data_ptr<scalar_t>(),
+                              ga.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>());
+      });
+    }
     return {ga, gv, at::Tensor()};
   }
 };
@@ -444,11 +413,7 @@ at::Tensor na_av_aten(const at::Tensor& attn, const at::Tensor& v, std::array<in
 at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
   TORCH_CHECK(!(rpb.defined() && (causal[0] || causal[1])), "na_qk: causal neighborhood attention takes no rpb");
-  if (use_cuda_kernels(q))
-    return NAQKCudaFunction::apply(q.contiguous(), k.contiguous(),
-                                   rpb.defined() ? rpb.contiguous() : torch::empty({0}, q.options()),
-                                   Config{kernel, dilation, causal});
-  if (!q.device().is_cpu()) return na_qk_aten(q, k, rpb, kernel, dilation, causal);  // other devices: ATen path
+  if (!q.device().is_cpu() && !use_cuda_kernels(q)) return na_qk_aten(q, k, rpb, kernel, dilation, causal);
   // Visible to profilers and eval's FLOP counter: MACs = numel(q) * kh * kw.
   // (The inputs must outlive the guard: RecordFunction keeps a view of them.)
   const std::vector<c10::IValue> record_inputs{q, k, c10::IValue(kernel[0] * kernel[1])};
@@ -461,8 +426,7 @@ at::Tensor na_qk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& rpb
 
 at::Tensor na_av(const at::Tensor& attn, const at::Tensor& v, std::array<int64_t, 2> kernel,
                  std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
-  if (use_cuda_kernels(v)) return NAAVCudaFunction::apply(attn.contiguous(), v.contiguous(), Config{kernel, dilation, causal});
-  if (!v.device().is_cpu()) return na_av_aten(attn, v, kernel, dilation, causal);
+  if (!v.device().is_cpu() && !use_cuda_kernels(v)) return na_av_aten(attn, v, kernel, dilation, causal);
   const std::vector<c10::IValue> record_inputs{attn, v};
   RECORD_FUNCTION("attnzoo::na_av", record_inputs);  // MACs = numel(attn) * d
   return NAAVFunction::apply(attn.contiguous(), v.contiguous(), Config{kernel, dilation, causal});
