@@ -1,6 +1,9 @@
 #include <attnzoo/checkpoint/pickle.h>
 
+#include "zip_limits.h"
+
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/core/input_limits.h>
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
@@ -8,9 +11,11 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace attnzoo::checkpoint {
 namespace {
@@ -169,7 +174,26 @@ class Machine {
     if (b.size() < 8 && (static_cast<uint8_t>(b.back()) & 0x80)) v |= ~0ull << (8 * b.size());
     return make_int(static_cast<int64_t>(v));
   }
+  // Containers record how deep they nest so that the machine refuses a file before it builds a value too
+  // deep for anything to walk. (Values linked top-down through the memo can escape this count; they are
+  // still released iteratively and every walk over them is iterative or depth-limited.)
+  void grow(PyValue& parent, const PyValue& child) {
+    if (child.height + 1 > parent.height) parent.height = child.height + 1;
+    if (parent.height > kMaxNestingDepth)
+      fail("values nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
+  PyRef measured(PyRef v) {
+    for (const auto& x : v->items) grow(*v, *x);
+    for (const auto& [k, x] : v->dict) {
+      grow(*v, *k);
+      grow(*v, *x);
+    }
+    if (v->state) grow(*v, *v->state);
+    return v;
+  }
   void set_item(const PyRef& target, PyRef key, PyRef value) {
+    grow(*target, *key);
+    grow(*target, *value);
     if (target->kind == Kind::Dict) {
       target->dict.emplace_back(std::move(key), std::move(value));
     } else if (target->kind == Kind::Object) {  // e.g. a dict subclass we keep as a record
@@ -180,6 +204,7 @@ class Machine {
     }
   }
   void append(const PyRef& target, PyRef value) {
+    grow(*target, *value);
     if (target->kind == Kind::List || target->kind == Kind::Set) {
       target->items.push_back(std::move(value));
     } else if (target->kind == Kind::Object) {
@@ -458,7 +483,7 @@ bool Machine::build_container(uint8_t op) {
     case 't': {
       auto v = make(Kind::Tuple);
       v->items = pop_mark();
-      stack_.push_back(v);
+      stack_.push_back(measured(v));
       return true;
     }
     case 0x85:
@@ -468,13 +493,13 @@ bool Machine::build_container(uint8_t op) {
       auto v = make(Kind::Tuple);
       v->items.resize(static_cast<size_t>(n));
       for (int k = n - 1; k >= 0; --k) v->items[static_cast<size_t>(k)] = pop();
-      stack_.push_back(v);
+      stack_.push_back(measured(v));
       return true;
     }
     case 'l': {
       auto v = make(Kind::List);
       v->items = pop_mark();
-      stack_.push_back(v);
+      stack_.push_back(measured(v));
       return true;
     }
     case 'a': {
@@ -494,7 +519,7 @@ bool Machine::build_container(uint8_t op) {
       if (items.size() % 2) fail("DICT with an odd number of items");
       auto v = make(Kind::Dict);
       for (size_t k = 0; k < items.size(); k += 2) v->dict.emplace_back(items[k], items[k + 1]);
-      stack_.push_back(v);
+      stack_.push_back(measured(v));
       return true;
     }
     case 's': {
@@ -513,7 +538,7 @@ bool Machine::build_container(uint8_t op) {
     case 0x91: {  // FROZENSET
       auto v = make(Kind::Set);
       v->items = pop_mark();
-      stack_.push_back(v);
+      stack_.push_back(measured(v));
       return true;
     }
     default: return false;
@@ -553,24 +578,25 @@ bool Machine::make_object(uint8_t op) {
     case 'R': {  // REDUCE
       PyRef args = pop();
       PyRef callable = pop();
-      stack_.push_back(call(callable, args));
+      stack_.push_back(measured(call(callable, args)));
       return true;
     }
     case 0x81: {  // NEWOBJ cls.__new__(cls, *args)
       PyRef args = pop();
       PyRef cls = pop();
-      stack_.push_back(call(cls, args));
+      stack_.push_back(measured(call(cls, args)));
       return true;
     }
     case 0x92: {  // NEWOBJ_EX (cls, args, kwargs)
       pop();
       PyRef args = pop();
       PyRef cls = pop();
-      stack_.push_back(call(cls, args));
+      stack_.push_back(measured(call(cls, args)));
       return true;
     }
     case 'b': {  // BUILD
       PyRef state = pop();
+      grow(*top(), *state);
       build(top(), state);
       return true;
     }
@@ -610,6 +636,47 @@ PyRef Machine::run() {
 }
 
 }  // namespace
+
+PyValue::~PyValue() {
+  std::vector<PyRef> pending;
+  const auto take_children = [&pending](PyValue& v) {
+    for (auto& x : v.items) pending.push_back(std::move(x));
+    for (auto& [k, x] : v.dict) {
+      pending.push_back(std::move(k));
+      pending.push_back(std::move(x));
+    }
+    if (v.state) pending.push_back(std::move(v.state));
+    v.items.clear();
+    v.dict.clear();
+  };
+  take_children(*this);
+  while (!pending.empty()) {
+    PyRef v = std::move(pending.back());
+    pending.pop_back();
+    if (v && v.use_count() == 1) take_children(*v);  // v is released below with nothing left under it
+  }
+}
+
+std::vector<std::string> object_classes(const PyValue& root) {
+  std::set<std::string> names;
+  std::unordered_set<const PyValue*> seen{&root};
+  std::vector<const PyValue*> todo{&root};
+  const auto visit = [&](const PyRef& x) {
+    if (x && seen.insert(x.get()).second) todo.push_back(x.get());
+  };
+  while (!todo.empty()) {
+    const PyValue* v = todo.back();
+    todo.pop_back();
+    if (v->kind == Kind::Object) names.insert(v->s);
+    for (const auto& x : v->items) visit(x);
+    for (const auto& [k, x] : v->dict) {
+      visit(k);
+      visit(x);
+    }
+    visit(v->state);
+  }
+  return {names.begin(), names.end()};
+}
 
 const PyValue* PyValue::find(const std::string& key) const {
   const PyValue* d = this;
@@ -659,7 +726,7 @@ std::string PyValue::repr(int max_depth) const {
     case Kind::Bool: os << (b ? "True" : "False"); break;
     case Kind::Int: os << i; break;
     case Kind::Float: os << f; break;
-    case Kind::String: os << "'" << s << "'"; break;
+    case Kind::String: os << "'" << (s.size() > 80 ? s.substr(0, 77) + "..." : s) << "'"; break;
     case Kind::Bytes: os << "b<" << s.size() << " bytes>"; break;
     case Kind::List: seq(items, "[", "]"); break;
     case Kind::Tuple: seq(items, "(", ")"); break;
@@ -706,6 +773,7 @@ PyRef load_pth(const std::string& path) {
                                       "with a current PyTorch (torch.save(torch.load(f), f2))");
     throw std::runtime_error(path + ": not a torch.save zip archive (bad magic)");
   }
+  check_zip_entry_sizes(path);
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
     auto [pkl, pkl_size] = reader.getRecord("data.pkl");
@@ -728,7 +796,10 @@ PyRef load_pth(const std::string& path) {
     };
     return unpickle(program, loader, path);
   } catch (const c10::Error& e) {
-    throw std::runtime_error(path + ": corrupt torch.save archive: " + e.what_without_backtrace());
+    std::string why = e.what_without_backtrace();
+    const auto boilerplate = why.find("  (Could this error message be improved?");
+    if (boilerplate != std::string::npos) why.resize(boilerplate);
+    throw std::runtime_error(path + ": corrupt torch.save archive: " + why);
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <attnzoo/checkpoint/safetensors.h>
 
+#include <attnzoo/core/input_limits.h>
+
 #include <stdexcept>
 
 namespace attnzoo::checkpoint {
@@ -20,7 +22,7 @@ TensorDict take_prefixed(const TensorDict& in, const std::string& prefix) {
 
 nlohmann::json parse_meta(const std::string& text, const std::string& path, const std::string& kind) {
   try {
-    const auto meta = nlohmann::json::parse(text);
+    const auto meta = parse_json(text, kind + " metadata");
     if (!meta.is_object()) throw std::runtime_error("not an object");
     return meta;
   } catch (const std::exception& e) {

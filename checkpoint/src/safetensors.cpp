@@ -1,6 +1,7 @@
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/core/input_limits.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -67,9 +68,9 @@ nlohmann::json parse_header(const std::string& bytes, const std::string& what, u
     fail(what, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(bytes.size()) + " (truncated file?)");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::exception& e) {
-    fail(what, std::string("header is not valid JSON (") + e.what() + ")");
+    header = parse_json(bytes.substr(8, n), "header");
+  } catch (const std::invalid_argument& e) {
+    fail(what, e.what());
   }
   if (!header.is_object()) fail(what, "header is not a JSON object");
   *header_size = n;

@@ -3,6 +3,7 @@
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
 
 #include <torch/nn/module.h>
@@ -47,6 +48,36 @@ bool tensor_dict_of(const PyValue& v, TensorDict* out, std::string* why_not = nu
   }
   *out = std::move(d);
   return true;
+}
+
+// Classes a training script commonly pickles next to its weights (arguments, configs, paths, numpy scalars):
+// known, inert, not worth a warning.
+bool commonly_saved(const std::string& cls) {
+  for (const char* prefix : {"torch.", "numpy.", "pathlib.",
+                             "argparse.Namespace", "yacs.config.CfgNode", "omegaconf."})
+    if (cls.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// One warning line for the classes the entries beside the weights hold that attnzoo does not know: they were
+// kept as inert records (nothing is ever executed) but a user should know the file carries them.
+void warn_unknown_classes(const PyValue& root, const PyValue* chosen, const std::string& path) {
+  if (root.kind != PyValue::Kind::Dict || &root == chosen) return;
+  std::set<std::string> classes;
+  std::vector<std::string> entries;
+  for (const auto& [k, v] : root.dict) {
+    if (v.get() == chosen) continue;
+    bool unknown = false;
+    for (const auto& cls : object_classes(*v))
+      if (!commonly_saved(cls)) {
+        classes.insert(cls);
+        unknown = true;
+      }
+    if (unknown) entries.push_back(k->repr(0));
+  }
+  if (classes.empty()) return;
+  warn(path + ": ignored entries " + join(entries, 8) + " hold classes attnzoo does not know: " +
+       join({classes.begin(), classes.end()}, 8) + " (kept as inert records, nothing executed)");
 }
 
 }  // namespace
@@ -175,6 +206,7 @@ LoadedWeights read_weights(const std::string& path, const std::string& key) {
     throw std::runtime_error(path + ": '" + chosen_key + "' is not a state dict (a dict of tensors" +
                              (why_not.empty() ? "" : "; its " + why_not) + "); it is a " + chosen->type_name() + ": " +
                              chosen->repr(1) + "; choose another with --checkpoint-key");
+  warn_unknown_classes(*root, chosen, path);
   out.tensors = clean_state_dict(tensors);
   out.source = chosen_key + " (torch.save)";
   return out;

@@ -5,7 +5,9 @@
 //   #include <attnzoo/core/arg_table.h>
 #include <attnzoo/core/allocator.h>
 #include <attnzoo/core/args.h>
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/core/input_limits.h>
 #include <attnzoo/core/natural_sort.h>
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/run_checkpoint.h>

@@ -1,7 +1,9 @@
 #include <attnzoo/models/config.h>
 
 #include <attnzoo/core/file_util.h>
+#include <attnzoo/core/input_limits.h>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <regex>
@@ -10,44 +12,71 @@
 namespace attnzoo::models {
 namespace {
 
-nlohmann::json scalar(const YAML::Node& n) {
-  const std::string s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted: always a string
-  static const std::regex int_re(R"([-+]?[0-9]+)");
-  static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (std::regex_match(s, int_re)) {
-    try {
-      return std::stoll(s);
-    } catch (const std::out_of_range&) {
-      return std::stod(s);
-    }
-  }
-  if (std::regex_match(s, float_re)) return std::stod(s);
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  if (s == "null" || s == "~" || s == "Null" || s.empty()) return nullptr;
-  if (s == ".inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
-  return s;
-}
+// YAML -> JSON with the bounds of input_limits.h: aliases make a YAML document a graph, so a recursive
+// alias (`x: &a [*a]`) would recurse forever and nested aliases ("billion laughs") expand exponentially.
+class YamlConverter {
+ public:
+  explicit YamlConverter(const std::string& what) : what_(what) {}
 
-nlohmann::json convert(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return scalar(n);
-    case YAML::NodeType::Sequence: {
-      nlohmann::json a = nlohmann::json::array();
-      for (const auto& x : n) a.push_back(convert(x));
-      return a;
+  nlohmann::json convert(const YAML::Node& n, int depth = 0) {
+    if (depth > kMaxNestingDepth)
+      throw std::invalid_argument(what_ + ": nested deeper than " + std::to_string(kMaxNestingDepth) +
+                                  " levels (a recursive YAML alias?)");
+    if (++values_ > kMaxDocumentValues)
+      throw std::invalid_argument(what_ + ": the document expands to more than " + std::to_string(kMaxDocumentValues) +
+                                  " values (nested YAML aliases?)");
+    switch (n.Type()) {
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined: return nullptr;
+      case YAML::NodeType::Scalar: return scalar(n);
+      case YAML::NodeType::Sequence: {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& x : n) a.push_back(convert(x, depth + 1));
+        return a;
+      }
+      case YAML::NodeType::Map: {
+        nlohmann::json o = nlohmann::json::object();
+        for (const auto& kv : n) {
+          if (!kv.first.IsScalar())
+            throw std::invalid_argument(what_ + ": line " + std::to_string(kv.first.Mark().line + 1) +
+                                        ": a mapping key must be a plain value");
+          o[kv.first.Scalar()] = convert(kv.second, depth + 1);
+        }
+        return o;
+      }
     }
-    case YAML::NodeType::Map: {
-      nlohmann::json o = nlohmann::json::object();
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = convert(kv.second);
-      return o;
-    }
+    return nullptr;
   }
-  return nullptr;
-}
+
+ private:
+  nlohmann::json scalar(const YAML::Node& n) const {
+    const std::string s = n.Scalar();
+    if (n.Tag() == "!") return s;  // quoted: always a string
+    static const std::regex int_re(R"([-+]?[0-9]+)");
+    static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+    try {
+      if (std::regex_match(s, int_re)) {
+        try {
+          return std::stoll(s);
+        } catch (const std::out_of_range&) {
+          return std::stod(s);
+        }
+      }
+      if (std::regex_match(s, float_re)) return std::stod(s);
+    } catch (const std::out_of_range&) {
+      throw std::invalid_argument(what_ + ": line " + std::to_string(n.Mark().line + 1) + ": " + s +
+                                  " is beyond the range of a 64-bit float");
+    }
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    if (s == "null" || s == "~" || s == "Null" || s.empty()) return nullptr;
+    if (s == ".inf" || s == ".Inf") return std::numeric_limits<double>::infinity();
+    return s;
+  }
+
+  std::string what_;
+  std::size_t values_ = 0;
+};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -56,8 +85,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 nlohmann::json yaml_to_json(const std::string& text, const std::string& what) {
+  check_utf8(text, what);
   try {
-    return convert(YAML::Load(text));
+    return YamlConverter(what).convert(YAML::Load(text));
+  } catch (const YAML::DeepRecursion&) {
+    throw std::invalid_argument(what + ": nested deeper than the YAML parser allows");
   } catch (const YAML::Exception& e) {
     throw std::invalid_argument(what + ": malformed YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
@@ -67,11 +99,7 @@ nlohmann::json read_config_file(const std::string& path) {
   const std::string text = attnzoo::read_file_bytes(path);
   nlohmann::json j;
   if (ends_with(path, ".json")) {
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw std::invalid_argument(path + ": malformed JSON: " + e.what());
-    }
+    j = parse_json(text, path);
   } else {
     j = yaml_to_json(text, path);  // YAML is a superset of JSON
   }
@@ -90,8 +118,8 @@ nlohmann::json apply_overrides(nlohmann::json base, const std::vector<std::strin
     const std::string raw = item.substr(eq + 1);
     nlohmann::json value;
     try {
-      value = nlohmann::json::parse(raw);
-    } catch (const nlohmann::json::parse_error&) {
+      value = parse_json(raw, "--set " + item);
+    } catch (const std::invalid_argument&) {
       value = yaml_to_json(raw, "--set " + item);  // e.g. [1, 2, 3] without quotes, bare words
     }
     nlohmann::json* node = &base;

@@ -25,6 +25,16 @@ using PyRef = std::shared_ptr<PyValue>;
 
 struct PyValue {
   enum class Kind { None, Bool, Int, Float, String, Bytes, List, Tuple, Dict, Set, Tensor, Global, Object };
+
+  PyValue() = default;
+  PyValue(const PyValue&) = default;
+  PyValue(PyValue&&) = default;
+  PyValue& operator=(const PyValue&) = default;
+  PyValue& operator=(PyValue&&) = default;
+  /// Releases nested values iteratively: a hostile pickle may chain 100,000 lists, which a recursive
+  /// destructor would follow until the stack overflows.
+  ~PyValue();
+
   Kind kind = Kind::None;
   bool b = false;
   int64_t i = 0;
@@ -34,6 +44,7 @@ struct PyValue {
   std::vector<std::pair<PyRef, PyRef>> dict;  // Dict (insertion order kept)
   PyRef state;                              // Object: the BUILD state (usually a Dict of attributes)
   at::Tensor tensor;                        // Tensor
+  int height = 0;                           // levels of containers below this value (the unpickler bounds it)
 
   bool is(Kind k) const { return kind == k; }
   /// Dict entry (or Object attribute) under a string key; nullptr when absent.
@@ -51,6 +62,10 @@ std::string serialize_pth(const TensorDict& tensors);
 
 /// Loads a torch.save file. Throws std::runtime_error naming the file and what is wrong.
 PyRef load_pth(const std::string& path);
+
+/// Class names of the opaque records (PyValue::Kind::Object) anywhere inside `v`, sorted and unique.
+/// Iterative and cycle-safe: memo references can make a pickled value a graph.
+std::vector<std::string> object_classes(const PyValue& v);
 
 /// Runs a pickle program. `load_storage(key, dtype, numel)` resolves persistent storage ids
 /// (torch's ('storage', type, key, location, numel) tuples); pass nullptr for plain pickles.
