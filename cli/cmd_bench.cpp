@@ -54,7 +54,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--dtype", o->dtype, "float32|float64|bfloat16")->check(CLI::IsMember({"float32", "float64", "bfloat16"}));
   cmd->add_option("--warmup", o->warmup, "untimed iterations");
   cmd->add_option("--iters", o->iters, "timed iterations")->check(CLI::PositiveNumber);
-  cmd->add_option("--device", o->device, "cpu or cuda[:N]");
+  cmd->add_option("--device", o->device, "cpu or cuda[:N]")->check(device_validator());
   cmd->add_flag("--channels-last", o->channels_last, "NHWC input and 4-D weights (as train --channels-last)");
   cmd->add_flag("--json", *json, "machine-readable output");
   cmd->add_flag("--profile", prof->table, "also print a per-op table (self time, share, GFLOP/s, bytes moved)");

@@ -68,7 +68,7 @@ void add_common(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--interpolation", a.interpolation, "bilinear|bicubic|nearest|area");
   cmd->add_option("--mean", a.mean, "normalisation mean")->expected(3);
   cmd->add_option("--std", a.std, "normalisation std")->expected(3);
-  cmd->add_option("--device", a.device, "cpu or cuda[:N]");
+  cmd->add_option("--device", a.device, "cpu or cuda[:N]")->check(device_validator());
 }
 
 // A checkpoint of 'train --task lra-*': evaluated on its task's split (--data replaces the recorded folder).
@@ -172,7 +172,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
   ev->add_option("--split", a->split, "split to evaluate (default test; val for folders that have it)");
   ev->add_option("--class-map", a->class_map, "ImageFolder class order file");
   ev->add_option("--batch-size", a->batch_size, "batch size")->check(CLI::PositiveNumber);
-  ev->add_option("--workers", a->workers, "loader threads")->check(CLI::PositiveNumber);
+  ev->add_option("--workers", a->workers, "loader threads")->check(CLI::Range(1, 256));
   ev->add_option("--results-csv", a->results_csv, "append a row in timm's results columns");
   ev->add_flag("--json", a->json, "machine-readable output");
   ev->callback([&action, a] { action = [a] { return run_eval(*a); }; });

@@ -108,7 +108,7 @@ void add_forward_command(CLI::App& app, Action& action) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", a->output, "safetensors file to write: logits [, features.N]")->required();
-  cmd->add_option("--device", a->device, "cpu or cuda[:N]");
+  cmd->add_option("--device", a->device, "cpu or cuda[:N]")->check(device_validator());
   cmd->add_option("--dtype", a->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
   cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
   cmd->callback([&action, a] {

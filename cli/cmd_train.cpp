@@ -169,7 +169,10 @@ int run_train(const TrainArgs& a) {
   if (use_default) {
     cfg.apply_json(models::yaml_to_json(kDefaultRecipe, kDefaultRecipeName), kDefaultRecipeName);
   } else if (!a.recipe.empty()) {
+    if (recipe.empty()) throw UsageError(a.recipe + ": the recipe is empty (expected flag: value lines, e.g. model: van_b0)");
     cfg.apply_json(recipe, a.recipe);
+    if (!recipe.contains("model") && !a.opts.at("model")->count())
+      throw UsageError(a.recipe + ": no model (add a 'model:' key or pass --model)");
   }
   const nlohmann::json j = flags_json(a);
   try {

@@ -14,6 +14,12 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// --device values: cpu, cuda or cuda:N that this build and machine have (checked while parsing).
+CLI::Validator device_validator();
+
+/// Integers >= lo, with a one-line message ("--flag: must be an integer >= 0, got -1").
+CLI::Validator at_least(long long lo);
+
 /// Set by the subcommand's callback; run by main() after parsing, so errors are reported uniformly.
 using Action = std::function<int()>;
 

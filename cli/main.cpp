@@ -2,6 +2,8 @@
 #include "commands.h"
 
 #include <attnzoo/core/allocator.h>
+#include <attnzoo/core/input_limits.h>
+#include <attnzoo/datasets/image.h>
 #include <attnzoo/modules/fast_kernels.h>
 
 #include <ATen/Parallel.h>
@@ -21,6 +23,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag_function("--reference-kernels", [](int64_t) { attnzoo::modules::set_fast_kernels(false); },
                         "run the reference ATen compositions instead of attnzoo's own CPU kernels (A/B comparisons)");
+  int64_t max_pixels = attnzoo::kDefaultMaxImagePixels;
+  app.add_option("--max-image-pixels", max_pixels,
+                 "images with more pixels are refused before decoding (default 89478485, Pillow's; 0: no limit)")
+      ->check(attnzoo::cli::at_least(0));
+  app.fallthrough();  // global options are accepted after the subcommand as well
   bool system_allocator = false;
   app.add_flag("--no-allocator-tuning", system_allocator,
                "keep glibc's default mmap/trim thresholds (freed tensor buffers go back to the system; A/B)");
@@ -50,6 +57,7 @@ int main(int argc, char** argv) {
   // LibTorch 1.13 defaults to hardware_concurrency()/2 threads; set it explicitly so ATen, oneDNN and
   // OpenBLAS agree.
   at::set_num_threads(threads);
+  attnzoo::datasets::set_max_image_pixels(max_pixels);
   if (!system_allocator) attnzoo::tune_allocator_for_tensors();
   try {
     return action ? action() : 0;
@@ -59,8 +67,11 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "attnzoo: " << e.what() << "\n";
     return 2;
-  } catch (const c10::Error& e) {
-    std::cerr << "attnzoo: " << e.what_without_backtrace() << "\n";
+  } catch (const c10::Error& e) {  // LibTorch's messages run to many lines (dispatcher dumps): keep the first
+    std::string first = e.what_without_backtrace();
+    first = first.substr(0, first.find('\n'));
+    first = first.substr(0, first.find("  (Could this error message be improved?"));
+    std::cerr << "attnzoo: " << first << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "attnzoo: " << e.what() << "\n";

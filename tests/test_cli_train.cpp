@@ -55,7 +55,7 @@ TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
   // A corrupt image: one clear line, exit 1.
   attnzoo::write_file_atomic((tmp / "bad.png").string(), "not a png");
   EXPECT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " " + (tmp / "bad.png").string(), &out), 1);
-  EXPECT_TRUE(contains(out, "bad.png: cannot decode image")) << out;
+  EXPECT_TRUE(contains(out, "bad.png: not a PNG, JPEG, BMP or WebP image")) << out;
   // export: the run's weights as plain state dicts for PyTorch, equal to the checkpoint's model tensors.
   const std::string best = (tmp / "run" / "best.safetensors").string();
   const auto recorded = checkpoint::RunCheckpoint::load(best, checkpoint::kImageRun).model;
@@ -138,7 +138,7 @@ TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   EXPECT_TRUE(contains(out, "holds no images")) << out;
   attnzoo::write_file_atomic((tmp / "r.yaml").string(), "epochs: [1\n");
   EXPECT_EQ(run("train --lr-base-scale cubic --epochs 1", &out), 2);
-  EXPECT_TRUE(contains(out, "lr_base_scale must be sqrt or linear")) << out;
+  EXPECT_TRUE(contains(out, "--lr-base-scale: must be sqrt or linear")) << out;
   EXPECT_EQ(run("train --config " + (tmp / "r.yaml").string(), &out), 2);
   EXPECT_TRUE(contains(out, "r.yaml")) << out;
 }

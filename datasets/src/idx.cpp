@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -16,26 +17,50 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Reads a file through zlib (which reads plain files transparently too).
-std::string read_maybe_gz(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path + ": cannot open");
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  int err = 0;
-  const char* msg = gzerror(f, &err);
-  const bool bad = n < 0 || (err != Z_OK && err != Z_STREAM_END);
-  const std::string m = msg ? msg : "";
-  gzclose(f);
-  if (bad) throw std::runtime_error(path + ": corrupt gzip data (" + m + ")");
-  return out;
-}
-
 uint32_t be32(const std::string& s, size_t off) {
   return (uint32_t(uint8_t(s[off])) << 24) | (uint32_t(uint8_t(s[off + 1])) << 16) | (uint32_t(uint8_t(s[off + 2])) << 8) |
          uint32_t(uint8_t(s[off + 3]));
+}
+
+
+// An IDX file through zlib (which reads plain files transparently too), streamed against its header: the
+// header's counts say how many bytes follow, so a file holding more (a gzip bomb) or less (truncated) is
+// refused while reading, never after inflating all of it. `header_size` is 8 (labels) or 16 (images).
+std::string read_idx_file(const std::string& path, size_t header_size, uint32_t magic, const char* kind) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::string out(header_size, '\0');
+  const auto fail = [&](const std::string& msg) {
+    gzclose(f);
+    throw std::runtime_error(path + ": " + msg);
+  };
+  if (gzread(f, out.data(), static_cast<unsigned>(header_size)) != static_cast<int>(header_size) || be32(out, 0) != magic)
+    fail(std::string("not an IDX ") + kind + " file (magic)");
+  uint64_t payload = be32(out, 4);
+  for (size_t off = 8; off < header_size; off += 4) payload *= be32(out, off);
+  const uint64_t on_disk = std::filesystem::file_size(path);
+  // Real IDX data compresses at most ~10:1; 1 GiB that would have to come from 100x less on disk is a bomb.
+  if (payload > (uint64_t{1} << 30) && payload > 100 * on_disk)
+    fail("header declares " + std::to_string(payload) + " bytes of data in a " + std::to_string(on_disk) + "-byte file");
+  out.resize(header_size + payload);
+  uint64_t done = 0;
+  while (done < payload) {
+    const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(payload - done, 1u << 24));
+    const int n = gzread(f, out.data() + header_size + done, chunk);
+    if (n < 0) {
+      int err = 0;
+      const char* msg = gzerror(f, &err);
+      fail(std::string("corrupt gzip data (") + (msg ? msg : "") + ")");
+    }
+    if (n == 0)
+      fail("size does not match its header (" + std::to_string(done) + " of " + std::to_string(payload) +
+           " data bytes); truncated?");
+    done += static_cast<uint64_t>(n);
+  }
+  char extra;
+  if (gzread(f, &extra, 1) != 0) fail("more data than its header declares (not an IDX file?)");
+  gzclose(f);
+  return out;
 }
 
 std::string find_file(const std::string& root, const std::string& stem) {
@@ -54,17 +79,12 @@ class IdxDataset : public Dataset {
       throw std::invalid_argument("IDX datasets have the splits train and test, not '" + split + "'");
     img_path_ = find_file(root, prefix + "-images-idx3-ubyte");
     const std::string lbl_path = find_file(root, prefix + "-labels-idx1-ubyte");
-    images_ = read_maybe_gz(img_path_);
-    const std::string labels = read_maybe_gz(lbl_path);
-    if (images_.size() < 16 || be32(images_, 0) != 2051) throw std::runtime_error(img_path_ + ": not an IDX image file (magic)");
-    if (labels.size() < 8 || be32(labels, 0) != 2049) throw std::runtime_error(lbl_path + ": not an IDX label file (magic)");
+    images_ = read_idx_file(img_path_, 16, 2051, "image");
+    const std::string labels = read_idx_file(lbl_path, 8, 2049, "label");
     n_ = be32(images_, 4);
     rows_ = be32(images_, 8);
     cols_ = be32(images_, 12);
-    if (images_.size() != 16 + uint64_t(n_) * rows_ * cols_)
-      throw std::runtime_error(img_path_ + ": size does not match its header (" + std::to_string(n_) + " images of " +
-                               std::to_string(rows_) + "x" + std::to_string(cols_) + "); truncated?");
-    if (be32(labels, 4) != n_ || labels.size() != 8 + uint64_t(n_))
+    if (be32(labels, 4) != n_)
       throw std::runtime_error(lbl_path + ": label count does not match " + img_path_);
     labels_.resize(n_);
     int64_t max_label = 0;
@@ -72,8 +92,10 @@ class IdxDataset : public Dataset {
     classes_ = std::move(classes);
     if (classes_.empty())
       for (int64_t c = 0; c <= max_label; ++c) classes_.push_back(std::to_string(c));
-    if (max_label >= static_cast<int64_t>(classes_.size()))
-      throw std::runtime_error(lbl_path + ": label " + std::to_string(max_label) + " outside the class list");
+    for (uint32_t i = 0; i < n_; ++i)
+      if (labels_[i] >= static_cast<int64_t>(classes_.size()))
+        throw std::runtime_error(lbl_path + ": record " + std::to_string(i) + " has label " + std::to_string(labels_[i]) +
+                                 ", outside the " + std::to_string(classes_.size()) + " classes");
     split_ = split == "train" ? "train" : "test";  // "val" is an alias of the test files
   }
   size_t size() const override { return n_; }

@@ -84,19 +84,6 @@ class ImageFolderDataset : public Dataset {
 
 }  // namespace
 
-at::Tensor read_image(const std::string& path) {
-  cv::Mat img = cv::imread(path, cv::IMREAD_UNCHANGED);
-  if (img.empty()) throw std::runtime_error(path + ": cannot decode image (corrupt, truncated or unsupported format)");
-  if (img.depth() != CV_8U) img.convertTo(img, CV_8U, img.depth() == CV_16U ? 1.0 / 257 : 1.0);
-  if (img.channels() == 4) cv::cvtColor(img, img, cv::COLOR_BGRA2RGB);
-  else if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-  else if (img.channels() != 1) throw std::runtime_error(path + ": unsupported channel count " + std::to_string(img.channels()));
-  at::Tensor t = at::empty({img.rows, img.cols, img.channels()}, at::kByte);
-  cv::Mat dst(img.rows, img.cols, CV_8UC(img.channels()), t.data_ptr());
-  img.copyTo(dst);
-  return t;
-}
-
 DatasetPtr open_image_folder(const std::string& root, const std::string& split, const std::string& class_map) {
   return std::make_shared<ImageFolderDataset>(root, split, class_map);
 }

@@ -5,6 +5,7 @@
 //   #include <attnzoo/core/arg_table.h>
 #include <attnzoo/core/allocator.h>
 #include <attnzoo/core/args.h>
+#include <attnzoo/core/device.h>
 #include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
@@ -68,6 +69,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/datasets/dataset.h>
+#include <attnzoo/datasets/image.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/datasets/lra.h>
 #include <attnzoo/datasets/transforms.h>

@@ -1,5 +1,9 @@
 #include <attnzoo/train/trainer.h>
 
+#include "config_values.h"
+
+#include <attnzoo/core/device.h>
+
 #include <stdexcept>
 
 namespace attnzoo::train {
@@ -13,13 +17,28 @@ std::string normalise(std::string k) {
   return k;
 }
 
+// What each numeric key allows (values beyond these train nothing, overflow, or exhaust the machine).
+const RangeTable& train_ranges() {
+  static const RangeTable t = {
+      {"num_classes", {1, 1e6, true}},    {"in_chans", {1, 64, true}},          {"img_size", {8, 8192, true}},
+      {"drop_path", {0, 1, true}},        {"workers", {1, 256}},                {"crop_pct", {0.05, 1, true}},
+      {"mean", {-1e3, 1e3, true}},        {"std", {1e-6, 1e3, true}},           {"scale", {1e-6, 1}},
+      {"ratio", {1e-3, 1e3}},             {"pad_crop", {0, 1024}},              {"hflip", {0, 1}},
+      {"reprob", {0, 1}},                 {"mixup", {0, 100}},                  {"cutmix", {0, 100}},
+      {"mixup_prob", {0, 1}},             {"mixup_switch_prob", {0, 1}},        {"smoothing", {0, 0.999}},
+      {"epochs", {1, 100000}},            {"batch_size", {1, 1 << 20}},         {"lr", {0, 100}},
+      {"lr_base", {1e-12, 100}},          {"lr_base_size", {1, 1 << 24}},       {"weight_decay", {0, 100}},
+      {"momentum", {0, 1}},               {"warmup_epochs", {0, 100000}},       {"warmup_lr", {0, 100}},
+      {"min_lr", {0, 100}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
+      {"checkpoint_every", {0, 1e12}},    {"log_interval", {0, 1e12}},          {"max_steps_per_epoch", {0, 1e12}},
+      {"stop_after_steps", {0, 1e12}},    {"dist_timeout", {1e-3, 1e7}},
+  };
+  return t;
+}
+
 template <typename T>
 void take(const nlohmann::json& v, T& field, const std::string& key, const std::string& what) {
-  try {
-    field = v.get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw std::invalid_argument(what + ": '" + key + "' has the wrong type: " + v.dump());
-  }
+  read_value(v, field, key, what, train_ranges());
 }
 
 }  // namespace
@@ -41,20 +60,22 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
       continue;
     }
     if (k == "on_bad_image") {
-      const std::string v = it.value().get<std::string>();
-      if (v != "skip" && v != "error") throw std::invalid_argument(what + ": on_bad_image must be skip or error");
+      std::string v;
+      take(it.value(), v, k, what);
+      if (v != "skip" && v != "error")
+        throw std::invalid_argument(value_label(what, k) + ": must be skip or error, got '" + v + "'");
       skip_bad_images = v == "skip";
       continue;
     }
     if (k == "model_args") {
-      if (!it.value().is_object()) throw std::invalid_argument(what + ": model_args must be a mapping");
+      if (!it.value().is_object()) throw std::invalid_argument(value_label(what, "model_args") + ": must be a mapping");
       for (auto a = it.value().begin(); a != it.value().end(); ++a) model_args[a.key()] = a.value();
       continue;
     }
     bool known = false;
 #define X(name)                              \
   if (k == #name) {                          \
-    take(it.value(), name, it.key(), what);  \
+    take(it.value(), name, k, what);         \
     known = true;                            \
   }
     ATTNZOO_TRAIN_FIELDS(X)
@@ -62,9 +83,8 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
     if (!known) throw std::invalid_argument(what + ": unknown key '" + it.key() + "' (keys are the train flag names)");
   }
   if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")
-    throw std::invalid_argument(what + ": lr_base_scale must be sqrt or linear, got '" + lr_base_scale + "'");
-  if (lr_base_size <= 0)
-    throw std::invalid_argument(what + ": lr_base_size must be a positive batch size, got " + std::to_string(lr_base_size));
+    throw std::invalid_argument(value_label(what, "lr_base_scale") + ": must be sqrt or linear, got '" + lr_base_scale + "'");
+  if (j.contains("device")) parse_device(device, value_label(what, "device"));
 }
 
 nlohmann::json TrainConfig::to_json() const {

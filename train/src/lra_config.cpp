@@ -1,8 +1,26 @@
 #include <attnzoo/train/lra.h>
 
+#include "config_values.h"
+
+#include <attnzoo/core/device.h>
+
 #include <stdexcept>
 
 namespace attnzoo::train {
+namespace {
+
+const RangeTable& lra_ranges() {
+  static const RangeTable t = {
+      {"steps", {1, 1e9}},          {"batch_size", {1, 1 << 20}},   {"eval_every", {1, 1e9}},
+      {"warmup_steps", {1, 1e9}},   {"lr", {1e-12, 100}},           {"weight_decay", {0, 100}},
+      {"opt_eps", {1e-30, 1}},      {"max_len", {0, 1 << 24}},      {"text_classes", {1, 1e6}},
+      {"max_eval", {0, 1e12}},      {"checkpoint_every", {0, 1e12}}, {"stop_after_steps", {0, 1e12}},
+      {"dist_timeout", {1e-3, 1e7}},
+  };
+  return t;
+}
+
+}  // namespace
 
 #define ATTNZOO_LRA_FIELDS(X)                                                                                       \
   X(task) X(data) X(model) X(model_args) X(steps) X(batch_size) X(eval_every) X(warmup_steps) X(lr) X(schedule) X(weight_decay) \
@@ -18,19 +36,15 @@ void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what
     if (k == "dataset") k = "data";
     if (k == "num_classes") k = "text_classes";
     if (k == "model_args" || k == "set") {
-      if (!it.value().is_object()) throw std::invalid_argument(what + ": model_args must be a mapping");
+      if (!it.value().is_object()) throw std::invalid_argument(value_label(what, "model_args") + ": must be a mapping");
       for (auto a = it.value().begin(); a != it.value().end(); ++a) model_args[a.key()] = a.value();
       continue;
     }
     bool known = false;
-#define X(name)                                                                                    \
-  if (k == #name) {                                                                                \
-    try {                                                                                          \
-      name = it.value().get<decltype(name)>();                                                     \
-    } catch (const nlohmann::json::exception&) {                                                   \
-      throw std::invalid_argument(what + ": '" + it.key() + "' has the wrong type: " + it.value().dump()); \
-    }                                                                                              \
-    known = true;                                                                                  \
+#define X(name)                                          \
+  if (k == #name) {                                      \
+    read_value(it.value(), name, k, what, lra_ranges()); \
+    known = true;                                        \
   }
     ATTNZOO_LRA_FIELDS(X)
 #undef X
@@ -53,6 +67,7 @@ void LRATrainConfig::validate() const {
   if (schedule != "rsqrt" && schedule != "cosine") throw std::invalid_argument("--schedule must be rsqrt or cosine, got '" + schedule + "'");
   if (!(opt_eps > 0)) throw std::invalid_argument("--opt-eps must be positive");
   if (max_len < 0 || max_eval < 0 || checkpoint_every < 0) throw std::invalid_argument("--max-len, --max-eval and --checkpoint-every must be >= 0");
+  parse_device(device);
 }
 
 nlohmann::json LRATrainConfig::to_json() const {

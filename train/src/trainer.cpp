@@ -93,8 +93,18 @@ datasets::DatasetPtr open_val_split(const TrainConfig& cfg, const datasets::Data
     }
   }
   auto val = datasets::open_dataset(cfg.dataset, split, cfg.class_map);
-  if (val->classes() != train_ds->classes())
-    throw std::runtime_error("the " + split + " split has other classes than the " + cfg.train_split + " split");
+  if (val->classes() != train_ds->classes()) {
+    // Name the first record whose label the train split does not have (IDX/CIFAR derive classes from labels).
+    const auto labels = val->labels();
+    const int64_t n_train = static_cast<int64_t>(train_ds->classes().size());
+    for (size_t i = 0; i < labels.size(); ++i)
+      if (labels[i] >= n_train)
+        throw std::runtime_error(val->describe() + ": record " + std::to_string(i) + " has label " +
+                                 std::to_string(labels[i]) + ", but the " + cfg.train_split + " split has " +
+                                 std::to_string(n_train) + " classes (0.." + std::to_string(n_train - 1) + ")");
+    throw std::runtime_error("the " + split + " split (" + val->describe() + ") has other classes than the " +
+                             cfg.train_split + " split (" + train_ds->describe() + ")");
+  }
   return val;
 }
 

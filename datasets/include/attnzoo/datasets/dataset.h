@@ -1,6 +1,8 @@
 #pragma once
 // Image classification datasets. A sample is an HWC uint8 image tensor (1 or 3 channels, RGB order)
 // and a class index; decoding happens in get(), so loaders can run it on worker threads.
+#include <attnzoo/datasets/image.h>
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -46,9 +48,6 @@ DatasetPtr open_image_folder(const std::string& root, const std::string& split, 
 /// What --dataset NAME / --data DIR resolve to: "fashion-mnist" (default), "mnist:DIR", "cifar10:DIR",
 /// "cifar100:DIR", or a folder (ImageFolder; a folder holding IDX or CIFAR files is detected).
 DatasetPtr open_dataset(const std::string& spec, const std::string& split, const std::string& class_map = "");
-
-/// Decodes an image file to HWC uint8 RGB (or 1-channel gray); throws naming the file when corrupt.
-at::Tensor read_image(const std::string& path);
 
 /// Writes a dataset as PNG class folders OUT/<split>/<class>/<index>.png (for the ImageFolder path).
 void export_image_folder(const Dataset& ds, const std::string& out_root, const std::string& split);
