@@ -3,13 +3,14 @@
 
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/modules/module_registry.h>
 
 #include <torch/torch.h>
 
 #include <iostream>
+#include <sstream>
 
 namespace attnzoo::cli {
 namespace {
@@ -34,6 +35,32 @@ at::Tensor pick_input(const checkpoint::SafetensorsFile& f, const std::string& p
   std::string names;
   for (const auto& item : f.tensors) names += (names.empty() ? "" : ", ") + item.key();
   throw UsageError("--input " + path + ": no tensor named 'x' and more than one tensor (" + names + ")");
+}
+
+std::string shape_text(const at::Tensor& t) {
+  std::ostringstream os;
+  os << t.sizes();
+  return os.str();
+}
+
+// A model takes a batch of images: [N >= 1, C, H, W]. Checked before the forward, so the error names the
+// file and the expected layout rather than whichever kernel would trip over it.
+void check_image_batch(const at::Tensor& x, const models::PretrainedCfg& pc, const std::string& path) {
+  const std::string expected = "expected [N, C, H, W] with N >= 1, e.g. [1, " + std::to_string(pc.input_size[0]) + ", " +
+                               std::to_string(pc.input_size[1]) + ", " + std::to_string(pc.input_size[2]) + "]";
+  if (x.dim() != 4 || x.size(0) < 1 || x.size(2) < 1 || x.size(3) < 1)
+    throw UsageError("--input " + path + ": tensor of shape " + shape_text(x) + ", " + expected);
+}
+
+// Runs `f`; a LibTorch error inside becomes one line naming the input file and its shape.
+template <class F>
+auto naming_input(const at::Tensor& x, const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    std::string why = e.what_without_backtrace();
+    throw std::runtime_error("--input " + path + " (shape " + shape_text(x) + "): " + why.substr(0, why.find('\n')));
+  }
 }
 
 int run_forward(const ForwardArgs& a) {
@@ -61,7 +88,7 @@ int run_forward(const ForwardArgs& a) {
       checkpoint::load_state_dict(*m.module, w.tensors, !a.non_strict, a.weights);
     }
     m.module->to(device);
-    auto ys = m.forward({x}, nlohmann::json::object());
+    auto ys = naming_input(x, a.input, [&] { return m.forward({x}, nlohmann::json::object()); });
     for (size_t i = 0; i < ys.size(); ++i) out.insert(ys.size() == 1 ? "y" : "y." + std::to_string(i), ys[i]);
   } else {
     auto model = a.model.build();
@@ -74,14 +101,18 @@ int run_forward(const ForwardArgs& a) {
       models::load_weights(*model, a.weights, lo);
     }
     model->to(device);
-    if (a.features) {
-      auto feats = model->forward_intermediates(x);
-      // The last stage output is what forward_features returns: reuse it for the logits.
-      out.insert("logits", model->forward_head(feats.back()));
-      for (size_t i = 0; i < feats.size(); ++i) out.insert("features." + std::to_string(i), feats[i]);
-    } else {
-      out.insert("logits", model->forward(x));
-    }
+    check_image_batch(x, model->pretrained_cfg(), a.input);
+    naming_input(x, a.input, [&] {
+      if (a.features) {
+        auto feats = model->forward_intermediates(x);
+        // The last stage output is what forward_features returns: reuse it for the logits.
+        out.insert("logits", model->forward_head(feats.back()));
+        for (size_t i = 0; i < feats.size(); ++i) out.insert("features." + std::to_string(i), feats[i]);
+      } else {
+        out.insert("logits", model->forward(x));
+      }
+      return 0;
+    });
   }
   checkpoint::TensorDict host;
   for (const auto& item : out) host.insert(item.key(), item.value().cpu());

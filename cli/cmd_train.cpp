@@ -1,7 +1,7 @@
 #include "commands.h"
 #include "default_recipe.h"
 
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/train/distributed.h>
 #include <attnzoo/train/lra.h>
 #include <attnzoo/train/trainer.h>
@@ -100,7 +100,7 @@ struct TrainArgs {
 };
 
 nlohmann::json parse_value(const std::string& raw, const std::string& flag) {
-  return models::yaml_to_json(raw, "--" + flag);
+  return yaml_to_json(raw, "--" + flag);
 }
 
 // Every given train flag as a JSON mapping (values parsed like YAML scalars), merged over the recipe.
@@ -119,7 +119,7 @@ nlohmann::json flags_json(const TrainArgs& a) {
       j[f.name] = arr;
     }
   }
-  if (!a.sets.empty()) j["model_args"] = models::apply_overrides(nlohmann::json::object(), a.sets);
+  if (!a.sets.empty()) j["model_args"] = apply_overrides(nlohmann::json::object(), a.sets);
   return j;
 }
 
@@ -160,14 +160,14 @@ int run_train(const TrainArgs& a) {
     }
     return launch_local_workers(a.nproc, argv);
   }
-  const nlohmann::json recipe = a.recipe.empty() ? nlohmann::json() : models::read_config_file(a.recipe);
+  const nlohmann::json recipe = a.recipe.empty() ? nlohmann::json() : read_config_file(a.recipe);
   if (a.opts.at("task")->count() || (recipe.is_object() && recipe.contains("task"))) return run_lra(a, recipe, env);
   for (const char* f : {"steps", "eval-every", "warmup-steps", "max-len", "max-eval", "opt-eps", "schedule"})
     if (a.opts.at(f)->count()) throw UsageError(std::string("--") + f + " applies to --task lra-* only");
   train::TrainConfig cfg;
   const bool use_default = a.recipe.empty() && !a.opts.at("model")->count();
   if (use_default) {
-    cfg.apply_json(models::yaml_to_json(kDefaultRecipe, kDefaultRecipeName), kDefaultRecipeName);
+    cfg.apply_json(yaml_to_json(kDefaultRecipe, kDefaultRecipeName), kDefaultRecipeName);
   } else if (!a.recipe.empty()) {
     if (recipe.empty()) throw UsageError(a.recipe + ": the recipe is empty (expected flag: value lines, e.g. model: van_b0)");
     cfg.apply_json(recipe, a.recipe);

@@ -2,7 +2,7 @@
 
 #include "commands.h"
 
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/models/registry.h>
 
 namespace attnzoo::cli {
@@ -19,8 +19,8 @@ void ModelArgs::add_to(CLI::App& cmd, bool positional_name) {
 
 nlohmann::json ModelArgs::overrides() const {
   nlohmann::json o = nlohmann::json::object();
-  if (!config.empty()) o = models::read_config_file(config);
-  return models::apply_overrides(o, sets);
+  if (!config.empty()) o = read_config_file(config);
+  return apply_overrides(o, sets);
 }
 
 models::ClassifierPtr ModelArgs::build() const {

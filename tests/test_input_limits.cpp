@@ -7,7 +7,7 @@
 #include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 
 #include <gtest/gtest.h>
 
@@ -76,23 +76,24 @@ TEST(InputLimits, PickleNestingIsBoundedBottomUp) {
   EXPECT_NE(unpickle_error(dicts).find("values on the stack"), std::string::npos);
 }
 
-TEST(InputLimits, PickleChainsBuiltTopDownAndCyclesAreReleasedWithoutRecursion) {
-  // Lists memoized first and linked top-down: every APPEND sees an empty child, so the depth count stays
-  // low; the value is still released (and its classes walked) without recursion.
+TEST(InputLimits, PickleValuesChangedAfterNestingAreRefused) {
+  // Lists memoized first and linked top-down (every APPEND sees an empty child, dodging the depth count),
+  // and a list appended to itself: both change a value already placed inside another, which Python's
+  // pickler never emits for torch.save data. Refused, so no value is ever cyclic or deeper than counted.
   const int n = 200000;
   std::string p = "\x80\x02";
   for (int i = 0; i < n; ++i) p += "]r" + u32le(static_cast<uint32_t>(i)) + "0";
   for (int i = 0; i + 1 < n; ++i) p += "j" + u32le(static_cast<uint32_t>(i)) + "j" + u32le(static_cast<uint32_t>(i + 1)) + "a0";
   p += "j" + u32le(0) + ".";
-  {
-    auto chain = checkpoint::unpickle(p, nullptr, "chain.pkl");
-    EXPECT_TRUE(chain->is(checkpoint::PyValue::Kind::List));
-    EXPECT_TRUE(checkpoint::object_classes(*chain).empty());
-    EXPECT_FALSE(chain->repr().empty());
-  }
-  auto cycle = checkpoint::unpickle("\x80\x02]r\x00\x00\x00\x00j\x00\x00\x00\x00" "a."s, nullptr, "cycle.pkl");
-  EXPECT_TRUE(checkpoint::object_classes(*cycle).empty());
-  cycle->items.clear();  // break the cycle so the test itself leaks nothing
+  EXPECT_EQ(unpickle_error(p), "x.pkl: cannot unpickle: a list is changed after being placed inside another value (a recursive structure?)");
+  EXPECT_EQ(unpickle_error("\x80\x02]r\x00\x00\x00\x00j\x00\x00\x00\x00" "a."s),
+            "x.pkl: cannot unpickle: a list is placed inside itself (a recursive structure?)");
+  // Shared (DAG) values stay fine: [x, x] with x = [1].
+  auto shared = checkpoint::unpickle("\x80\x02](K\x01" "e" "r\x00\x00\x00\x00" "0](j\x00\x00\x00\x00j\x00\x00\x00\x00" "e."s,
+                                     nullptr, "dag.pkl");
+  ASSERT_EQ(shared->items.size(), 2u);
+  EXPECT_EQ(shared->items[0], shared->items[1]);
+  EXPECT_EQ(shared->height, 2);
 }
 
 TEST(InputLimits, ZipEntriesThatInflateBeyondTheFileAreRefusedBeforeInflating) {
@@ -137,7 +138,7 @@ TEST(InputLimits, JsonNestingIsBounded) {
 }
 
 TEST(InputLimits, YamlAliasesCannotRecurseOrExplode) {
-  EXPECT_EQ(error_of([] { models::yaml_to_json("x: &a [*a]", "rec.yaml"); }),
+  EXPECT_EQ(error_of([] { yaml_to_json("x: &a [*a]", "rec.yaml"); }),
             "rec.yaml: nested deeper than 1000 levels (a recursive YAML alias?)");
   std::string laughs = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
   for (char c = 'b', prev = 'a'; c <= 'i'; prev = c++) {
@@ -145,16 +146,16 @@ TEST(InputLimits, YamlAliasesCannotRecurseOrExplode) {
     for (int k = 0; k < 9; ++k) laughs += std::string(k ? ", *" : "*") + prev;
     laughs += "]\n";
   }
-  EXPECT_EQ(error_of([&] { models::yaml_to_json(laughs, "laughs.yaml"); }),
+  EXPECT_EQ(error_of([&] { yaml_to_json(laughs, "laughs.yaml"); }),
             "laughs.yaml: the document expands to more than 1000000 values (nested YAML aliases?)");
-  EXPECT_EQ(error_of([] { models::yaml_to_json("x: " + repeat("[", 100000), "deep.yaml"); }),
+  EXPECT_EQ(error_of([] { yaml_to_json("x: " + repeat("[", 100000), "deep.yaml"); }),
             "deep.yaml: nested deeper than the YAML parser allows");
-  EXPECT_EQ(error_of([] { models::yaml_to_json("lr: 1e400\n", "r.yaml"); }),
+  EXPECT_EQ(error_of([] { yaml_to_json("lr: 1e400\n", "r.yaml"); }),
             "r.yaml: line 1: 1e400 is beyond the range of a 64-bit float");
-  EXPECT_EQ(error_of([] { models::yaml_to_json("a: 1\nmodel: \"\xc3\x28\"\n", "u.yaml"); }),
+  EXPECT_EQ(error_of([] { yaml_to_json("a: 1\nmodel: \"\xc3\x28\"\n", "u.yaml"); }),
             "u.yaml: line 2: not UTF-8 text (byte 13)");
   // Shared (non-recursive) aliases stay fine.
-  EXPECT_EQ(models::yaml_to_json("a: &x [1, 2]\nb: *x\n", "ok.yaml")["b"], nlohmann::json({1, 2}));
+  EXPECT_EQ(yaml_to_json("a: &x [1, 2]\nb: *x\n", "ok.yaml")["b"], nlohmann::json({1, 2}));
 }
 
 }  // namespace

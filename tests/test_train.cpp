@@ -3,7 +3,7 @@
 
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/lra_encoder.h>
 #include <attnzoo/train/amp.h>
@@ -287,7 +287,7 @@ TEST(Recipes, EveryShippedRecipeIsValid) {
   for (const auto& e : fs::recursive_directory_iterator(ATTNZOO_CONFIGS_DIR)) {
     if (e.path().extension() != ".yaml") continue;
     ++n;
-    const auto j = models::read_config_file(e.path().string());
+    const auto j = read_config_file(e.path().string());
     if (j.contains("task")) {  // a sequence (LRA) recipe
       train::LRATrainConfig c;
       ASSERT_NO_THROW(c.apply_json(j, e.path().string())) << e.path();

@@ -1,11 +1,6 @@
 #include "test_util.h"
 
-#include <attnzoo/models/registry.h>
-
 #include <ATen/ATen.h>
-
-#include <algorithm>
-#include <cctype>
 
 #include <array>
 #include <cstdio>
@@ -86,16 +81,6 @@ std::string official_file_stem(const nlohmann::json& spec) {
   std::string stem = slash == std::string::npos ? file : file.substr(slash + 1);
   const auto dot = stem.find('.');
   return dot == std::string::npos ? stem : stem.substr(0, dot);
-}
-
-std::string model_family_for(const std::string& folder, const nlohmann::json& spec) {
-  if (models::registry().find_family(folder)) return folder;
-  // One folder, several official files (agent/: agent_deit.py, agent_pvt.py, ...): the file names the family.
-  const std::string stem = official_file_stem(spec);
-  if (!stem.empty() && models::registry().find_family(stem)) return stem;
-  std::string family = spec.at("official").at("class").get<std::string>();
-  std::transform(family.begin(), family.end(), family.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return family;
 }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

@@ -175,12 +175,20 @@ class Machine {
     return make_int(static_cast<int64_t>(v));
   }
   // Containers record how deep they nest so that the machine refuses a file before it builds a value too
-  // deep for anything to walk. (Values linked top-down through the memo can escape this count; they are
-  // still released iteratively and every walk over them is iterative or depth-limited.)
-  void grow(PyValue& parent, const PyValue& child) {
+  // deep for anything to walk. Python's pickler completes a container before placing it inside another, so
+  // a value that is changed after being placed (possible only through the memo) can only be a recursive
+  // structure or a chain built top-down to dodge the depth count: both are refused, which keeps every
+  // value a finite tree-shaped DAG (no cycles to leak, heights exact).
+  void grow(PyValue& parent, PyValue& child) {
+    // A value that is not nested anywhere can be inside nothing, so the one cycle left to refuse is itself.
+    if (&parent == &child) fail("a " + parent.type_name() + " is placed inside itself (a recursive structure?)");
+    child.nested = true;
     if (child.height + 1 > parent.height) parent.height = child.height + 1;
     if (parent.height > kMaxNestingDepth)
       fail("values nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
+  void check_mutable(const PyValue& target) const {
+    if (target.nested) fail("a " + target.type_name() + " is changed after being placed inside another value (a recursive structure?)");
   }
   PyRef measured(PyRef v) {
     for (const auto& x : v->items) grow(*v, *x);
@@ -192,6 +200,7 @@ class Machine {
     return v;
   }
   void set_item(const PyRef& target, PyRef key, PyRef value) {
+    check_mutable(*target);
     grow(*target, *key);
     grow(*target, *value);
     if (target->kind == Kind::Dict) {
@@ -204,6 +213,7 @@ class Machine {
     }
   }
   void append(const PyRef& target, PyRef value) {
+    check_mutable(*target);
     grow(*target, *value);
     if (target->kind == Kind::List || target->kind == Kind::Set) {
       target->items.push_back(std::move(value));
@@ -596,6 +606,7 @@ bool Machine::make_object(uint8_t op) {
     }
     case 'b': {  // BUILD
       PyRef state = pop();
+      check_mutable(*top());
       grow(*top(), *state);
       build(top(), state);
       return true;

@@ -102,15 +102,23 @@ std::string LoadReport::describe(size_t limit) const {
   return s;
 }
 
+// A floating parameter loads from any floating precision (fp16/bf16 releases), never from an integer, bool or
+// complex tensor: that cast would hide a wrong file. Buffers convert freely (LibTorch's Module::to(dtype)
+// turns integer buffers such as num_batches_tracked into floats, so their dtype says nothing).
 LoadReport compare_state_dict(const torch::nn::Module& module, const TensorDict& weights) {
   LoadReport r;
   const TensorDict own = state_dict(module);
+  const auto parameters = module.named_parameters(/*recurse=*/true);
   for (const auto& item : own) {
     const at::Tensor* src = weights.find(item.key());
     if (!src) {
       r.missing.push_back(item.key());
     } else if (src->sizes() != item.value().sizes()) {
       r.mismatched.push_back(item.key() + ": checkpoint " + shape_str(*src) + " vs model " + shape_str(item.value()));
+    } else if (parameters.contains(item.key()) && at::isFloatingType(item.value().scalar_type()) &&
+               !at::isFloatingType(src->scalar_type())) {
+      r.mismatched.push_back(item.key() + ": checkpoint " + std::string(c10::toString(src->scalar_type())) + " vs model " +
+                             c10::toString(item.value().scalar_type()));
     }
   }
   for (const auto& item : weights)

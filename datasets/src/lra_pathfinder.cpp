@@ -3,6 +3,8 @@
 
 #include "lra_common.h"
 
+#include <attnzoo/core/diagnostics.h>
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -18,6 +20,9 @@ using namespace lra_detail;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Fields echoed in errors: a corrupt metadata line can be megabytes long.
+std::string shortened(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 77) + "..."; }
 
 class Pathfinder : public SequenceDataset {
  public:
@@ -65,6 +70,8 @@ SequenceDatasetPtr open_pathfinder(const std::string& root, bool skip_bad) {
     return ia != ib ? ia < ib : a < b;
   });
   std::vector<std::pair<std::string, int64_t>> items;
+  size_t skipped = 0;
+  std::string first_skipped;
   for (const auto& mf : files) {
     std::ifstream f(mf);
     std::string line;
@@ -81,15 +88,28 @@ SequenceDatasetPtr open_pathfinder(const std::string& root, bool skip_bad) {
       try {
         label = std::stoll(w[3]);
       } catch (const std::exception&) {
-        throw std::runtime_error(where(mf.string(), n) + ": label field '" + w[3] + "' is not an integer");
+        throw std::runtime_error(where(mf.string(), n) + ": label field '" + shortened(w[3]) + "' is not an integer");
       }
       if (label < 0 || label > 1) throw std::runtime_error(where(mf.string(), n) + ": label must be 0 or 1");
-      const std::string path = (fs::path(root) / w[0] / w[1]).string();
-      if (skip_bad && (!fs::exists(path) || fs::file_size(path) == 0)) continue;
+      const fs::path rel = (fs::path(w[0]) / w[1]).lexically_normal();
+      if (rel.is_absolute() || rel.empty() || *rel.begin() == "..")
+        throw std::runtime_error(where(mf.string(), n) + ": image path '" + shortened(rel.string()) +
+                                 "' leads outside the dataset folder " + root);
+      const std::string path = (fs::path(root) / rel).string();
+      std::error_code ec;
+      if (skip_bad && (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) == 0 || ec)) {
+        if (skipped++ == 0) first_skipped = where(mf.string(), n) + " (" + shortened(path) + ")";
+        continue;
+      }
       items.emplace_back(path, label);
     }
   }
-  if (items.empty()) throw std::runtime_error(root + ": no pathfinder samples in metadata/");
+  if (skipped)
+    warn(root + ": skipped " + std::to_string(skipped) + " metadata row(s) whose image is missing, empty or not a file; "
+         "first: " + first_skipped);
+  if (items.empty())
+    throw std::runtime_error(root + ": no usable pathfinder samples in metadata/" +
+                             (skipped ? " (all " + std::to_string(skipped) + " rows point at missing images)" : ""));
   const at::Tensor first = read_image(items.front().first);
   const int64_t len = first.size(0) * first.size(1);
   const size_t count = items.size();

@@ -5,6 +5,7 @@
 //   #include <attnzoo/core/arg_table.h>
 #include <attnzoo/core/allocator.h>
 #include <attnzoo/core/args.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/core/device.h>
 #include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
@@ -58,7 +59,6 @@
 #include <attnzoo/models/biformer_stl.h>
 #include <attnzoo/models/byobnet.h>
 #include <attnzoo/models/classifier.h>
-#include <attnzoo/models/config.h>
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
 #include <attnzoo/models/litv2.h>

@@ -97,6 +97,9 @@ Splits open_task(const LRATrainConfig& c) {
     throw std::invalid_argument("--task must be lra-listops, lra-text, lra-retrieval, lra-image or lra-pathfinder, got '" +
                                 c.task + "'");
   }
+  for (const auto& [name, split] : {std::pair{"train", s.train}, std::pair{"val", s.val}, std::pair{"test", s.test}})
+    if (split->size() == 0)
+      throw std::runtime_error(c.task + " " + c.data + ": the " + name + " split is empty (" + split->describe() + ")");
   return s;
 }
 

@@ -45,6 +45,7 @@ struct PyValue {
   PyRef state;                              // Object: the BUILD state (usually a Dict of attributes)
   at::Tensor tensor;                        // Tensor
   int height = 0;                           // levels of containers below this value (the unpickler bounds it)
+  bool nested = false;                      // placed inside another value; the unpickler then refuses to change it
 
   bool is(Kind k) const { return kind == k; }
   /// Dict entry (or Object attribute) under a string key; nullptr when absent.

@@ -6,8 +6,20 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 namespace attnzoo {
+
+template <typename T>
+struct is_integer_arg : std::bool_constant<std::is_integral_v<T> && !std::is_same_v<T, bool>> {};
+template <typename T>
+struct is_integer_arg<std::vector<T>> : is_integer_arg<T> {};
+
+/// Integer constructor arguments from files and --set: exact integers (1e300 or 2.5 are refused, never
+/// converted), |value| <= 1,048,576; sizes (dims, heads, kernel/window/patch sizes, ...) at least 1; and
+/// at most 1,000 blocks over all `depths`. Throws std::invalid_argument naming `owner` and the argument.
+void check_integer_arg(const std::string& owner, const std::string& key, const nlohmann::json& value);
 
 class ArgReader {
  public:
@@ -49,6 +61,7 @@ class ArgReader {
  private:
   template <typename T>
   T convert(const std::string& key) const {
+    if constexpr (is_integer_arg<T>::value) check_integer_arg(owner_, key, args_.at(key));
     try {
       return args_.at(key).get<T>();
     } catch (const nlohmann::json::exception&) {

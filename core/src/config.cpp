@@ -1,4 +1,4 @@
-#include <attnzoo/models/config.h>
+#include <attnzoo/core/config.h>
 
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
@@ -9,7 +9,7 @@
 #include <regex>
 #include <stdexcept>
 
-namespace attnzoo::models {
+namespace attnzoo {
 namespace {
 
 // YAML -> JSON with the bounds of input_limits.h: aliases make a YAML document a graph, so a recursive
@@ -133,4 +133,4 @@ nlohmann::json apply_overrides(nlohmann::json base, const std::vector<std::strin
   return base;
 }
 
-}  // namespace attnzoo::models
+}  // namespace attnzoo
