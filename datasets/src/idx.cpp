@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace attnzoo::datasets {
 
@@ -42,11 +43,11 @@ std::string read_idx_file(const std::string& path, size_t header_size, uint32_t 
   // Real IDX data compresses at most ~10:1; 1 GiB that would have to come from 100x less on disk is a bomb.
   if (payload > (uint64_t{1} << 30) && payload > 100 * on_disk)
     fail("header declares " + std::to_string(payload) + " bytes of data in a " + std::to_string(on_disk) + "-byte file");
-  out.resize(header_size + payload);
+  // Grown as data arrives (never sized from the header alone), so memory follows what the file holds.
+  std::vector<char> chunk(1 << 20);
   uint64_t done = 0;
   while (done < payload) {
-    const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(payload - done, 1u << 24));
-    const int n = gzread(f, out.data() + header_size + done, chunk);
+    const int n = gzread(f, chunk.data(), static_cast<unsigned>(std::min<uint64_t>(payload - done, chunk.size())));
     if (n < 0) {
       int err = 0;
       const char* msg = gzerror(f, &err);
@@ -55,6 +56,7 @@ std::string read_idx_file(const std::string& path, size_t header_size, uint32_t 
     if (n == 0)
       fail("size does not match its header (" + std::to_string(done) + " of " + std::to_string(payload) +
            " data bytes); truncated?");
+    out.append(chunk.data(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
   char extra;

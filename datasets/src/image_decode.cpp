@@ -68,7 +68,8 @@ ImageHeader webp_header(const std::string& b, const std::string& what) {
 }
 
 void check_size(const ImageHeader& h, const std::string& what) {
-  if (h.width <= 0 || h.height <= 0)
+  constexpr int64_t kMaxSide = 0x7FFFFFFF;  // PNG's limit; OpenCV's sizes are int
+  if (h.width <= 0 || h.height <= 0 || h.width > kMaxSide || h.height > kMaxSide)
     fail(what, "image header declares " + std::to_string(h.width) + "x" + std::to_string(h.height) + " pixels");
   const int64_t cap = max_image_pixels();
   if (cap > 0 && h.width * h.height > cap)

@@ -103,7 +103,7 @@ def main():
     put("idx", "seed-labels", b"\x01" + struct.pack(">II", 2049, 2) + b"\x00\x01")
     put("idx", "regression-declares-2gib", b"\x00" + struct.pack(">IIII", 2051, 2739, 28, 28000) + b"\x00" * 64)
     put("idx", "regression-excess-data", b"\x00" + struct.pack(">IIII", 2051, 2, 2, 2) + b"\x00" * 64)
-    put("idx", "regression-label-out-of-range", b"\x01" + struct.pack(">II", 2049, 2) + b"\x00\xff")
+    put("idx", "hostile-label-255", b"\x01" + struct.pack(">II", 2049, 2) + b"\x00\xff")
 
     # ListOps TSV
     put("listops", "seed", "Source\tTarget\n( ( [MAX 2 9 ) 3 )\t9\n( ( [MIN 4 ( [SM 1 2 ) ) 0 )\t0\n")
