@@ -2,6 +2,7 @@
 // line naming the file, and the libpng decoder gives exactly what OpenCV's IMREAD_UNCHANGED path gave.
 #include "test_util.h"
 
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/input_limits.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>
@@ -18,15 +19,7 @@ using namespace attnzoo;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 std::string be32(uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; }
 
@@ -56,6 +49,42 @@ TEST(ImageInput, PngDecodesAsOpenCVDid) {
     ASSERT_EQ(ours.sizes(), ref.sizes()) << "type " << type;
     EXPECT_TRUE(ours.equal(ref)) << "type " << type;
   }
+}
+
+TEST(ImageInput, JpegDecodesAsOpenCVDid) {
+  cv::RNG rng(3);
+  for (int type : {CV_8UC1, CV_8UC3}) {
+    cv::Mat m(21, 34, type);
+    rng.fill(m, cv::RNG::UNIFORM, 0, 256);
+    cv::GaussianBlur(m, m, cv::Size(5, 5), 1.5);  // photo-like content: chroma subsampling matters
+    std::vector<uchar> jpg;
+    ASSERT_TRUE(cv::imencode(".jpg", m, jpg, {cv::IMWRITE_JPEG_QUALITY, 85}));
+    const at::Tensor ours = datasets::decode_image(std::string(jpg.begin(), jpg.end()), "t.jpg");
+    const at::Tensor ref = opencv_reference(jpg);
+    ASSERT_EQ(ours.sizes(), ref.sizes()) << "type " << type;
+    EXPECT_TRUE(ours.equal(ref)) << "type " << type;
+  }
+}
+
+TEST(ImageInput, CorruptJpegIsOneWarningOrOneError) {
+  cv::Mat m(64, 64, CV_8UC3);
+  cv::randu(m, 0, 256);
+  std::vector<uchar> jpg;
+  ASSERT_TRUE(cv::imencode(".jpg", m, jpg));
+  const std::string whole(jpg.begin(), jpg.end());
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(error_of([&] { datasets::decode_image(whole.substr(0, whole.size() - 600), "cut.jpg"); }),
+            "cut.jpg: cannot decode JPEG: truncated file");
+  std::string damaged = whole;
+  for (size_t i = damaged.size() - 900; i < damaged.size() - 870; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x55);
+  std::vector<std::string> warnings;
+  auto previous = set_warning_sink([&](const std::string& l) { warnings.push_back(l); });
+  const at::Tensor t = datasets::decode_image(damaged, "bad.jpg");
+  set_warning_sink(previous);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "libjpeg must not print";
+  EXPECT_EQ(t.sizes(), (std::vector<int64_t>{64, 64, 3}));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].rfind("bad.jpg: corrupt JPEG data, decoded anyway (", 0), 0u) << warnings[0];
 }
 
 TEST(ImageInput, SizesAreCheckedBeforeDecoding) {

@@ -19,15 +19,7 @@ using namespace std::string_literals;  // pickle programs hold NUL bytes
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 std::string repeat(const std::string& s, size_t n) {
   std::string out;

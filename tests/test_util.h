@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -28,5 +29,16 @@ std::string model_family_for(const std::string& folder, const nlohmann::json& sp
 std::string official_file_stem(const nlohmann::json& spec);
 /// max |a - b|
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+
+/// The message of the std::exception `f` throws, or "(no error)".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 }  // namespace attnzoo::test

@@ -1,7 +1,9 @@
-// Image decoding: our own header parsing decides whether an image may be decoded at all; PNG goes through
-// libpng with silent error handlers (OpenCV's would print "libpng error:" lines), the rest through OpenCV.
+// Image decoding: our own header parsing decides whether an image may be decoded at all; PNG and JPEG go
+// through libpng / libjpeg with handlers that collect their messages (OpenCV's print "libpng error:" and
+// "Corrupt JPEG data:" lines without the file name), BMP and WebP through OpenCV.
 #include <attnzoo/datasets/image.h>
 
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
 
@@ -10,6 +12,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <png.h>
+// jpeglib.h needs size_t and FILE declared first.
+#include <cstdio>
+#include <jpeglib.h>
+#include <jerror.h>
 
 #include <atomic>
 #include <csetjmp>
@@ -136,6 +142,77 @@ at::Tensor decode_png(const std::string& bytes, const ImageHeader& h, const std:
   return rgba.view({-1}).narrow(0, 0, h.height * h.width * channels).view({h.height, h.width, channels}).clone();
 }
 
+struct JpegErrors {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = {0};
+  char first_warning[JMSG_LENGTH_MAX] = {0};
+  int warnings = 0;
+  bool truncated = false;
+};
+
+void jpeg_on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrors*>(cinfo->err);
+  cinfo->err->format_message(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+// libjpeg would print warnings ("Corrupt JPEG data: ...") to stderr; keep them for one warning line.
+void jpeg_on_message(j_common_ptr cinfo, int level) {
+  auto* err = reinterpret_cast<JpegErrors*>(cinfo->err);
+  if (level >= 0) return;  // trace messages
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
+  if (err->warnings++ == 0) cinfo->err->format_message(cinfo, err->first_warning);
+}
+
+// libjpeg (the library OpenCV's decoder uses, with the same defaults: islow DCT, fancy upsampling), gray
+// kept 1-channel, colour as RGB. Truncated data is an error (as in Pillow); other corrupt data decodes with
+// one warning line naming the file. CMYK/YCCK files go to OpenCV, which converts them. No objects with
+// destructors live across the setjmp.
+at::Tensor decode_with_opencv(const std::string& bytes, const std::string& what);
+
+at::Tensor decode_jpeg(const std::string& bytes, const ImageHeader& h, const std::string& what) {
+  jpeg_decompress_struct cinfo;
+  JpegErrors err;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = jpeg_on_error;
+  err.pub.emit_message = jpeg_on_message;
+  at::Tensor pixels = at::empty({h.height, h.width, 3}, at::kByte);  // the widest output; narrowed below
+  int channels = 0;
+  if (setjmp(err.jump) == 0) {
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+      channels = -2;
+    } else {
+      cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+      jpeg_start_decompress(&cinfo);
+      channels = cinfo.output_components;
+      if (cinfo.output_width != h.width || cinfo.output_height != h.height || (channels != 1 && channels != 3)) {
+        std::snprintf(err.message, sizeof err.message, "unexpected layout %ux%ux%d", cinfo.output_width,
+                      cinfo.output_height, channels);
+        std::longjmp(err.jump, 1);
+      }
+      auto* base = pixels.data_ptr<uint8_t>();
+      while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = base + static_cast<int64_t>(cinfo.output_scanline) * h.width * channels;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+      }
+      jpeg_finish_decompress(&cinfo);
+    }
+  } else {
+    channels = -1;
+  }
+  jpeg_destroy_decompress(&cinfo);
+  if (channels == -2) return decode_with_opencv(bytes, what);
+  if (channels < 0) fail(what, std::string("cannot decode JPEG: ") + err.message);
+  if (err.truncated) fail(what, "cannot decode JPEG: truncated file");
+  if (err.warnings)
+    warn(what + ": corrupt JPEG data, decoded anyway (" + err.first_warning +
+         (err.warnings > 1 ? "; " + std::to_string(err.warnings - 1) + " more" : std::string()) + ")");
+  return pixels.view({-1}).narrow(0, 0, h.height * h.width * channels).view({h.height, h.width, channels}).clone();
+}
+
 at::Tensor decode_with_opencv(const std::string& bytes, const std::string& what) {
   cv::Mat img;
   try {
@@ -183,6 +260,7 @@ at::Tensor decode_image(const std::string& bytes, const std::string& what) {
   const ImageHeader h = read_image_header(bytes, what);
   check_size(h, what);
   if (h.format == ImageFormat::Png) return decode_png(bytes, h, what);
+  if (h.format == ImageFormat::Jpeg) return decode_jpeg(bytes, h, what);
   at::Tensor t = decode_with_opencv(bytes, what);
   if (t.size(0) != h.height || t.size(1) != h.width)
     fail(what, "decoded size " + std::to_string(t.size(1)) + "x" + std::to_string(t.size(0)) +

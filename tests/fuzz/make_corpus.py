@@ -6,6 +6,8 @@ regression-*: the hostile inputs of issue #19 (shrunk where the size itself did 
               2000 deep hits the same limit as 100,000), each of which must be refused with one line.
 hostile-*:    inputs that must neither crash nor blow up, but may be accepted.
 Run with Debian's /usr/bin/python3 (python3-torch) from the repository root; the files are committed.
+image/seed.jpg and image/hostile-corrupt.jpg (a 32x32 JPEG from OpenCV's cv::imencode, and the same with 30
+bytes of its scan flipped) are kept as they are: Debian's Python has no JPEG encoder.
 """
 import io, json, os, pickle, struct, zipfile, zlib
 
