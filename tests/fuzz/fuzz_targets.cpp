@@ -3,12 +3,15 @@
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/core/args.h>
 #include <attnzoo/core/config.h>
 #include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/input_limits.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>
 #include <attnzoo/datasets/lra.h>
+#include <attnzoo/train/lra.h>
+#include <attnzoo/train/trainer.h>
 
 #include <ATen/ATen.h>
 
@@ -91,9 +94,32 @@ void pathfinder(const std::string& bytes) {
   for (size_t i = 0; i < ds->size() && i < 4; ++i) ds->get(i);
 }
 
+// A document as a recipe of both trainers and as model arguments: every value conversion (where an
+// out-of-range float-to-integer cast would be undefined behaviour) runs under UBSan in the fuzz build.
+void use_as_recipe_and_model_args(const nlohmann::json& doc) {
+  if (!doc.is_object()) return;
+  try {
+    train::TrainConfig().apply_json(doc, "fuzz.yaml");
+  } catch (const std::invalid_argument&) {
+  }
+  try {
+    train::LRATrainConfig lra;
+    lra.apply_json(doc, "fuzz.yaml");
+    lra.validate();
+  } catch (const std::invalid_argument&) {
+  }
+  ArgReader args(doc, "fuzz");
+  args.get<std::vector<int64_t>>("depths", {});
+  args.get<int64_t>("num_classes", 0);
+  args.get<int>("embed_dim", 1);
+  args.get<double>("drop_path_rate", 0.0);
+  args.get<std::string>("norm_layer", "");
+}
+
 void config(const std::string& bytes) {
   const nlohmann::json y = yaml_to_json(bytes, "fuzz.yaml");
   y.dump();
+  use_as_recipe_and_model_args(y);
   const nlohmann::json j = parse_json(bytes, "fuzz.json");
   j.dump();
   if (y.is_object()) apply_overrides(y, {"a.b=[1, 2]"});

@@ -7,7 +7,9 @@ regression-*: the hostile inputs of issue #19 (shrunk where the size itself did 
 hostile-*:    inputs that must neither crash nor blow up, but may be accepted.
 Run with Debian's /usr/bin/python3 (python3-torch) from the repository root; the files are committed.
 image/seed.jpg and image/hostile-corrupt.jpg (a 32x32 JPEG from OpenCV's cv::imencode, and the same with 30
-bytes of its scan flipped) are kept as they are: Debian's Python has no JPEG encoder.
+bytes of its scan flipped) are kept as they are: Debian's Python has no JPEG encoder; so are inputs the fuzzer
+found (config/regression-laughs-variant.yaml: a mutated billion-laughs that took 5 s under the sanitizers
+when the expansion cap was 1,000,000 values).
 """
 import io, json, os, pickle, struct, zipfile, zlib
 
@@ -133,6 +135,8 @@ def main():
     put("config", "regression-deep.yaml", "x: " + "[" * 3000 + "]" * 3000 + "\n")
     put("config", "regression-big-float.yaml", "lr: 1e400\n")
     put("config", "regression-invalid-utf8.yaml", b"model: \"\xff\"\n")
+    put("config", "regression-num-classes-1e300.yaml", "num_classes: 1e300\nepochs: 1e20\nworkers: 100000\n")
+    put("config", "hostile-model-args.yaml", "depths: [1e300, 2.5, -1]\nnum_classes: -9.3e18\nembed_dim: 3e9\n")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ inline constexpr int kMaxNestingDepth = 1000;
 
 /// Values a YAML document may expand to once its aliases are resolved ("billion laughs" guard). The
 /// largest recipe or model config is a few hundred values.
-inline constexpr std::size_t kMaxDocumentValues = 1'000'000;
+inline constexpr std::size_t kMaxDocumentValues = 100'000;
 
 /// Pixels one decoded image may have unless --max-image-pixels says otherwise: Pillow's default
 /// (Image.MAX_IMAGE_PIXELS = 89,478,485, about a quarter gigapixel of RGB at 3 bytes each).
