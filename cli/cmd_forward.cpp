@@ -3,6 +3,7 @@
 
 #include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/config.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/modules/module_registry.h>
@@ -58,8 +59,7 @@ auto naming_input(const at::Tensor& x, const std::string& path, F&& f) {
   try {
     return f();
   } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    throw std::runtime_error("--input " + path + " (shape " + shape_text(x) + "): " + why.substr(0, why.find('\n')));
+    throw std::runtime_error("--input " + path + " (shape " + shape_text(x) + "): " + first_line_of(e.what_without_backtrace()));
   }
 }
 

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <attnzoo/core/allocator.h>
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/input_limits.h>
 #include <attnzoo/datasets/image.h>
 #include <attnzoo/modules/fast_kernels.h>
@@ -67,11 +68,8 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "attnzoo: " << e.what() << "\n";
     return 2;
-  } catch (const c10::Error& e) {  // LibTorch's messages run to many lines (dispatcher dumps): keep the first
-    std::string first = e.what_without_backtrace();
-    first = first.substr(0, first.find('\n'));
-    first = first.substr(0, first.find("  (Could this error message be improved?"));
-    std::cerr << "attnzoo: " << first << "\n";
+  } catch (const c10::Error& e) {
+    std::cerr << "attnzoo: " << attnzoo::first_line_of(e.what_without_backtrace()) << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "attnzoo: " << e.what() << "\n";

@@ -2,6 +2,7 @@
 
 #include "zip_limits.h"
 
+#include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
 
@@ -807,10 +808,7 @@ PyRef load_pth(const std::string& path) {
     };
     return unpickle(program, loader, path);
   } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    const auto boilerplate = why.find("  (Could this error message be improved?");
-    if (boilerplate != std::string::npos) why.resize(boilerplate);
-    throw std::runtime_error(path + ": corrupt torch.save archive: " + why);
+    throw std::runtime_error(path + ": corrupt torch.save archive: " + first_line_of(e.what_without_backtrace()));
   }
 }
 

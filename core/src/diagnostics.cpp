@@ -24,6 +24,11 @@ void warn(const std::string& line) {
   std::fprintf(stderr, "attnzoo: warning: %s\n", line.c_str());
 }
 
+std::string first_line_of(const std::string& torch_message) {
+  std::string line = torch_message.substr(0, torch_message.find('\n'));
+  return line.substr(0, line.find("  (Could this error message be improved?"));
+}
+
 WarningSink set_warning_sink(WarningSink sink) {
   std::lock_guard<std::mutex> lock(sink_mutex());
   WarningSink previous = std::move(current_sink());

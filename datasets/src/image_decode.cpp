@@ -268,14 +268,6 @@ at::Tensor decode_image(const std::string& bytes, const std::string& what) {
   return t;
 }
 
-at::Tensor read_image(const std::string& path) {
-  std::string bytes;
-  try {
-    bytes = read_file_bytes(path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(e.what());
-  }
-  return decode_image(bytes, path);
-}
+at::Tensor read_image(const std::string& path) { return decode_image(read_file_bytes(path), path); }
 
 }  // namespace attnzoo::datasets
