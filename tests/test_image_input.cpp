@@ -101,6 +101,11 @@ TEST(ImageInput, SizesAreCheckedBeforeDecoding) {
   bmp[22] = bmp[23] = bmp[24] = 0x7f;
   EXPECT_NE(error_of([&] { datasets::decode_image(bmp, "big.bmp"); }).find("exceeds the limit"), std::string::npos);
   EXPECT_EQ(error_of([] { datasets::decode_image("GIF89a...", "x.gif"); }), "x.gif: not a PNG, JPEG, BMP or WebP image");
+  // Within the pixel cap but far more rows than the file can hold even at deflate's best ratio (found by the
+  // fuzzer: 1x83,886,083 RGBA pixels in 186 bytes took over 1 GB to fail).
+  EXPECT_EQ(error_of([] { datasets::decode_image(png_header(1, 83886083), "tall.png"); })
+                .rfind("tall.png: truncated PNG: its 1x83886083 pixels cannot fit in ", 0),
+            0u);
 
   datasets::set_max_image_pixels(100);
   EXPECT_NE(error_of([] { datasets::decode_image(png_header(11, 10), "p.png"); }).find("exceeds the limit of 100"),
@@ -137,6 +142,14 @@ TEST(ImageInput, IdxCountsAreCheckedWhileReading) {
   // Declares 2 GiB of pixels in a 20-byte file: refused before reading.
   write_bytes(dir / "train-images-idx3-ubyte", be32(2051) + be32(2739) + be32(28) + be32(28000) + std::string(4, '\0'));
   EXPECT_NE(error_of([&] { datasets::open_idx(dir.string(), "train"); }).find("bytes of data in a 20-byte file"),
+            std::string::npos);
+  // A zero dimension (found by the fuzzer: it reached memcpy with a null destination), and counts whose
+  // product overflows 64 bits (2^16 * 2^24 * 2^24 = 2^64 would wrap to 0 bytes).
+  write_bytes(dir / "train-images-idx3-ubyte", be32(2051) + be32(2) + be32(2) + be32(0));
+  EXPECT_NE(error_of([&] { datasets::open_idx(dir.string(), "train"); }).find("train-images-idx3-ubyte: header declares a zero image dimension"),
+            std::string::npos);
+  write_bytes(dir / "train-images-idx3-ubyte", be32(2051) + be32(1u << 16) + be32(1u << 24) + be32(1u << 24));
+  EXPECT_NE(error_of([&] { datasets::open_idx(dir.string(), "train"); }).find("header declares more data than any file can hold"),
             std::string::npos);
   // Truncated.
   write_bytes(dir / "train-images-idx3-ubyte", be32(2051) + be32(2) + be32(2) + be32(2) + std::string(5, '\0'));

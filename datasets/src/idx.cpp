@@ -37,8 +37,15 @@ std::string read_idx_file(const std::string& path, size_t header_size, uint32_t 
   };
   if (gzread(f, out.data(), static_cast<unsigned>(header_size)) != static_cast<int>(header_size) || be32(out, 0) != magic)
     fail(std::string("not an IDX ") + kind + " file (magic)");
+  // Each count is at most 2^32, so three of them can overflow 64 bits: checked product, and a zero
+  // dimension is refused here (an image of 0 pixels has no data to point at).
   uint64_t payload = be32(out, 4);
-  for (size_t off = 8; off < header_size; off += 4) payload *= be32(out, off);
+  for (size_t off = 8; off < header_size; off += 4) {
+    const uint64_t dim = be32(out, off);
+    if (dim == 0) fail("header declares a zero image dimension");
+    if (payload > (uint64_t{1} << 62) / dim) fail("header declares more data than any file can hold");
+    payload *= dim;
+  }
   const uint64_t on_disk = std::filesystem::file_size(path);
   // Real IDX data compresses at most ~10:1; 1 GiB that would have to come from 100x less on disk is a bomb.
   if (payload > (uint64_t{1} << 30) && payload > 100 * on_disk)

@@ -18,6 +18,7 @@
 #include <jerror.h>
 
 #include <atomic>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <stdexcept>
@@ -107,6 +108,13 @@ void png_ignore_warning(png_structp, png_const_charp) {}
 // low bit depths expanded, 16-bit scaled to 8 (round(x / 257)), gray kept 1-channel, alpha dropped.
 // No objects with destructors live across the setjmp (libpng reports errors by longjmp).
 at::Tensor decode_png(const std::string& bytes, const ImageHeader& h, const std::string& what) {
+  // Every row holds a filter byte and at least one bit per pixel, and deflate shrinks data at most 1032:1:
+  // a file too small to hold the rows its header declares is truncated, whatever it claims (refused before
+  // allocating the image; a 186-byte file declaring 1x83,886,083 RGBA pixels would have taken 1 GB).
+  const double min_data = static_cast<double>(h.height) * (1.0 + std::ceil(static_cast<double>(h.width) / 8.0));
+  if (static_cast<double>(bytes.size()) * 1032.0 < min_data)
+    fail(what, "truncated PNG: its " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                   " pixels cannot fit in " + std::to_string(bytes.size()) + " bytes");
   PngSource src{&bytes, 0, {0}};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_record_error, png_ignore_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -115,7 +123,6 @@ at::Tensor decode_png(const std::string& bytes, const ImageHeader& h, const std:
     fail(what, "out of memory for the PNG decoder");
   }
   at::Tensor rgba = at::empty({h.height, h.width, 4}, at::kByte);  // the widest output; narrowed below
-  std::vector<png_bytep> rows(static_cast<size_t>(h.height));
   int channels = 0;
   if (setjmp(png_jmpbuf(png)) == 0) {
     png_set_read_fn(png, &src, png_read_from);
@@ -124,15 +131,17 @@ at::Tensor decode_png(const std::string& bytes, const ImageHeader& h, const std:
     png_set_expand(png);
     png_set_scale_16(png);
     png_set_strip_alpha(png);
-    png_set_interlace_handling(png);
+    const int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
     channels = png_get_channels(png, info);
     if (png_get_image_width(png, info) != h.width || png_get_image_height(png, info) != h.height || channels < 1 ||
         channels > 3 || png_get_rowbytes(png, info) != static_cast<size_t>(h.width * channels))
       png_error(png, "unexpected layout after expansion");
+    // Row by row into the image (each interlace pass refines rows in place), so no row-pointer table
+    // (8 bytes per row) is needed.
     auto* base = rgba.data_ptr<uint8_t>();
-    for (int64_t y = 0; y < h.height; ++y) rows[static_cast<size_t>(y)] = base + y * h.width * channels;
-    png_read_image(png, rows.data());
+    for (int pass = 0; pass < passes; ++pass)
+      for (int64_t y = 0; y < h.height; ++y) png_read_row(png, base + y * h.width * channels, nullptr);
     png_read_end(png, nullptr);
   } else {
     channels = -1;

@@ -9,7 +9,8 @@ Run with Debian's /usr/bin/python3 (python3-torch) from the repository root; the
 image/seed.jpg and image/hostile-corrupt.jpg (a 32x32 JPEG from OpenCV's cv::imencode, and the same with 30
 bytes of its scan flipped) are kept as they are: Debian's Python has no JPEG encoder; so are inputs the fuzzer
 found (config/regression-laughs-variant.yaml: a mutated billion-laughs that took 5 s under the sanitizers
-when the expansion cap was 1,000,000 values).
+when the expansion cap was 1,000,000 values; image/regression-png-tall-oom.png: 186 bytes declaring 1x83,886,083
+RGBA pixels, within the pixel cap, whose decode took over 1 GB).
 """
 import io, json, os, pickle, struct, zipfile, zlib
 
@@ -43,7 +44,10 @@ def pth_zip(entries, compression=zipfile.ZIP_STORED):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=compression) as z:
         for name, data in entries:
-            z.writestr("archive/" + name, data)
+            # A fixed timestamp keeps the committed files byte-identical when regenerated.
+            info = zipfile.ZipInfo("archive/" + name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            z.writestr(info, data)
     return buf.getvalue()
 
 
@@ -107,6 +111,8 @@ def main():
     put("idx", "seed-labels", b"\x01" + struct.pack(">II", 2049, 2) + b"\x00\x01")
     put("idx", "regression-declares-2gib", b"\x00" + struct.pack(">IIII", 2051, 2739, 28, 28000) + b"\x00" * 64)
     put("idx", "regression-excess-data", b"\x00" + struct.pack(">IIII", 2051, 2, 2, 2) + b"\x00" * 64)
+    # Found by the fuzzer in CI: a zero image dimension reached memcpy with a null destination.
+    put("idx", "regression-zero-width", b"\x00" + struct.pack(">IIII", 2051, 2, 2, 0))
     put("idx", "hostile-label-255", b"\x01" + struct.pack(">II", 2049, 2) + b"\x00\xff")
 
     # ListOps TSV
