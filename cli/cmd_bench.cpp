@@ -4,6 +4,7 @@
 #include <attnzoo/eval/bench.h>
 #include <attnzoo/eval/gemm_peak.h>
 #include <attnzoo/eval/profile.h>
+#include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 
 #include <ATen/Parallel.h>
@@ -46,8 +47,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<eval::BenchOptions>();
   auto json = std::make_shared<bool>(false);
   auto prof = std::make_shared<ProfileArgs>();
+  auto pretrained = std::make_shared<PretrainedArgs>();
   o->img_size = -1;
   m->add_to(*cmd);
+  pretrained->add_to(*cmd);
   cmd->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--img-size", o->img_size, "input resolution (default: pretrained config)");
   cmd->add_flag("--train", o->train, "time forward + backward + update instead of inference");
@@ -62,9 +65,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--profile-top", prof->top, "ops shown in the --profile table (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_flag_function("--no-peak", [o](int64_t) { o->compare_to_peak = false; }, "skip the GEMM peak probe (no share of peak)");
   cmd->add_flag("--refresh-peak", prof->refresh_peak, "measure the GEMM peak again instead of using the cached value");
-  cmd->callback([&action, m, o, json, prof] {
-    action = [m, o, json, prof] {
+  cmd->callback([&action, m, o, json, prof, pretrained] {
+    action = [m, o, json, prof, pretrained] {
       auto model = m->build();
+      if (pretrained->pretrained) models::load_weights(*model, pretrained->resolve(m->name));
       eval::BenchOptions opts = *o;
       if (opts.img_size <= 0) opts.img_size = model->pretrained_cfg().input_size[1];
       opts.in_chans = models::registry().resolve_args(m->name, m->overrides()).value("in_chans", int64_t{3});

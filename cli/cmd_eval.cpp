@@ -2,15 +2,18 @@
 #include "model_args.h"
 
 #include <attnzoo/checkpoint/run_checkpoint.h>
+#include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/eval/load.h>
+#include <attnzoo/models/features.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/train/lra.h>
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +24,7 @@ namespace {
 
 struct EvalArgs {
   ModelArgs model;
+  PretrainedArgs pretrained;
   std::string checkpoint, checkpoint_key, dataset, split, class_map, interpolation, device = "cpu";
   std::string results_csv;
   int64_t batch_size = 128, img_size = -1, num_classes = -1, in_chans = -1;
@@ -30,6 +34,7 @@ struct EvalArgs {
   bool json = false;
   std::vector<std::string> images;
   int topk = 5;
+  std::string layer = "pre_logits", output;  // extract
 };
 
 // The model and its eval transform, from the flags and an attnzoo checkpoint's record.
@@ -60,6 +65,7 @@ void add_common(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--config", a.model.config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
   cmd->add_option("--set", a.model.sets, "override one constructor argument: key=value")->take_all();
   cmd->add_option("--checkpoint", a.checkpoint, "weights: attnzoo checkpoint, safetensors or official .pth")->check(CLI::ExistingFile);
+  a.pretrained.add_to(*cmd, "--checkpoint");
   cmd->add_option("--checkpoint-key", a.checkpoint_key, "entry of the checkpoint dict holding the weights");
   cmd->add_option("--num-classes", a.num_classes, "classifier outputs");
   cmd->add_option("--in-chans", a.in_chans, "input channels");
@@ -94,7 +100,15 @@ bool is_lra_checkpoint(const std::string& path) {
   return checkpoint::RunCheckpoint::peek(path, checkpoint::kLraRun).is_object();
 }
 
-int run_eval(const EvalArgs& a) {
+// --pretrained resolved to the file it names: from here on it is a --checkpoint like any other.
+EvalArgs resolve_pretrained(EvalArgs a) {
+  if (a.pretrained.pretrained) a.checkpoint = a.pretrained.resolve(a.model.name);
+  a.pretrained.pretrained = false;
+  return a;
+}
+
+int run_eval(const EvalArgs& args) {
+  const EvalArgs a = resolve_pretrained(args);
   if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
   const std::string split = a.split.empty() ? "test" : a.split;
   const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
@@ -137,7 +151,8 @@ int run_eval(const EvalArgs& a) {
   return 0;
 }
 
-int run_predict(const EvalArgs& a) {
+int run_predict(const EvalArgs& args) {
+  const EvalArgs a = resolve_pretrained(args);
   eval::EvalModel p = prepare(a, -1);
   datasets::Transform tf(p.transform, false);
   torch::NoGradGuard ng;
@@ -159,6 +174,78 @@ int run_predict(const EvalArgs& a) {
     all.push_back({{"image", path}, {"top", preds}});
   }
   if (a.json) std::cout << all.dump(1) << "\n";
+  return 0;
+}
+
+// One row per image of `layer`: "pre_logits" (pooled features before the classifier), "logits", or
+// "stage<N>" (stage N's map, averaged over its positions; N < 0 counts from the last stage).
+at::Tensor layer_rows(models::ClassifierImpl& model, const at::Tensor& x, const std::string& layer) {
+  if (layer == "pre_logits") return model.forward_head(model.forward_features(x), /*pre_logits=*/true);
+  if (layer == "logits") return model.forward(x);
+  const int64_t stage = std::stoll(layer.substr(5));
+  const auto maps = models::forward_intermediates(model, x, models::IntermediatesOptions().indices({stage}));
+  return maps[0].mean({2, 3});
+}
+
+void check_layer(const std::string& layer, int64_t stages) {
+  if (layer == "pre_logits" || layer == "logits") return;
+  const bool stage_form = layer.rfind("stage", 0) == 0 && layer.size() > 5 &&
+                          layer.find_first_not_of("-0123456789", 5) == std::string::npos;
+  try {
+    if (stage_form) {
+      models::feature_take_indices(stages, {std::stoll(layer.substr(5))});
+      return;
+    }
+  } catch (const std::exception& e) {
+    throw UsageError("--layer " + layer + ": " + e.what());
+  }
+  throw UsageError("--layer " + layer + ": expected pre_logits, logits or stage<N> (0.." + std::to_string(stages - 1) + ")");
+}
+
+int run_extract(const EvalArgs& args) {
+  const EvalArgs a = resolve_pretrained(args);
+  const std::string split = a.split.empty() ? "test" : a.split;
+  const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
+  datasets::DatasetPtr ds;
+  try {
+    ds = datasets::open_dataset(dataset, split, a.class_map);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--data ") + dataset + ": " + e.what());
+  }
+  eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
+  check_layer(a.layer, static_cast<int64_t>(p.model->feature_info().size()));
+  datasets::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.workers = a.workers;
+  datasets::Loader loader(ds, datasets::Transform(p.transform, false), lo);
+  loader.start_epoch(0);
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> rows, labels;
+  int64_t done = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  while (auto batch = loader.next()) {
+    rows.push_back(layer_rows(*p.model, batch->images.to(at::Device(a.device)), a.layer).to(at::kCPU, at::kFloat));
+    labels.push_back(batch->labels);
+    done += batch->images.size(0);
+    std::fprintf(stderr, "\rextract: %ld / %zu images, %.0f img/s", long(done), ds->size(), done / std::max(seconds(), 1e-9));
+  }
+  std::fprintf(stderr, "\n");
+  checkpoint::TensorDict out;
+  out.insert("features", at::cat(rows));
+  out.insert("labels", at::cat(labels));
+  nlohmann::json files = nlohmann::json::array();
+  for (size_t i = 0; i < ds->size(); ++i) files.push_back(ds->item_name(i));
+  checkpoint::write_safetensors(a.output, out,
+                                {{"model", p.name},
+                                 {"layer", a.layer},
+                                 {"data", ds->describe()},
+                                 {"classes", nlohmann::json(ds->classes()).dump()},
+                                 {"files", files.dump()}});
+  std::printf("wrote %s: features [%ld, %ld] (%s of %s), labels, files (%.1f s)\n", a.output.c_str(),
+              long(out["features"].size(0)), long(out["features"].size(1)), a.layer.c_str(), p.name.c_str(), seconds());
   return 0;
 }
 
@@ -184,6 +271,18 @@ void add_eval_commands(CLI::App& app, Action& action) {
   pr->add_option("--topk", b->topk, "classes to show")->check(CLI::PositiveNumber);
   pr->add_flag("--json", b->json, "machine-readable output");
   pr->callback([&action, b] { action = [b] { return run_predict(*b); }; });
+
+  auto* ex = app.add_subcommand("extract", "one feature row per image of a dataset (linear probes, retrieval) into safetensors");
+  auto c = std::make_shared<EvalArgs>();
+  add_common(ex, *c);
+  ex->add_option("--data,--dataset", c->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder");
+  ex->add_option("--split", c->split, "split to read (default test)");
+  ex->add_option("--class-map", c->class_map, "ImageFolder class order file");
+  ex->add_option("--layer", c->layer, "pre_logits (default: pooled features), logits, or stage<N> (stage N's map averaged over positions)");
+  ex->add_option("--output", c->output, "safetensors file: features [N, D], labels [N]; metadata: files, classes, model, layer")->required();
+  ex->add_option("--batch-size", c->batch_size, "batch size")->check(CLI::PositiveNumber);
+  ex->add_option("--workers", c->workers, "loader threads")->check(CLI::Range(1, 256));
+  ex->callback([&action, c] { action = [c] { return run_extract(*c); }; });
 }
 
 }  // namespace attnzoo::cli

@@ -17,6 +17,7 @@ namespace {
 
 struct ExportArgs {
   ModelArgs model;
+  PretrainedArgs pretrained;
   std::string source, to, checkpoint_key, layout = "official";
   bool ema = false;
   uint64_t seed = 0;
@@ -47,7 +48,9 @@ models::ClassifierPtr model_with_weights(const ExportArgs& a) {
   return model;
 }
 
-int run_export(const ExportArgs& a) {
+int run_export(const ExportArgs& args) {
+  ExportArgs a = args;
+  if (a.pretrained.pretrained) a.source = a.pretrained.resolve(a.model.name);  // e.g. a release .pth -> safetensors
   checkpoint::TensorDict tensors;
   models::ClassifierPtr model;  // what knows the family's other layouts
   if (a.model.name.empty()) {
@@ -93,6 +96,7 @@ void add_export_command(CLI::App& app, Action& action) {
   cmd->add_option("--config", a->model.config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
   cmd->add_option("--set", a->model.sets, "override one constructor argument: key=value")->take_all();
   cmd->add_option("--checkpoint-key", a->checkpoint_key, "entry of the checkpoint dict holding the weights (with --model)");
+  a->pretrained.add_to(*cmd, "checkpoint");
   cmd->add_option("--seed", a->seed, "initialisation seed when --model has no checkpoint (default 0)");
   cmd->callback([&action, a] { action = [a] { return run_export(*a); }; });
 }

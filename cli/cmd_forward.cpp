@@ -18,6 +18,7 @@ namespace {
 
 struct ForwardArgs {
   ModelArgs model;
+  PretrainedArgs pretrained;
   std::string module;
   std::string weights, input, output, dtype = "float32", checkpoint_key, device = "cpu";
   bool features = false;
@@ -94,11 +95,12 @@ int run_forward(const ForwardArgs& a) {
     auto model = a.model.build();
     model->to(dtype);
     model->eval();
-    if (!a.weights.empty()) {
+    const std::string weights = a.pretrained.pretrained ? a.pretrained.resolve(a.model.name) : a.weights;
+    if (!weights.empty()) {
       models::LoadOptions lo;
       lo.checkpoint_key = a.checkpoint_key;
       lo.strict = !a.non_strict;
-      models::load_weights(*model, a.weights, lo);
+      models::load_weights(*model, weights, lo);
     }
     model->to(device);
     check_image_batch(x, model->pretrained_cfg(), a.input);
@@ -133,6 +135,7 @@ void add_forward_command(CLI::App& app, Action& action) {
   cmd->add_option("--set", a->model.sets, "override one constructor argument: key=value")->take_all();
   cmd->add_option("--weights", a->weights, "safetensors or torch.save checkpoint (any timm/official layout)")
       ->check(CLI::ExistingFile);
+  a->pretrained.add_to(*cmd, "--weights");
   cmd->add_option("--checkpoint-key", a->checkpoint_key, "entry of the checkpoint dict holding the weights");
   cmd->add_flag("--non-strict", a->non_strict, "allow missing/unexpected keys");
   cmd->add_option("--input", a->input, "safetensors file with the input tensor 'x' (or a single tensor)")
@@ -144,6 +147,8 @@ void add_forward_command(CLI::App& app, Action& action) {
   cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
   cmd->callback([&action, a] {
     if (a->model.name.empty() == a->module.empty()) throw CLI::ValidationError("forward", "give exactly one of --model or --module");
+    if (a->pretrained.pretrained && !a->module.empty())
+      throw CLI::ValidationError("--pretrained", "released weights are per model variant: use --model, or --weights with --module");
     action = [a] { return run_forward(*a); };
   });
 }

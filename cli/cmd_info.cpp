@@ -1,15 +1,45 @@
 #include "commands.h"
 #include "model_args.h"
 
+#include <attnzoo/checkpoint/hub.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/registry.h>
 
 #include <ATen/Parallel.h>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 namespace attnzoo::cli {
+namespace {
+
+// The released weights: file, URL, hash, published top-1, license, and whether a copy is at hand.
+void print_weights(const models::PretrainedCfg& cfg) {
+  if (!cfg.has_weights()) {
+    std::cout << "weights:        none released\n";
+    return;
+  }
+  const std::string hash = checkpoint::hash_prefix_of(cfg.weights_file());
+  std::ostringstream top1;
+  if (cfg.top1 > 0) top1 << std::fixed << std::setprecision(1) << cfg.top1 << " % (ImageNet-1k, as the authors publish it)";
+  else top1 << "not published";
+  std::string local = "not found (attnzoo ... --pretrained --download fetches it)";
+  for (const auto& dir : checkpoint::weights_dirs())
+    if (std::filesystem::is_regular_file(dir / cfg.weights_file())) {
+      local = (dir / cfg.weights_file()).string();
+      break;
+    }
+  std::cout << "weights:        " << cfg.weights_file() << "\n"
+            << "  url:          " << cfg.url << "\n"
+            << "  sha256:       " << (hash.empty() ? "not published" : hash + "... (from the file name)") << "\n"
+            << "  top-1:        " << top1.str() << "\n"
+            << "  license:      " << (cfg.license.empty() ? "not stated" : cfg.license) << "\n"
+            << "  local copy:   " << local << "\n";
+}
+
+}  // namespace
 
 void add_info_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("info", "parameter count, config, pretrained config, state_dict keys of a model");
@@ -59,6 +89,7 @@ void add_info_command(CLI::App& app, Action& action) {
                 << "args:           " << out["args"].dump() << "\n"
                 << "pretrained_cfg: " << out["pretrained_cfg"].dump() << "\n"
                 << "feature_info:   " << fi.dump() << "\n";
+      print_weights(model->pretrained_cfg());
       if (*keys) {
         for (const auto& item : sd) {
           std::ostringstream shape;

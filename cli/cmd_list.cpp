@@ -1,12 +1,38 @@
 #include "commands.h"
 
+#include <attnzoo/checkpoint/hub.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/modules/module_registry.h>
 #include <attnzoo/modules/sequence_registry.h>
 
+#include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 namespace attnzoo::cli {
+namespace {
+
+// Where the weights named `file` already are (first of the weights folders), or "-".
+std::string local_copy(const std::string& file) {
+  for (const auto& dir : checkpoint::weights_dirs())
+    if (std::filesystem::is_regular_file(dir / file)) return (dir / file).string();
+  return "-";
+}
+
+// One line per variant with released weights: name, published top-1, file name, local copy.
+void list_pretrained(const std::string& pattern) {
+  for (const auto& name : models::registry().list(pattern)) {
+    const models::PretrainedCfg& cfg = models::registry().find_variant(name)->pretrained;
+    if (!cfg.has_weights()) continue;
+    std::ostringstream top1;
+    if (cfg.top1 > 0) top1 << std::fixed << std::setprecision(1) << cfg.top1;
+    else top1 << "-";
+    std::cout << name << "\t" << top1.str() << "\t" << cfg.weights_file() << "\t" << local_copy(cfg.weights_file()) << "\n";
+  }
+}
+
+}  // namespace
 
 void add_list_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("list", "list model variants (wildcards, natural order) or modules");
@@ -14,12 +40,15 @@ void add_list_command(CLI::App& app, Action& action) {
   auto modules = std::make_shared<bool>(false);
   auto families = std::make_shared<bool>(false);
   auto attentions = std::make_shared<bool>(false);
+  auto pretrained = std::make_shared<bool>(false);
   cmd->add_option("pattern", *pattern, "filter, e.g. 'van_b*' (a plain word matches as a substring)");
   cmd->add_flag("--modules", *modules, "list the attention modules and layers instead");
   cmd->add_flag("--families", *families, "list the model families instead");
   cmd->add_flag("--attentions", *attentions, "list the sequence attentions (lra_encoder's attention=NAME) instead");
-  cmd->callback([&action, pattern, modules, families, attentions] {
-    action = [pattern, modules, families, attentions] {
+  cmd->add_flag("--pretrained", *pretrained,
+                "only variants with released weights: name, published top-1, file name, local copy (or -)");
+  cmd->callback([&action, pattern, modules, families, attentions, pretrained] {
+    action = [pattern, modules, families, attentions, pretrained] {
       std::string p = *pattern;
       if (!p.empty() && p.find_first_of("*?") == std::string::npos) p = "*" + p + "*";
       if (*modules) {
@@ -34,6 +63,8 @@ void add_list_command(CLI::App& app, Action& action) {
       } else if (*families) {
         for (const auto& f : models::registry().families())
           if (p.empty() || models::wildcard_match(p, f.name)) std::cout << f.name << "\t" << f.description << "\n";
+      } else if (*pretrained) {
+        list_pretrained(p);
       } else {
         for (const auto& name : models::registry().list(p)) std::cout << name << "\n";
       }

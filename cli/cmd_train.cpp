@@ -31,6 +31,8 @@ const Flag kFlags[] = {
     {"drop-path", 1, "stochastic depth rate"},
     {"initial-checkpoint", 1, "fine-tune from these weights (head dropped if classes differ, stem adapted)"},
     {"checkpoint-key", 1, "entry of --initial-checkpoint holding the weights"},
+    {"pretrained", 0, "start from the authors' released weights of --model (looked up in the checkpoint folders)"},
+    {"download", 0, "with --pretrained: download the weights when no local copy exists"},
     {"dataset", 1, "fashion-mnist (default), mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR or a folder"},
     {"data", 1, "alias of --dataset"},
     {"train-split", 1, "split folder/name used for training (train)"},
@@ -87,6 +89,7 @@ const Flag kFlags[] = {
     {"opt-eps", 1, "LRA tasks: Adam epsilon (1e-9 as LRA)"},
     {"max-eval", 1, "LRA tasks: evaluate on the first N validation / test examples (0: all)"},
     {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
+    {"dist-init-timeout", 1, "data parallel: seconds the rendezvous waits for every rank to arrive (300)"},
     {"dist-verify", 0, "data parallel: check the replicas' weights are bit-identical after every update"},
 };
 
@@ -135,6 +138,8 @@ int run_lra(const TrainArgs& a, const nlohmann::json& recipe, const train::DistE
   }
   c.rank = env.rank;
   c.world_size = env.world_size;
+  c.device = env.device_for(c.device);
+  if (env.world_size > 1) std::cerr << "attnzoo train: " << env.describe() << ", device " << c.device << "\n";
   if (env.rank == 0 && !a.recipe.empty()) std::cerr << "attnzoo train: recipe " << a.recipe << "\n";
   const auto r = train::run_lra_training(c);
   if (env.rank != 0) return 0;
@@ -182,6 +187,8 @@ int run_train(const TrainArgs& a) {
   }
   cfg.rank = env.rank;  // torchrun environment (or --nproc's workers)
   cfg.world_size = env.world_size;
+  cfg.device = env.device_for(cfg.device);
+  if (env.world_size > 1) std::cerr << "attnzoo train: " << env.describe() << ", device " << cfg.device << "\n";
   if (use_default && env.rank == 0) std::cerr << "attnzoo train: using the built-in recipe " << kDefaultRecipeName << "\n";
   auto r = train::run_training(cfg);
   if (env.rank != 0) return 0;

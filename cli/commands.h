@@ -27,7 +27,7 @@ void add_list_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
 void add_forward_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
-void add_eval_commands(CLI::App& app, Action& action);  // eval, predict
+void add_eval_commands(CLI::App& app, Action& action);  // eval, predict, extract
 void add_bench_command(CLI::App& app, Action& action);
 void add_data_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);

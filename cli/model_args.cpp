@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <attnzoo/core/config.h>
+#include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 
 namespace attnzoo::cli {
@@ -28,6 +29,24 @@ models::ClassifierPtr ModelArgs::build() const {
     return models::create_model(name, overrides());
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--model ") + name + ": " + e.what());
+  }
+}
+
+void PretrainedArgs::add_to(CLI::App& cmd, const std::string& weights_flag) {
+  auto* p = cmd.add_flag("--pretrained", pretrained,
+                         "the authors' released weights of --model, looked up in $ATTNZOO_HOME/checkpoints then "
+                         "$TORCH_HOME/hub/checkpoints ('list --pretrained')");
+  if (!weights_flag.empty()) p->excludes(weights_flag);
+  cmd.add_flag("--download", download, "with --pretrained: download the weights when no local copy exists")->needs(p);
+}
+
+std::string PretrainedArgs::resolve(const std::string& model) const {
+  if (!pretrained) return "";
+  if (model.empty()) throw UsageError("--pretrained needs --model VARIANT ('attnzoo list --pretrained')");
+  try {
+    return models::pretrained_weights(model, download, checkpoint::print_download_progress());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
   }
 }
 

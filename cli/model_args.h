@@ -22,6 +22,18 @@ struct ModelArgs {
   models::ClassifierPtr build() const;
 };
 
+/// --pretrained / --download: the weights the authors released for --model (issue #15).
+struct PretrainedArgs {
+  bool pretrained = false;
+  bool download = false;
+
+  /// Adds both flags; --pretrained excludes `weights_flag` (the command's own weights option).
+  void add_to(CLI::App& cmd, const std::string& weights_flag = "");
+  /// The weights' path for `model` with --pretrained, else "". A variant without released weights is a
+  /// usage error; a missing file is one line with the URL and where to place it.
+  std::string resolve(const std::string& model) const;
+};
+
 /// "float32", "int64", ... as in the fixtures' key lists.
 std::string dtype_name(at::ScalarType t);
 

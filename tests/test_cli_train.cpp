@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <attnzoo/checkpoint/run_checkpoint.h>
+#include <attnzoo/checkpoint/safetensors.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/core/file_util.h>
 
@@ -70,6 +71,34 @@ TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
   EXPECT_TRUE(contains(out, "this run kept no EMA weights")) << out;
   EXPECT_EQ(run("export " + best + " --layout timm --to " + (tmp / "t.pth").string(), &out), 2);
   EXPECT_TRUE(contains(out, "--layout 'timm': this family's weights have the official layout only")) << out;
+  // extract: one row per test image, in the folder's order, with its file and label.
+  ASSERT_EQ(run("extract --checkpoint " + best + " --data " + (tmp / "png").string() + " --output " +
+                    (tmp / "f.safetensors").string(),
+                &out),
+            0)
+      << out;
+  EXPECT_TRUE(contains(out, "features [40, 16] (pre_logits of van_b0)")) << out;
+  const auto feats = checkpoint::read_safetensors((tmp / "f.safetensors").string());
+  ASSERT_EQ(feats.tensors["features"].sizes(), (std::vector<int64_t>{40, 16}));
+  const auto files = nlohmann::json::parse(feats.metadata.at("files"));
+  ASSERT_EQ(files.size(), 40u);
+  const std::string first = files[0].get<std::string>();
+  EXPECT_EQ(first.rfind((tmp / "png" / "test" / "0").string(), 0), 0u) << first;
+  EXPECT_EQ(feats.tensors["labels"][0].item<int64_t>(), 0);
+  EXPECT_EQ(feats.tensors["labels"][39].item<int64_t>(), 3);
+  EXPECT_EQ(nlohmann::json::parse(feats.metadata.at("classes")), nlohmann::json({"0", "1", "2", "3"}));
+  ASSERT_EQ(run("extract --checkpoint " + best + " --data " + (tmp / "png").string() + " --layer stage-2 --output " +
+                    (tmp / "s.safetensors").string(),
+                &out),
+            0)
+      << out;
+  EXPECT_TRUE(contains(out, "features [40, 16] (stage-2 of van_b0)")) << out;
+  EXPECT_EQ(run("extract --checkpoint " + best + " --data " + (tmp / "png").string() + " --layer stage7 --output " +
+                    (tmp / "s.safetensors").string(),
+                &out),
+            2)
+      << out;
+  EXPECT_TRUE(contains(out, "--layer stage7: feature index 7 is out of range for 4 stages")) << out;
   // Resume an already finished run: nothing left to do, same checkpoint.
   ASSERT_EQ(run(train + " --resume " + (tmp / "run" / "last.safetensors").string(), &out), 0) << out;
 }

@@ -5,9 +5,11 @@
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace attnzoo;
@@ -65,6 +67,64 @@ TEST(Distributed, DeadWorkerFailsTheRunFast) {
                               &out),
             0);
   EXPECT_NE(out.find("worker rank"), std::string::npos) << out;
+}
+
+// torchrun's default (TORCHELASTIC_USE_AGENT_STORE=True): its agent already serves the rendezvous store on
+// MASTER_ADDR:MASTER_PORT, and every rank, rank 0 included, connects as a client. Here the test process plays
+// the agent: it serves a TCPStore and launches the two ranks with the environment torchrun gives them.
+class AgentStore {
+ public:
+  AgentStore() {
+    c10d::TCPStoreOptions so;
+    so.port = 0;  // any free port
+    so.isServer = true;
+    so.waitWorkers = false;
+    so.timeout = std::chrono::seconds(60);
+    store_ = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+  }
+  std::string env(int rank) const {
+    return "WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 GROUP_RANK=0 RANK=" + std::to_string(rank) + " LOCAL_RANK=" +
+           std::to_string(rank) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(store_->getPort()) +
+           " TORCHELASTIC_USE_AGENT_STORE=True TORCHELASTIC_RESTART_COUNT=0 OMP_NUM_THREADS=1 ";
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::TCPStore> store_;
+};
+
+TEST(Distributed, TorchrunAgentStoreMakesEveryRankAClient) {
+  const auto dir = test::temp_dir("dist_agent");
+  const auto data = test::write_tiny_idx(dir / "data", 32, 16);
+  AgentStore agent;
+  const std::string args = common_args(data, dir / "run") + " --batch-size 8";
+  std::string out;
+  // One subshell, so that run_command's redirection captures rank 0's stderr too.
+  const int rc = test::run_command("((" + agent.env(1) + test::cli() + args + " > " + (dir / "rank1.log").string() +
+                                       " 2>&1; echo $? > " + (dir / "rank1.rc").string() + ") & " + agent.env(0) +
+                                       test::cli() + args + "; rc=$?; wait; exit $rc)",
+                                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream rc1(dir / "rank1.rc");
+  int rank1 = -1;
+  rc1 >> rank1;
+  std::ifstream log1(dir / "rank1.log");
+  EXPECT_EQ(rank1, 0) << std::string(std::istreambuf_iterator<char>(log1), {});
+  EXPECT_NE(out.find("rank 0 of 2 (local 0 of 2, node 0, restart 0, torchrun agent store), device cpu"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir / "run" / "last.safetensors"));
+}
+
+TEST(Distributed, MissingRanksAreNamedWithinTheInitTimeout) {
+  const auto dir = test::temp_dir("dist_missing");
+  const auto data = test::write_tiny_idx(dir / "data", 32, 16);
+  AgentStore agent;
+  std::string out;
+  const auto t0 = std::chrono::steady_clock::now();
+  // Only rank 1 starts (rank 0 "died at start-up"): it names rank 0 after --dist-init-timeout, not 30 minutes.
+  EXPECT_EQ(test::run_command(agent.env(1) + test::cli() + common_args(data, dir / "run") + " --batch-size 8 --dist-init-timeout 3", &out), 1)
+      << out;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(out.find("rank(s) 0 never arrived within --dist-init-timeout 3 s"), std::string::npos) << out;
+  EXPECT_LT(secs, 30.0);
 }
 
 // A data-parallel run killed mid-epoch and resumed (on 2 ranks) ends where the uninterrupted one does.

@@ -45,6 +45,41 @@ TEST_P(VariantKeys, MatchOfficialStateDict) {
 INSTANTIATE_TEST_SUITE_P(Official, VariantKeys, ::testing::ValuesIn(key_files()),
                          [](const ::testing::TestParamInfo<fs::path>& info) { return info.param.stem().string(); });
 
+// `attnzoo export --model V --seed S --to FILE`: read back (our safe .pth reader / safetensors), the file holds
+// exactly the official key list of V and the tensors of V initialised under seed S, for one variant of every
+// family, through both formats (the .pth one is what torch.load + load_state_dict(strict=True) take).
+class ExportRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExportRoundTrip, OfficialKeysAndEqualTensors) {
+  const std::string variant = GetParam();
+  fs::path key_file;
+  for (const auto& p : key_files())
+    if (p.stem() == variant) key_file = p;
+  ASSERT_FALSE(key_file.empty()) << variant;
+  const auto spec = test::read_json(key_file);  // kept alive: the loop below iterates inside it
+  std::vector<std::string> official;
+  for (const auto& e : spec.at("state_dict")) official.push_back(e[0]);
+  torch::manual_seed(7);
+  const auto expected = checkpoint::state_dict(*models::create_model(variant));
+  const fs::path dir = test::temp_dir("export_" + variant);
+  for (const char* ext : {".pth", ".safetensors"}) {
+    const fs::path file = dir / (variant + ext);
+    std::string out;
+    ASSERT_EQ(test::run_command(test::cli() + " --threads 1 export --model " + variant + " --seed 7 --to " + file.string(), &out), 0)
+        << out;
+    const auto got = checkpoint::read_weights(file.string()).tensors;
+    EXPECT_EQ(got.keys(), official) << variant << ext;
+    for (const auto& item : expected)
+      EXPECT_TRUE(got.contains(item.key()) && got[item.key()].equal(item.value())) << variant << ext << " " << item.key();
+    fs::remove(file);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryFamily, ExportRoundTrip,
+                         ::testing::Values("van_b0", "halonet26t", "biformer_tiny", "biformer_stl", "davit_tiny", "litv2_s",
+                                           "convit_tiny", "agent_deit_tiny", "agent_pvt_tiny", "agent_swin_tiny",
+                                           "agent_cswin_tiny", "nat_mini", "dinat_s_tiny", "nat_isotropic_small"));
+
 // Every registered variant has a key list (so no variant goes untested).
 TEST(VariantKeys, EveryRegisteredVariantHasAKeyList) {
   std::set<std::string> listed;

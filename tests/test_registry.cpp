@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/models/features.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/van.h>
@@ -242,6 +243,24 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
   }
   EXPECT_EQ(m->forward_intermediates(x).size(), m->feature_info().size());
   EXPECT_EQ(m->forward_head(m->forward_features(x), true).size(1), m->num_features());
+  {
+    // timm's feature API: every stage map has feature_info's channels and reduction, keys stay the model's.
+    torch::NoGradGuard no_grad;
+    m->eval();  // no stochastic depth: the two passes below must agree
+    models::FeatureListNet features(m, std::vector<int64_t>{});
+    const auto info = features->feature_info();
+    const auto maps = features->forward(x);
+    ASSERT_EQ(maps.size(), info.size());
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const int64_t side = (c.img + info[i].reduction - 1) / info[i].reduction;
+      EXPECT_EQ(maps[i].sizes(), (std::vector<int64_t>{2, info[i].num_chs, side, side})) << c.family << " stage " << i;
+    }
+    EXPECT_EQ(checkpoint::state_dict(*features).keys(), checkpoint::state_dict(*m).keys());
+    const auto last = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({-1}).output_fmt("NHWC"));
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_TRUE(last[0].equal(maps.back().permute({0, 2, 3, 1}))) << c.family;
+    m->train();
+  }
   m->reset_classifier(0);
   EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, m->num_features()}));
   m->reset_classifier(3);

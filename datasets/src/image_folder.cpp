@@ -72,6 +72,7 @@ class ImageFolderDataset : public Dataset {
   }
   const std::vector<std::string>& classes() const override { return classes_; }
   std::vector<int64_t> labels() const override { return labels_; }
+  std::string item_name(size_t i) const override { return paths_.at(i); }
   std::string describe() const override {
     return "ImageFolder (" + std::to_string(size()) + " images, " + std::to_string(classes_.size()) + " classes) from " + dir_;
   }

@@ -11,6 +11,7 @@
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/core/input_limits.h>
 #include <attnzoo/core/natural_sort.h>
+#include <attnzoo/checkpoint/hub.h>
 #include <attnzoo/checkpoint/pickle.h>
 #include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/safetensors.h>
@@ -61,6 +62,7 @@
 #include <attnzoo/models/classifier.h>
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
+#include <attnzoo/models/features.h>
 #include <attnzoo/models/litv2.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/lra_encoder.h>

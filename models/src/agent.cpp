@@ -447,7 +447,36 @@ PretrainedCfg agent_cfg(const std::string& first_conv, int64_t size) {
   return c;
 }
 
+// The released weights (agent_transformer/README.md): TsinghuaCloud file id, the config the authors name
+// them by (our file name: <config>.pth) and the published top-1. The repository states no license.
+struct AgentRelease {
+  const char* variant;
+  const char* cloud_id;
+  const char* config;
+  double top1;
+};
+constexpr AgentRelease kAgentReleases[] = {
+    {"agent_deit_tiny", "57e0904221824ee7b7af", "agent_deit_t", 74.9},
+    {"agent_deit_small", "fdd43304372541db8ea7", "agent_deit_s", 80.5},
+    {"agent_deit_small_448", "a228f86241c445f1969b", "agent_deit_s_448", 83.1},
+    {"agent_deit_base", "5115f15fdd7e4ab58fbc", "agent_deit_b", 82.0},
+    {"agent_pvt_tiny", "13fdf0e0a7c5498c934f", "agent_pvt_t", 78.4},
+    {"agent_pvt_small", "36b8be9a8863456685a3", "agent_pvt_s", 82.2},
+    {"agent_pvt_medium", "4d00ecacf18b45f9b88c", "agent_pvt_m", 83.4},
+    {"agent_pvt_medium_256", "654df734121643b19c52", "agent_pvt_m_256", 83.8},
+    {"agent_pvt_large", "040cfe0cfbbe4762ad09", "agent_pvt_b", 83.7},  // "Agent-PVT-L", config agent_pvt_b.yaml
+    {"agent_swin_tiny", "a2ddc1190c224f768a41", "agent_swin_t", 82.6},
+    {"agent_swin_small", "f607172c9fea4d6e99bb", "agent_swin_s", 83.7},
+    {"agent_swin_small_288", "09760394e93b4046a25e", "agent_swin_s_288", 84.1},
+    {"agent_swin_base", "4fcd2d0114bb490483c3", "agent_swin_b", 84.0},
+    {"agent_swin_base_384", "bb84ee9058954706a557", "agent_swin_b_384", 84.9},
+};
+
 void add_variant(Registry& r, const std::string& name, const std::string& family, json args, PretrainedCfg pc) {
+  for (const AgentRelease& rel : kAgentReleases)
+    if (name == rel.variant)
+      pc.weights(std::string("https://cloud.tsinghua.edu.cn/f/") + rel.cloud_id + "/?dl=1", rel.top1,
+                 "not stated by the authors", std::string(rel.config) + ".pth");
   ModelVariant v;
   v.name = name;
   v.family = family;

@@ -222,8 +222,10 @@ void register_agent_cswin(Registry& r) {
   r.add_family(family_of<AgentCSWin, AgentCSWinOptions>(
       "agent_cswin", "Agent-CSWin, agent attention in CSWin's cross-shaped stripes (Han et al., arXiv 2312.08874)",
       cswin_cfg(224)));
+  // agent_transformer/README.md: TsinghuaCloud file id, the config the weights are named by, published top-1.
   auto variant = [&](const char* name, int64_t dim, std::vector<int64_t> depth, std::vector<int64_t> heads, int64_t img,
-                     std::vector<int64_t> split, const char* la_split, double dpr) {
+                     std::vector<int64_t> split, const char* la_split, double dpr, const char* cloud_id,
+                     const char* config, double top1) {
     ModelVariant v;
     v.name = name;
     v.family = "agent_cswin";
@@ -231,13 +233,19 @@ void register_agent_cswin(Registry& r) {
               {"split_size", split}, {"la_split_size", la_split}, {"num_heads", heads},      {"mlp_ratio", 4.0},
               {"drop_path_rate", dpr}, {"agent_num", {9, 16, 49, 49}}, {"attn_type", "AABB"}};
     v.pretrained = cswin_cfg(img);
+    v.pretrained.weights(std::string("https://cloud.tsinghua.edu.cn/f/") + cloud_id + "/?dl=1", top1,
+                         "not stated by the authors", std::string(config) + ".pth");
     r.add_variant(v);
   };
   // cfgs/agent_cswin_{t,s,b,b_384}.yaml (CSWIN_LA_SPLIT_SIZE default '56-28-14-7', config.py).
-  variant("agent_cswin_tiny", 64, {2, 4, 18, 1}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.2);
-  variant("agent_cswin_small", 64, {3, 6, 29, 2}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.4);
-  variant("agent_cswin_base", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.5);
-  variant("agent_cswin_base_384", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 384, {1, 2, 12, 12}, "96-48-24-12", 0.7);
+  variant("agent_cswin_tiny", 64, {2, 4, 18, 1}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.2,
+          "8c562a74441e46d5902b", "agent_cswin_t", 83.1);
+  variant("agent_cswin_small", 64, {3, 6, 29, 2}, {2, 4, 8, 16}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.4,
+          "30eb8af675bc4b7a8747", "agent_cswin_s", 83.9);
+  variant("agent_cswin_base", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 224, {1, 2, 7, 7}, "56-28-14-7", 0.5,
+          "c8035b0839b2410c8c9f", "agent_cswin_b", 84.7);
+  variant("agent_cswin_base_384", 96, {3, 6, 29, 2}, {4, 8, 16, 32}, 384, {1, 2, 12, 12}, "96-48-24-12", 0.7,
+          "1239be0df44b47719432", "agent_cswin_b_384", 85.8);
 }
 
 }  // namespace attnzoo::models

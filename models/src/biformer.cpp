@@ -107,9 +107,12 @@ void register_biformer(Registry& r) {
   struct V {
     const char* name;
     std::vector<int64_t> depth, dims;
+    const char* share;  // models/biformer.py's model_urls (OneDrive; MIT), saved as <name>_in1k.pth by torch.hub
+    double top1;
   };
-  for (const auto& v : {V{"biformer_tiny", {2, 2, 8, 2}, {64, 128, 256, 512}}, V{"biformer_small", {4, 4, 18, 4}, {64, 128, 256, 512}},
-                        V{"biformer_base", {4, 4, 18, 4}, {96, 192, 384, 768}}}) {
+  for (const auto& v : {V{"biformer_tiny", {2, 2, 8, 2}, {64, 128, 256, 512}, "s!AkBbczdRlZvChHEOoGkgwgQzEDlM", 81.4},
+                        V{"biformer_small", {4, 4, 18, 4}, {64, 128, 256, 512}, "s!AkBbczdRlZvChHDyM-x9KWRBZ832", 83.8},
+                        V{"biformer_base", {4, 4, 18, 4}, {96, 192, 384, 768}, "s!AkBbczdRlZvChHI_XPhoadjaNxtO", 84.3}}) {
     ModelVariant mv;
     mv.name = v.name;
     mv.family = "biformer";
@@ -120,6 +123,8 @@ void register_biformer(Registry& r) {
                {"param_routing", false},     {"diff_routing", false},   {"soft_routing", false},
                {"pre_norm", true},           {"pe", nullptr}};
     mv.pretrained = cfg;
+    mv.pretrained.weights(std::string("https://api.onedrive.com/v1.0/shares/") + v.share + "/root/content", v.top1, "MIT",
+                          std::string(v.name) + "_in1k.pth");
     r.add_variant(mv);
   }
 }

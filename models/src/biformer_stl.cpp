@@ -118,8 +118,9 @@ std::vector<FeatureInfo> BiFormerSTLImpl::feature_info() const {
 namespace {
 
 // Both classes (BiFormerSTL, nchwBiFormerSTL) take the same constructor arguments.
+// `share`: the README's OneDrive link of the released weights (82.7 % top-1 for both; MIT).
 void register_stl_family(Registry& r, const std::string& name, bool nchw, const std::string& description,
-                         const std::vector<int64_t>& topks) {
+                         const std::vector<int64_t>& topks, const std::string& share) {
   PretrainedCfg cfg;
   cfg.first_conv = "downsample_layers.0.0";
   cfg.classifier = "head";
@@ -131,6 +132,7 @@ void register_stl_family(Registry& r, const std::string& name, bool nchw, const 
   v.args = {{"depth", {2, 2, 6, 2}}, {"embed_dim", {96, 192, 384, 768}}, {"mlp_ratios", {4, 4, 4, 4}}, {"head_dim", 32},
             {"norm_layer", "nn.BatchNorm2d"}, {"n_wins", {7, 7, 7, 7}}, {"topks", topks}, {"side_dwconv", 5}};
   v.pretrained = cfg;
+  v.pretrained.weights("https://api.onedrive.com/v1.0/shares/" + share + "/root/content", 82.7, "MIT", name + "_in1k.pth");
   r.add_variant(v);
 }
 
@@ -138,10 +140,11 @@ void register_stl_family(Registry& r, const std::string& name, bool nchw, const 
 
 void register_biformer_stl(Registry& r) {
   register_stl_family(r, "biformer_stl", false,
-                      "BiFormer-STL, BRA in the Swin-T layout (BiFormer paper ablation, arXiv 2303.08810)", {1, 4, 16, -2});
+                      "BiFormer-STL, BRA in the Swin-T layout (BiFormer paper ablation, arXiv 2303.08810)", {1, 4, 16, -2},
+                      "s!AkBbczdRlZvChSf-m7ujkvx9lIQ1");
   register_stl_family(r, "biformer_stl_nchw", true,
                       "BiFormer-STL with the refactored NCHW BRA (ops/bra_nchw.py; not numerically the legacy BRA)",
-                      {1, 4, 16, -1});
+                      {1, 4, 16, -1}, "s!AkBbczdRlZvChWYrKbWbMgqd2Ai0");
 }
 
 }  // namespace attnzoo::models

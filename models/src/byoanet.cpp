@@ -27,7 +27,8 @@ json stage_kw(int64_t c, int64_t s, int64_t gs, double br, const json& extra = j
 // Fills every field, as dataclasses.asdict does, so `info --json` shows the whole config.
 json full_cfg(const json& partial) { return ByoModelCfg::from_json(partial).to_json(); }
 
-PretrainedCfg byoa_pretrained(int64_t size, double crop, const std::string& file, bool fixed = false) {
+// `top1`: timm's release notes (docs/archived_changes.md, Nov 22 2021) where they give one; 0 otherwise.
+PretrainedCfg byoa_pretrained(int64_t size, double crop, const std::string& file, bool fixed = false, double top1 = 0) {
   PretrainedCfg c;
   c.input_size = {3, size, size};
   c.crop_pct = crop;
@@ -35,7 +36,9 @@ PretrainedCfg byoa_pretrained(int64_t size, double crop, const std::string& file
   c.first_conv = "stem.conv1.conv";
   c.classifier = "head.fc";
   c.fixed_input_size = fixed;
-  if (!file.empty()) c.url = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-attn-weights/" + file;
+  if (!file.empty())
+    c.weights("https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-attn-weights/" + file, top1,
+              "Apache-2.0 (timm)");
   c.paper = "arXiv:2103.12731";
   return c;
 }
@@ -97,7 +100,7 @@ void add_halonets(const AddVariant& add) {
        {"act_layer", "silu"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth"), {});
+      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth", false, 81.7), {});
   add("eca_halonext26ts",
       {{"blocks", halonet26t_like(16)},
        {"stem_chs", 64},
@@ -107,7 +110,7 @@ void add_halonets(const AddVariant& add) {
        {"attn_layer", "eca"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 2}, {"dim_head", 16}}}},
-      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth"), {});
+      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth", false, 79.5), {});
 }
 
 void add_haloregnetz(const AddVariant& add) {
@@ -155,12 +158,12 @@ void add_botnet_hybrids(const AddVariant& add) {
       botnet50_like(interleave_blocks("bottle", "self_attn", 4, 1,
                                       stage_kw(512, 2, 0, 0.25,
                                                {{"self_attn_layer", "lambda"}, {"self_attn_kwargs", {{"r", 13}}}}))),
-      byoa_pretrained(256, 0.95, "lamhalobotnet50ts_a1h2_256-fe3d9445.pth", true), {{"img_size", 256}});
+      byoa_pretrained(256, 0.95, "lamhalobotnet50ts_a1h2_256-fe3d9445.pth", true, 81.5), {{"img_size", 256}});
   add("halo2botnet50ts_256",
       botnet50_like(interleave_blocks("bottle", "self_attn", 4, 1,
                                       stage_kw(512, 2, 0, 0.25,
                                                {{"self_attn_layer", "halo"}, {"self_attn_kwargs", {{"halo_size", 3}}}}))),
-      byoa_pretrained(256, 0.95, "halo2botnet50ts_a1h2_256-fd9c11a3.pth", true), {{"img_size", 256}});
+      byoa_pretrained(256, 0.95, "halo2botnet50ts_a1h2_256-fd9c11a3.pth", true, 82.0), {{"img_size", 256}});
 }
 
 }  // namespace

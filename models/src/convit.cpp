@@ -106,7 +106,12 @@ void register_convit(Registry& r) {
   cfg.fixed_input_size = true;
   cfg.paper = "arXiv:2103.10697";
   r.add_family(family_of<ConViT, ConViTOptions>("convit", "ConViT, gated positional self-attention (d'Ascoli et al. 2021, arXiv 2103.10697)", cfg));
-  for (const auto& [name, heads] : std::vector<std::pair<std::string, int64_t>>{{"convit_tiny", 4}, {"convit_small", 9}, {"convit_base", 16}}) {
+  struct V {
+    std::string name;
+    int64_t heads;
+    double top1;  // the convit README's table
+  };
+  for (const auto& [name, heads, top1] : {V{"convit_tiny", 4, 73.1}, V{"convit_small", 9, 81.3}, V{"convit_base", 16, 82.4}}) {
     ModelVariant v;
     v.name = name;
     v.family = "convit";
@@ -114,7 +119,7 @@ void register_convit(Registry& r) {
     v.args = {{"num_heads", heads}, {"embed_dim", 48 * heads}, {"local_up_to_layer", 10}, {"locality_strength", 1.0},
               {"norm_layer", "functools.partial(torch.nn.LayerNorm, eps=1e-06)"}};
     v.pretrained = cfg;
-    v.pretrained.url = "https://dl.fbaipublicfiles.com/convit/" + name + ".pth";
+    v.pretrained.weights("https://dl.fbaipublicfiles.com/convit/" + name + ".pth", top1, "Apache-2.0");
     r.add_variant(v);
   }
 }

@@ -144,11 +144,13 @@ void register_davit(Registry& r) {
     const char* name;
     std::vector<int64_t> depths, dims, heads;
     int64_t window, img;
+    const char* drive_id;  // the README's checkpoint (Google Drive; MIT); none released for the large 384 model
+    double top1;
   };
-  for (const auto& v : {V{"davit_tiny", {1, 1, 3, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224},
-                        V{"davit_small", {1, 1, 9, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224},
-                        V{"davit_base", {1, 1, 9, 1}, {128, 256, 512, 1024}, {4, 8, 16, 32}, 7, 224},
-                        V{"davit_large_window12_384", {1, 1, 9, 1}, {192, 384, 768, 1536}, {6, 12, 24, 48}, 12, 384}}) {
+  for (const auto& v : {V{"davit_tiny", {1, 1, 3, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224, "1RSpi3lxKaloOL5-or20HuG975tbPwxRZ", 82.8},
+                        V{"davit_small", {1, 1, 9, 1}, {96, 192, 384, 768}, {3, 6, 12, 24}, 7, 224, "1q976ruj45mt0RhO9oxhOo6EP_cmj4ahQ", 84.2},
+                        V{"davit_base", {1, 1, 9, 1}, {128, 256, 512, 1024}, {4, 8, 16, 32}, 7, 224, "1u9sDBEueB-YFuLigvcwf4b2YyA4MIVsZ", 84.6},
+                        V{"davit_large_window12_384", {1, 1, 9, 1}, {192, 384, 768, 1536}, {6, 12, 24, 48}, 12, 384, "", 0}}) {
     ModelVariant mv;
     mv.name = v.name;
     mv.family = "davit";
@@ -157,6 +159,11 @@ void register_davit(Registry& r) {
     mv.pretrained = cfg;
     mv.pretrained.input_size = {3, v.img, v.img};
     if (v.img == 384) mv.pretrained.crop_pct = 1.0;
+    // Google Drive answers large files with a confirmation page: --download refuses it (not a checkpoint)
+    // and the error says where to place the file fetched with a browser.
+    if (*v.drive_id)
+      mv.pretrained.weights(std::string("https://drive.google.com/uc?export=download&id=") + v.drive_id, v.top1, "MIT",
+                            std::string(v.name) + ".pth");
     r.add_variant(mv);
   }
 }

@@ -103,9 +103,11 @@ void register_litv2(Registry& r) {
     int64_t embed;
     std::vector<int64_t> depths, heads;
     int64_t img;
+    double top1;  // classification/README.md's results table (weights: GitHub release v1.0, Apache-2.0)
   };
-  for (const auto& v : {V{"litv2_s", 96, {2, 2, 6, 2}, {3, 6, 12, 24}, 224}, V{"litv2_m", 96, {2, 2, 18, 2}, {3, 6, 12, 24}, 224},
-                        V{"litv2_b", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 224}, V{"litv2_b_384", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 384}}) {
+  for (const auto& v : {V{"litv2_s", 96, {2, 2, 6, 2}, {3, 6, 12, 24}, 224, 82.0}, V{"litv2_m", 96, {2, 2, 18, 2}, {3, 6, 12, 24}, 224, 83.3},
+                        V{"litv2_b", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 224, 83.6},
+                        V{"litv2_b_384", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 384, 84.7}}) {
     ModelVariant mv;
     mv.name = v.name;
     mv.family = "litv2";
@@ -114,6 +116,8 @@ void register_litv2(Registry& r) {
     mv.pretrained = cfg;
     mv.pretrained.input_size = {3, v.img, v.img};
     if (v.img == 384) mv.pretrained.crop_pct = 1.0;
+    mv.pretrained.weights("https://github.com/ziplab/LITv2/releases/download/v1.0/" + std::string(v.name) + ".pth", v.top1,
+                          "Apache-2.0");
     r.add_variant(mv);
   }
 }

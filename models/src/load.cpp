@@ -1,5 +1,7 @@
 #include <attnzoo/models/load.h>
 
+#include <attnzoo/models/registry.h>
+
 #include <ATen/ATen.h>
 
 namespace attnzoo::models {
@@ -49,6 +51,19 @@ checkpoint::LoadReport load_weights(ClassifierImpl& model, checkpoint::TensorDic
 checkpoint::LoadReport load_weights(ClassifierImpl& model, const std::string& path, const LoadOptions& options) {
   auto loaded = checkpoint::read_weights(path, options.checkpoint_key);
   return load_weights(model, std::move(loaded.tensors), path + " [" + loaded.source + "]", options);
+}
+
+std::string pretrained_weights(const std::string& variant, bool download, const checkpoint::DownloadProgress& progress) {
+  const ModelVariant* v = registry().find_variant(variant);
+  if (!v) {
+    const bool family = registry().find_family(variant) != nullptr;
+    throw std::invalid_argument("--pretrained needs a variant" + std::string(family ? " (" + variant + " is a family)" : "") +
+                                ": '" + variant + "' has no released weights ('attnzoo list --pretrained' shows those that do)");
+  }
+  if (!v->pretrained.has_weights())
+    throw std::invalid_argument("--pretrained: the authors released no weights for " + variant +
+                                " ('attnzoo list --pretrained' shows the variants that have them)");
+  return checkpoint::find_weights({v->pretrained.weights_file(), v->pretrained.url}, download, progress).string();
 }
 
 }  // namespace attnzoo::models

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 namespace attnzoo::models {
 
 namespace nn = torch::nn;
@@ -253,16 +255,33 @@ void NATIsotropicImpl::reset_classifier(int64_t num_classes) {
 
 namespace {
 
-PretrainedCfg nat_cfg(const std::string& url, int64_t size = 224) {
+// `top1`: the tables of classification/NAT.md and DiNAT.md; the repository is MIT-licensed.
+PretrainedCfg nat_cfg(const std::string& url, int64_t size = 224, double top1 = 0) {
   PretrainedCfg c;
   c.input_size = {3, size, size};
   c.crop_pct = 0.875;
   c.interpolation = "bicubic";
   c.first_conv = "patch_embed.proj.0";
   c.classifier = "head";
-  c.url = url;
+  if (!url.empty()) c.weights(url, top1, "MIT");
   c.paper = "arXiv:2204.07143";
   return c;
+}
+
+// ImageNet-1k top-1 (%) of the released weights: classification/NAT.md and DiNAT.md (the 22k checkpoints
+// publish none of their own).
+double published_top1(const std::string& variant) {
+  static const std::map<std::string, double> top1 = {
+      {"nat_mini", 81.8},          {"nat_tiny", 83.2},           {"nat_small", 83.7},
+      {"nat_base", 84.3},          {"dinat_mini", 81.8},         {"dinat_tiny", 82.7},
+      {"dinat_small", 83.8},       {"dinat_base", 84.4},         {"dinat_large", 86.5},
+      {"dinat_large_384", 87.2},   {"dinat_large_384_11x11", 87.3}, {"dinat_s_tiny", 81.8},
+      {"dinat_s_small", 83.5},     {"dinat_s_base", 83.8},       {"dinat_s_large", 86.5},
+      {"dinat_s_large_384", 87.4}, {"nat_isotropic_small", 80.0}, {"dinat_isotropic_small", 80.8},
+      {"vitrpb_small", 81.2},      {"nat_isotropic_base", 81.6}, {"dinat_isotropic_base", 82.1},
+      {"vitrpb_base", 82.5}};
+  const auto it = top1.find(variant);
+  return it == top1.end() ? 0.0 : it->second;
 }
 
 json dil(std::initializer_list<std::vector<int64_t>> l) { return json(std::vector<std::vector<int64_t>>(l)); }
@@ -285,7 +304,7 @@ void register_nat_and_dinat(Registry& r) {
     v.name = name;
     v.family = "nat";
     v.args = std::move(args);
-    v.pretrained = nat_cfg(url, size);
+    v.pretrained = nat_cfg(url, size, published_top1(name));
     if (name.rfind("dinat", 0) == 0) v.pretrained.paper = "arXiv:2209.15001";
     r.add_variant(v);
   };
@@ -358,7 +377,7 @@ void register_dinat_s(Registry& r) {
     mv.args = {{"depths", v.depths}, {"num_heads", v.heads}, {"embed_dim", v.dim}, {"mlp_ratio", 4},
                {"drop_path_rate", v.dpr}, {"kernel_size", 7}, {"dilations", v.dils}};
     mv.pretrained = pc;
-    mv.pretrained.url = base + v.file;
+    mv.pretrained.weights(base + v.file, published_top1(v.name), "MIT");
     mv.pretrained.input_size = {3, v.size, v.size};
     r.add_variant(mv);
   }
@@ -396,7 +415,7 @@ void register_nat_isotropic(Registry& r) {
                {"mlp_ratio", 4.0}, {"kernel_size", v.kernel}, {"dilation", v.dilation}, {"layer", v.layer},
                {"drop_path_rate", v.dpr}};
     mv.pretrained = pc;
-    mv.pretrained.url = base + std::string(v.name) + "_in1k_224.pth";
+    mv.pretrained.weights(base + std::string(v.name) + "_in1k_224.pth", published_top1(v.name), "MIT");
     r.add_variant(mv);
   }
 }

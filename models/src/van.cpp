@@ -128,16 +128,17 @@ void register_van(Registry& r) {
     const char* name;
     std::vector<int64_t> dims, depths;
     const char* url;
+    double top1;
   };
   const std::string hf = "https://huggingface.co/Visual-Attention-Network/VAN-";
   const V vs[] = {
-      {"van_b0", {32, 64, 160, 256}, {3, 3, 5, 2}, "Tiny/resolve/main/van_tiny_754.pth.tar"},
-      {"van_b1", {64, 128, 320, 512}, {2, 2, 4, 2}, "Small/resolve/main/van_small_811.pth.tar"},
-      {"van_b2", {64, 128, 320, 512}, {3, 3, 12, 3}, "Base/resolve/main/van_base_828.pth.tar"},
-      {"van_b3", {64, 128, 320, 512}, {3, 5, 27, 3}, "Large/resolve/main/van_large_839.pth.tar"},
-      {"van_b4", {64, 128, 320, 512}, {3, 6, 40, 3}, ""},
-      {"van_b5", {96, 192, 480, 768}, {3, 3, 24, 3}, ""},
-      {"van_b6", {96, 192, 384, 768}, {6, 6, 90, 6}, ""},
+      {"van_b0", {32, 64, 160, 256}, {3, 3, 5, 2}, "Tiny/resolve/main/van_tiny_754.pth.tar", 75.4},
+      {"van_b1", {64, 128, 320, 512}, {2, 2, 4, 2}, "Small/resolve/main/van_small_811.pth.tar", 81.1},
+      {"van_b2", {64, 128, 320, 512}, {3, 3, 12, 3}, "Base/resolve/main/van_base_828.pth.tar", 82.8},
+      {"van_b3", {64, 128, 320, 512}, {3, 5, 27, 3}, "Large/resolve/main/van_large_839.pth.tar", 83.9},
+      {"van_b4", {64, 128, 320, 512}, {3, 6, 40, 3}, "", 0},
+      {"van_b5", {96, 192, 480, 768}, {3, 3, 24, 3}, "", 0},
+      {"van_b6", {96, 192, 384, 768}, {6, 6, 90, 6}, "", 0},
   };
   for (const auto& v : vs) {
     ModelVariant mv;
@@ -145,7 +146,8 @@ void register_van(Registry& r) {
     mv.family = "van";
     mv.args = {{"embed_dims", v.dims}, {"mlp_ratios", {8, 8, 4, 4}}, {"norm_layer", ln}, {"depths", v.depths}};
     mv.pretrained = van_pretrained_cfg();
-    if (*v.url) mv.pretrained.url = hf + v.url;
+    // VAN-Classification README: top-1 per model; "Apache-2.0 license. For commercial use, please contact the authors."
+    if (*v.url) mv.pretrained.weights(hf + v.url, v.top1, "Apache-2.0 (commercial use: contact the authors)");
     r.add_variant(mv);
   }
 }

@@ -32,6 +32,7 @@ const RangeTable& train_ranges() {
       {"min_lr", {0, 100}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
       {"checkpoint_every", {0, 1e12}},    {"log_interval", {0, 1e12}},          {"max_steps_per_epoch", {0, 1e12}},
       {"stop_after_steps", {0, 1e12}},    {"dist_timeout", {1e-3, 1e7}},
+      {"dist_init_timeout", {1e-3, 1e7}},
   };
   return t;
 }
@@ -45,11 +46,12 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
 
 #define ATTNZOO_TRAIN_FIELDS(X)                                                                                      \
   X(model) X(model_args) X(num_classes) X(in_chans) X(img_size) X(drop_path) X(initial_checkpoint) X(checkpoint_key) \
+  X(pretrained) X(download)                                                                                          \
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
   X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(resume)    \
-  X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_verify)
+  X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
 void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");
@@ -85,6 +87,8 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")
     throw std::invalid_argument(value_label(what, "lr_base_scale") + ": must be sqrt or linear, got '" + lr_base_scale + "'");
   if (j.contains("device")) parse_device(device, value_label(what, "device"));
+  if (pretrained && !initial_checkpoint.empty())
+    throw std::invalid_argument(what + ": pretrained and initial_checkpoint both give the starting weights: pick one");
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -11,6 +11,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>  // CUDA LibTorch builds only
 #endif
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
@@ -41,6 +42,10 @@ DistEnv DistEnv::from_env() {
   e.world_size = env_int("WORLD_SIZE", 1);
   e.rank = env_int("RANK", 0);
   e.local_rank = env_int("LOCAL_RANK", e.rank);
+  e.local_world_size = env_int("LOCAL_WORLD_SIZE", e.world_size);
+  e.group_rank = env_int("GROUP_RANK", 0);
+  e.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
+  if (const char* a = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); a && std::string(a) == "True") e.agent_store = true;
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
   e.master_port = static_cast<int>(env_int("MASTER_PORT", 29500));
   if (e.world_size < 1) throw std::invalid_argument("WORLD_SIZE must be >= 1");
@@ -50,11 +55,70 @@ DistEnv DistEnv::from_env() {
   return e;
 }
 
+std::string DistEnv::device_for(const std::string& requested) const {
+  if (world_size > 1 && requested == "cuda") return "cuda:" + std::to_string(local_rank);
+  return requested;
+}
+
+std::string DistEnv::describe() const {
+  return "rank " + std::to_string(rank) + " of " + std::to_string(world_size) + " (local " + std::to_string(local_rank) +
+         " of " + std::to_string(local_world_size) + ", node " + std::to_string(group_rank) + ", restart " +
+         std::to_string(restart_count) + (agent_store ? ", torchrun agent store" : "") + ")";
+}
+
+namespace {
+
+// The store every rank meets in. Under torchrun's agent store, the agent serves it and the ranks' keys live
+// under "/worker/attempt_<restart>" (torch.distributed's rendezvous does the same), so a restarted group
+// never reads its predecessor's keys.
+c10::intrusive_ptr<c10d::Store> connect_store(const DistEnv& env, std::chrono::milliseconds init_timeout) {
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<uint16_t>(env.master_port);
+  so.isServer = env.rank == 0 && !env.agent_store;
+  so.numWorkers = static_cast<size_t>(env.world_size);
+  so.waitWorkers = false;  // arrival is checked below, naming the ranks that are missing
+  so.timeout = init_timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+  if (env.agent_store)
+    store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), store);
+  return c10::make_intrusive<c10d::PrefixStore>("attnzoo", store);
+}
+
+// Every rank announces itself and waits for the others within `init_timeout`; on timeout, the error lists the
+// ranks that never arrived (e.g. rank 0 died at start-up) instead of waiting for the collective timeout.
+void wait_for_all_ranks(c10d::Store& store, const DistEnv& env, std::chrono::milliseconds init_timeout) {
+  store.set("arrived/" + std::to_string(env.rank), std::vector<uint8_t>{1});
+  std::vector<std::string> keys;
+  for (int64_t r = 0; r < env.world_size; ++r) keys.push_back("arrived/" + std::to_string(r));
+  try {
+    store.wait(keys, init_timeout);
+  } catch (const std::exception&) {
+    std::string missing;
+    for (int64_t r = 0; r < env.world_size; ++r)
+      if (!store.check({keys[static_cast<size_t>(r)]})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(init_timeout.count()) / 1000.0);
+    throw std::runtime_error("rank(s) " + missing + " never arrived within --dist-init-timeout " + seconds + " s");
+  }
+}
+
+}  // namespace
+
 using BackendBase = compat::C10dBackend;  // 1.13: c10d::ProcessGroup, 2.x: c10d::Backend
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<BackendBase> pg;
+  at::Device device{at::kCPU};
+
+  // NCCL takes CUDA tensors only and Gloo's CPU path CPU ones: a tensor on another device than the model's
+  // is a bug in the caller, reported as one (on CPU runs too, where both backends would accept it).
+  void check_devices(const char* what, const std::vector<at::Tensor>& tensors) const {
+    for (const auto& t : tensors)
+      if (t.device() != device)
+        throw std::logic_error(std::string("distributed ") + what + ": a tensor on " + t.device().str() +
+                               " reached a group whose tensors live on " + device.str());
+  }
 
   // One collective, with c10d's errors (peer closed, timeout) turned into one clear line.
   template <typename F>
@@ -69,17 +133,13 @@ struct ProcessGroup::Impl {
   }
 };
 
-ProcessGroup::ProcessGroup(const DistEnv& env, std::chrono::milliseconds timeout)
+ProcessGroup::ProcessGroup(const DistEnv& env, std::chrono::milliseconds timeout, std::chrono::milliseconds init_timeout)
     : impl_(std::make_unique<Impl>()), rank_(env.rank), world_(env.world_size) {
   try {
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<uint16_t>(env.master_port);
-    so.isServer = env.rank == 0;
-    so.numWorkers = static_cast<size_t>(env.world_size);
-    so.waitWorkers = true;
-    so.timeout = timeout;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
-    impl_->store = c10::make_intrusive<c10d::PrefixStore>("attnzoo", tcp);
+    impl_->device = at::Device(env.device);
+    impl_->store = connect_store(env, init_timeout);
+    wait_for_all_ranks(*impl_->store, env, init_timeout);
+    impl_->store->setTimeout(timeout);
     if (env.backend == "nccl") {
 #ifdef USE_C10D_NCCL
       auto nopts = c10d::ProcessGroupNCCL::Options::create();
@@ -112,6 +172,7 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root) {
   if (world_ == 1) return;
   for (auto& t : tensors) {
     std::vector<at::Tensor> one{t};
+    impl_->check_devices("broadcast", one);
     c10d::BroadcastOptions o;
     o.rootRank = root;
     impl_->run("broadcast", [&] { return impl_->pg->broadcast(one, o); });
@@ -122,6 +183,7 @@ void ProcessGroup::allreduce_sum(std::vector<at::Tensor>& tensors) {
   if (world_ == 1) return;
   for (auto& t : tensors) {
     std::vector<at::Tensor> one{t};
+    impl_->check_devices("all-reduce", one);
     impl_->run("all-reduce", [&] { return impl_->pg->allreduce(one); });
   }
 }
@@ -144,6 +206,7 @@ void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors, size_t bucke
       for (auto& t : bucket) v.push_back(t.reshape({-1}));
       return v;
     }())};
+    impl_->check_devices("all-reduce", flat);
     impl_->run("all-reduce", [&] { return impl_->pg->allreduce(flat); });
     flat[0].div_(static_cast<double>(world_));
     int64_t off = 0;
@@ -153,6 +216,8 @@ void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors, size_t bucke
     }
   }
 }
+
+at::Device ProcessGroup::device() const { return impl_->device; }
 
 void ProcessGroup::barrier() {
   if (world_ == 1) return;

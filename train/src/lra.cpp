@@ -291,7 +291,7 @@ LraRun::LraRun(const LRATrainConfig& c) : c_(c), device_(c.device), writer_(c.ra
   opt_ = make_optimizer(params_, oo);
   for (const auto& p : model_->parameters()) r_.params += p.numel();
   if (!c.resume.empty()) resume();
-  pg_ = join_process_group(c.rank, c.world_size, device_, c.dist_timeout);
+  pg_ = join_process_group(c.rank, c.world_size, device_, c.dist_timeout, c.dist_init_timeout);
   if (pg_) broadcast_module(*pg_, *model_);
   last_path_ = (fs::path(c.output) / "last.safetensors").string();
   if (writer_) {

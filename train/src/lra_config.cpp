@@ -16,6 +16,7 @@ const RangeTable& lra_ranges() {
       {"opt_eps", {1e-30, 1}},      {"max_len", {0, 1 << 24}},      {"text_classes", {1, 1e6}},
       {"max_eval", {0, 1e12}},      {"checkpoint_every", {0, 1e12}}, {"stop_after_steps", {0, 1e12}},
       {"dist_timeout", {1e-3, 1e7}},
+      {"dist_init_timeout", {1e-3, 1e7}},
   };
   return t;
 }
@@ -25,7 +26,7 @@ const RangeTable& lra_ranges() {
 #define ATTNZOO_LRA_FIELDS(X)                                                                                       \
   X(task) X(data) X(model) X(model_args) X(steps) X(batch_size) X(eval_every) X(warmup_steps) X(lr) X(schedule) X(weight_decay) \
   X(opt_eps) X(max_len) X(text_classes) X(max_eval) X(seed) X(output) X(device) X(resume) X(checkpoint_every)          \
-  X(stop_after_steps) X(dist_timeout) X(dist_verify)
+  X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
 void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");

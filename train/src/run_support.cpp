@@ -29,13 +29,16 @@ void inject_fault(int64_t rank, int64_t update) {
   if (std::sscanf(spec, "%lld:%lld", &r, &u) == 2 && r == rank && u == update) std::_Exit(9);
 }
 
-std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s) {
+std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s,
+                                                 double init_timeout_s) {
   if (world_size <= 1) return nullptr;
   DistEnv env = DistEnv::from_env();
   env.rank = rank;
   env.world_size = world_size;
   env.backend = device.is_cuda() ? "nccl" : "gloo";
-  return std::make_unique<ProcessGroup>(env, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000.0)));
+  env.device = device.str();
+  const auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0)); };
+  return std::make_unique<ProcessGroup>(env, ms(timeout_s), ms(init_timeout_s));
 }
 
 void broadcast_module(ProcessGroup& pg, torch::nn::Module& module) {
@@ -57,7 +60,8 @@ void allreduce_gradients(ProcessGroup& pg, const std::vector<Param>& params, std
 }
 
 double allreduce_mean(ProcessGroup& pg, double value) {
-  std::vector<at::Tensor> l{torch::tensor({value}, torch::kDouble)};
+  // On the group's device: NCCL reduces CUDA tensors only.
+  std::vector<at::Tensor> l{torch::tensor({value}, torch::TensorOptions(torch::kDouble).device(pg.device()))};
   pg.allreduce_sum(l);
   return l[0].item<double>() / static_cast<double>(pg.world_size());
 }
@@ -69,7 +73,8 @@ void verify_replicas(ProcessGroup& pg, torch::nn::Module& module, int64_t update
   const at::Tensor mine = torch::cat(flat);
   std::vector<at::Tensor> ref{mine.clone()};
   pg.broadcast(ref, 0);
-  std::vector<at::Tensor> same{torch::tensor({torch::equal(mine, ref[0]) ? 0.0 : 1.0}, torch::kDouble)};
+  std::vector<at::Tensor> same{
+      torch::tensor({torch::equal(mine, ref[0]) ? 0.0 : 1.0}, torch::TensorOptions(torch::kDouble).device(pg.device()))};
   pg.allreduce_sum(same);
   if (same[0].item<double>() != 0.0)
     throw std::runtime_error("--dist-verify: replicas diverged after update " + std::to_string(update));

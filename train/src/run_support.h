@@ -23,7 +23,8 @@ void inject_fault(int64_t rank, int64_t update);
 
 /// Joins the data-parallel group of a run (null for world_size 1): the torchrun environment with this rank /
 /// world size, Gloo for CPU devices and NCCL for CUDA ones; collectives time out after `timeout_s`.
-std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s);
+std::unique_ptr<ProcessGroup> join_process_group(int64_t rank, int64_t world_size, const at::Device& device, double timeout_s,
+                                                 double init_timeout_s);
 
 /// Every replica takes rank 0's parameters and buffers.
 void broadcast_module(ProcessGroup& pg, torch::nn::Module& module);

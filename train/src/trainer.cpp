@@ -241,7 +241,7 @@ ImageRun::ImageRun(const TrainConfig& cfg)
   val_ds_ = open_val_split(cfg, train_ds_);
   build_model();
   // Data parallel: one process per replica (torchrun environment); gradients are averaged with c10d.
-  pg_ = join_process_group(cfg.rank, cfg.world_size, device_, cfg.dist_timeout);
+  pg_ = join_process_group(cfg.rank, cfg.world_size, device_, cfg.dist_timeout, cfg.dist_init_timeout);
   build_loaders();
   OptimizerOptions oo;
   oo.name = cfg.opt;
@@ -271,12 +271,15 @@ void ImageRun::build_model() {
   model_ = models::create_model(cfg_.model, args_);
   const int64_t in_chans =
       cfg_.in_chans > 0 ? cfg_.in_chans : models::registry().resolve_args(cfg_.model, args_).value("in_chans", int64_t{3});
-  if (!cfg_.initial_checkpoint.empty()) {
+  std::string initial_weights = cfg_.initial_checkpoint;
+  if (cfg_.pretrained)
+    initial_weights = models::pretrained_weights(cfg_.model, cfg_.download, checkpoint::print_download_progress());
+  if (!initial_weights.empty()) {
     models::LoadOptions lo;
     lo.checkpoint_key = cfg_.checkpoint_key;
     lo.drop_mismatched_head = true;
     lo.adapt_input_conv = true;
-    models::load_weights(*model_, cfg_.initial_checkpoint, lo);
+    models::load_weights(*model_, initial_weights, lo);
   }
   model_->to(device_);
   if (cfg_.channels_last) to_channels_last(*model_);

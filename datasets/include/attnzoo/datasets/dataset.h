@@ -28,6 +28,9 @@ class Dataset {
   virtual std::string describe() const = 0;
   /// Labels of all samples without decoding (for class balance reports and samplers).
   virtual std::vector<int64_t> labels() const = 0;
+  /// What identifies sample `index` for people (`attnzoo extract`'s file list): its file for
+  /// image folders, else its index in the split.
+  virtual std::string item_name(size_t index) const { return std::to_string(index); }
 };
 
 using DatasetPtr = std::shared_ptr<const Dataset>;

@@ -1,5 +1,6 @@
 #pragma once
 // Loading checkpoint files into zoo models (timm's load_checkpoint / load_pretrained rules).
+#include <attnzoo/checkpoint/hub.h>
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/models/classifier.h>
 
@@ -23,5 +24,11 @@ checkpoint::LoadReport load_weights(ClassifierImpl& model, const std::string& pa
 /// The same on an in-memory state dict (`what` names it in errors).
 checkpoint::LoadReport load_weights(ClassifierImpl& model, checkpoint::TensorDict weights, const std::string& what,
                                     const LoadOptions& options = {});
+
+/// The file of the weights the authors released for `variant` (its pretrained cfg's file name and URL),
+/// found in checkpoint::weights_dirs() or, with `download`, fetched there (checkpoint::find_weights).
+/// Throws std::invalid_argument when `variant` is not a registered variant or has no released weights.
+std::string pretrained_weights(const std::string& variant, bool download,
+                               const checkpoint::DownloadProgress& progress = {});
 
 }  // namespace attnzoo::models

@@ -19,9 +19,20 @@ struct PretrainedCfg {
   int64_t num_classes = 1000;
   std::string first_conv;
   std::string classifier = "head";
-  std::string url;          // where the authors released the weights (informational; never downloaded)
   std::string paper;
   bool fixed_input_size = false;
+
+  // The released weights (issue #15), from the authors' README / model code; `url` empty = none released.
+  std::string url;      // where the authors released them (`--download` fetches it)
+  std::string file;     // the name they are looked up under; empty = the URL's last path segment
+  double top1 = 0;      // ImageNet-1k top-1 (%) the authors publish for them; 0 = not published
+  std::string license;  // of the weights, as the authors state it
+
+  bool has_weights() const { return !url.empty(); }
+  /// `file`, else the URL's last path segment ("…/van_tiny_754.pth.tar" -> "van_tiny_754.pth.tar").
+  std::string weights_file() const;
+  /// Sets the released weights' fields in one call (the family files each describe their releases).
+  PretrainedCfg& weights(std::string url_, double top1_, std::string license_, std::string file_ = "");
 
   nlohmann::json to_json() const;
 };

@@ -39,6 +39,7 @@ struct LRATrainConfig {
   int64_t stop_after_steps = 0;       // testing aid: stop (with an error) after N steps, as if killed
   int64_t rank = 0, world_size = 1;   // data parallel (torchrun environment)
   double dist_timeout = 1800;         // seconds a collective waits for the other ranks
+  double dist_init_timeout = 300;     // seconds the rendezvous waits for every rank to arrive
   bool dist_verify = false;           // after every update, check that the replicas hold equal weights
 
   /// Applies a recipe / the flags: keys are the train flag names ('-' or '_'); "num_classes" sets

@@ -18,6 +18,8 @@ struct TrainConfig {
   double drop_path = -1;      // -1: model default
   std::string initial_checkpoint;
   std::string checkpoint_key;
+  bool pretrained = false;  // start from the authors' released weights of `model` (models::pretrained_weights)
+  bool download = false;    // with `pretrained`: fetch them when no local copy exists
   // Data.
   std::string dataset = "fashion-mnist";  // see datasets::open_dataset
   std::string train_split = "train";
@@ -67,6 +69,7 @@ struct TrainConfig {
   int64_t stop_after_steps = 0;           // tests: end abruptly after N updates, saving nothing (a simulated kill)
   int64_t rank = 0, world_size = 1;       // from the torchrun environment (DistEnv::from_env) when > 1
   double dist_timeout = 1800;             // seconds a collective may wait for the other ranks
+  double dist_init_timeout = 300;         // seconds the rendezvous waits for every rank to arrive
   bool dist_verify = false;               // after every update, check the weights are bit-identical on all ranks
 
   /// Fills the fields from a recipe (keys = flag names with '-' or '_'); unknown keys are an error.

@@ -1,0 +1,97 @@
+#include <attnzoo/models/features.h>
+
+#include <attnzoo/models/registry.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace attnzoo::models {
+
+std::vector<int64_t> feature_take_indices(int64_t num_stages, const std::vector<int64_t>& indices) {
+  std::vector<int64_t> out;
+  if (indices.empty()) {
+    for (int64_t i = 0; i < num_stages; ++i) out.push_back(i);
+    return out;
+  }
+  for (const int64_t i : indices) {
+    const int64_t j = i < 0 ? num_stages + i : i;
+    if (j < 0 || j >= num_stages)
+      throw std::invalid_argument("feature index " + std::to_string(i) + " is out of range for " +
+                                  std::to_string(num_stages) + " stages");
+    out.push_back(j);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<int64_t> last_stages(int64_t num_stages, int64_t n) {
+  if (n < 1 || n > num_stages)
+    throw std::invalid_argument("the last " + std::to_string(n) + " stages of " + std::to_string(num_stages) + " stages");
+  std::vector<int64_t> out;
+  for (int64_t i = num_stages - n; i < num_stages; ++i) out.push_back(i);
+  return out;
+}
+
+namespace {
+
+void check_output_fmt(const std::string& fmt) {
+  if (fmt != "NCHW" && fmt != "NHWC") throw std::invalid_argument("output_fmt must be NCHW or NHWC, got '" + fmt + "'");
+}
+
+at::Tensor to_format(const at::Tensor& x, const std::string& fmt) { return fmt == "NHWC" ? x.permute({0, 2, 3, 1}) : x; }
+
+// ViT-style stages (ConViT, Agent-DeiT, the isotropic NAT) give tokens [B, prefix + gh*gw, C]: the patch tokens
+// as an NCHW map on the stage's grid, the prefix (class) tokens in front dropped, as timm's do.
+at::Tensor as_map(const at::Tensor& t, int64_t gh, int64_t gw) {
+  if (t.dim() == 4) return t;
+  TORCH_CHECK(t.dim() == 3 && t.size(1) >= gh * gw, "forward_intermediates: a stage output of shape ", t.sizes(),
+              " is neither NCHW nor tokens on a ", gh, "x", gw, " grid");
+  const int64_t prefix = t.size(1) - gh * gw;
+  return t.narrow(1, prefix, gh * gw).transpose(1, 2).reshape({t.size(0), t.size(2), gh, gw});
+}
+
+}  // namespace
+
+std::vector<at::Tensor> forward_intermediates(ClassifierImpl& model, const at::Tensor& x, const IntermediatesOptions& options) {
+  const auto take = feature_take_indices(static_cast<int64_t>(model.feature_info().size()), options.indices());
+  check_output_fmt(options.output_fmt());
+  const std::vector<at::Tensor> all = model.forward_intermediates(x);
+  const auto info = model.feature_info();
+  std::vector<at::Tensor> out;
+  for (const int64_t i : take) {
+    const int64_t r = info[static_cast<size_t>(i)].reduction;
+    const at::Tensor map = as_map(all[static_cast<size_t>(i)], (x.size(2) + r - 1) / r, (x.size(3) + r - 1) / r);
+    out.push_back(to_format(map, options.output_fmt()));
+  }
+  return out;
+}
+
+FeatureListNetImpl::FeatureListNetImpl(ClassifierPtr model, std::vector<int64_t> out_indices, std::string output_fmt)
+    : model_(std::move(model)),
+      out_indices_(feature_take_indices(static_cast<int64_t>(model_->feature_info().size()), out_indices)),
+      output_fmt_(std::move(output_fmt)) {
+  check_output_fmt(output_fmt_);
+  // The classifier's children under their own names: state_dict keys stay the official ones.
+  for (const auto& child : model_->named_children()) register_module(child.key(), child.value());
+  for (const auto& p : model_->named_parameters(/*recurse=*/false)) register_parameter(p.key(), p.value());
+  for (const auto& b : model_->named_buffers(/*recurse=*/false)) register_buffer(b.key(), b.value());
+}
+
+std::vector<at::Tensor> FeatureListNetImpl::forward(const at::Tensor& x) {
+  return forward_intermediates(*model_, x, IntermediatesOptions().indices(out_indices_).output_fmt(output_fmt_));
+}
+
+std::vector<FeatureInfo> FeatureListNetImpl::feature_info() const {
+  const auto all = model_->feature_info();
+  std::vector<FeatureInfo> out;
+  for (const int64_t i : out_indices_) out.push_back(all[static_cast<size_t>(i)]);
+  return out;
+}
+
+FeatureListNet create_features_model(const std::string& name, const std::vector<int64_t>& out_indices,
+                                     const nlohmann::json& overrides) {
+  return FeatureListNet(create_model(name, overrides), out_indices);
+}
+
+}  // namespace attnzoo::models
