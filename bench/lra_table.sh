@@ -36,10 +36,10 @@ for task in $TASKS; do
   for att in $ATTENTIONS; do
     if [ "$task" = listops ]; then
       run "$OUT/listops_$att" "$A" "${T[@]}" train --task lra-listops --data "$OUT/listops" --model lra_tiny --set attention=$att $(extra $att) \
-        --steps 2000 --batch-size 32 --eval-every 500 --warmup-steps 300 --lr 0.05 --output "$OUT/listops_$att"
+        --steps 2000 --batch-size 32 --eval-every 500 --warmup-steps 300 --lr 0.05 --overwrite --output "$OUT/listops_$att"
     else
       run "$OUT/image_$att" "$A" "${T[@]}" train --task lra-image --model lra_tiny --set attention=$att $(extra $att) \
-        --steps 400 --batch-size 32 --eval-every 400 --warmup-steps 100 --lr 0.05 --max-eval 2000 --output "$OUT/image_$att"
+        --steps 400 --batch-size 32 --eval-every 400 --warmup-steps 100 --lr 0.05 --max-eval 2000 --overwrite --output "$OUT/image_$att"
     fi
   done
 done

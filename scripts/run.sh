@@ -9,5 +9,5 @@ BUILD=${1:-build}
 bash scripts/setup.sh
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD" --parallel "$(nproc)"
-"$BUILD/cli/attnzoo" train
+"$BUILD/cli/attnzoo" train --overwrite  # the built-in recipe; --overwrite: a rerun replaces the previous one
 "$BUILD/cli/attnzoo" eval --checkpoint output/fashion_mnist_van_tiny/best.safetensors --data fashion-mnist

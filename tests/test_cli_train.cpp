@@ -153,6 +153,59 @@ TEST(CliTrain, TimmFlagNamesAndLrBase) {
   EXPECT_DOUBLE_EQ(args["smoothing"].get<double>(), 0.2);
 }
 
+// timm's run habits: a second run never lands in a folder that holds one (unless --resume / --overwrite, and then
+// log.jsonl holds one run only), runs without --output get timm's generated folder, args.yaml is written and
+// read back, and a timm args.yaml is taken as it is, its unimplemented settings listed in one warning.
+TEST(CliTrain, RunsNeverOverwriteEachOtherAndTimmArgsYamlIsAccepted) {
+  const auto tmp = test::temp_dir("cli_runs");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 16, 8);
+  const std::string base = "train --data mnist:" + idx.string() + kTinyModel + " -b 8";
+  const std::string train = base + " --epochs 1";
+  const std::string dir = (tmp / "run").string();
+  std::string out;
+  ASSERT_EQ(run(train + " --output " + dir, &out), 0) << out;
+  EXPECT_EQ(run(train + " --output " + dir, &out), 2) << out;
+  EXPECT_TRUE(contains(out, dir + " already holds a run (")) << out;
+  EXPECT_TRUE(contains(out, "--resume " + dir + "/last.safetensors continues it, --overwrite replaces it")) << out;
+  ASSERT_EQ(run(base + " --epochs 2 --output " + dir + " --overwrite", &out), 0) << out;
+  std::ifstream log(fs::path(dir) / "log.jsonl");
+  int epochs = 0;
+  for (std::string line; std::getline(log, line);) epochs += contains(line, "\"type\":\"epoch\"");
+  EXPECT_EQ(epochs, 2) << "log.jsonl must hold the new run only";
+  // Without --output: output/train/<YYYYMMDD-HHMMSS>-<model>-<img_size>, or output/train/<experiment>.
+  ASSERT_EQ(test::run_command("cd " + tmp.string() + " && " + test::cli() + " --threads 1 " + train + " --experiment exp1", &out), 0)
+      << out;
+  EXPECT_TRUE(fs::exists(tmp / "output" / "train" / "exp1" / "last.safetensors"));
+  ASSERT_EQ(test::run_command("cd " + tmp.string() + " && " + test::cli() + " --threads 1 " + train, &out), 0) << out;
+  bool generated = false;
+  for (const auto& e : fs::directory_iterator(tmp / "output" / "train")) {
+    const std::string name = e.path().filename().string();
+    generated = generated || (name.size() == 15 + 10 && name.substr(8, 1) == "-" && name.substr(15) == "-van_b0-16");
+  }
+  EXPECT_TRUE(generated) << "no output/train/YYYYMMDD-HHMMSS-van_b0-16";
+
+  // args.yaml repeats the run; no warning for attnzoo's own keys.
+  ASSERT_TRUE(fs::exists(fs::path(dir) / "args.yaml"));
+  ASSERT_EQ(run("train --config " + dir + "/args.yaml --output " + (tmp / "again").string(), &out), 0) << out;
+  EXPECT_FALSE(contains(out, "warning")) << out;
+  EXPECT_TRUE(contains(out, "2 epochs x")) << out;
+
+  // A timm args.yaml: known keys used (data_dir, model_kwargs, lr_base ...), timm's others listed once.
+  const fs::path timm_args = tmp / "timm_args.yaml";
+  std::ofstream(timm_args) << "aa: null\namp: false\namp_dtype: float16\nbatch_size: 8\ncheckpoint_hist: 10\n"
+                              "clip_grad: null\ncolor_jitter: 0.3\ndata_dir: mnist:" << idx.string() << "\ndataset: ''\n"
+                              "device: cpu\nepochs: 1\ngrad_accum_steps: 1\nimg_size: 16\nin_chans: 1\nlr: null\nlr_base: 0.1\n"
+                              "model: van_b0\nmodel_kwargs: {embed_dims: [8, 16, 16, 16], depths: [1, 1, 1, 1], mlp_ratios: [2, 2, 2, 2]}\n"
+                              "opt: sgd\noutput: ''\nsched: step\nval_split: validation\nworkers: 1\n";
+  ASSERT_EQ(run("train --config " + timm_args.string() + " --output " + (tmp / "timm").string(), &out), 0) << out;
+  EXPECT_TRUE(contains(out, "warning: " + timm_args.string() + ": timm settings attnzoo does not implement, ignored: "
+                            "color_jitter=0.3, sched=\"step\" (and 2 more timm keys at timm's defaults)")) << out;
+  EXPECT_TRUE(contains(out, "lr 0.003125 (lr_base 0.1 x (8/256))")) << out;
+  std::ofstream(timm_args, std::ios::app) << "foo_bar: 1\n";
+  EXPECT_EQ(run("train --config " + timm_args.string() + " --output " + (tmp / "timm2").string(), &out), 2) << out;
+  EXPECT_TRUE(contains(out, "unknown key 'foo_bar' (keys are the train flag names, or timm's train.py arguments)")) << out;
+}
+
 TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   auto tmp = test::temp_dir("cli_train_errors");
   std::string out;

@@ -133,4 +133,55 @@ nlohmann::json apply_overrides(nlohmann::json base, const std::vector<std::strin
   return base;
 }
 
+namespace {
+
+// Whether `s` written unquoted reads back as the same string (not a number, bool, null, or a syntax error).
+bool plain_round_trips(const std::string& s) {
+  if (s.empty()) return false;
+  try {
+    const nlohmann::json back = yaml_to_json("x: " + s, "json_to_yaml");
+    return back.is_object() && back.size() == 1 && back.contains("x") && back["x"] == s;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void emit(YAML::Emitter& out, const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::object:
+      out << YAML::BeginMap;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        out << YAML::Key << it.key() << YAML::Value;
+        emit(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::json::value_t::array:
+      out << YAML::Flow << YAML::BeginSeq;  // short lists (mean, scale, depths) on one line
+      for (const auto& x : v) emit(out, x);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::json::value_t::string: {
+      // Quoted when YAML would read it back as something else ("", "1e-3", "null", "a: b", ...).
+      const std::string s = v.get<std::string>();
+      if (plain_round_trips(s)) out << s;
+      else out << YAML::DoubleQuoted << s;
+      break;
+    }
+    case nlohmann::json::value_t::boolean: out << v.get<bool>(); break;
+    case nlohmann::json::value_t::null: out << YAML::Null; break;
+    case nlohmann::json::value_t::number_integer: out << v.get<int64_t>(); break;
+    case nlohmann::json::value_t::number_unsigned: out << v.get<uint64_t>(); break;
+    default: out << v.dump(); break;  // nlohmann's shortest round-trip form ("0.003", "1e-05", "2.0")
+  }
+}
+
+}  // namespace
+
+std::string json_to_yaml(const nlohmann::json& value) {
+  YAML::Emitter out;
+  emit(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
 }  // namespace attnzoo

@@ -87,5 +87,7 @@
 #include <attnzoo/train/lra.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/progress.h>
+#include <attnzoo/train/run_dir.h>
 #include <attnzoo/train/schedule.h>
+#include <attnzoo/train/timm_args.h>
 #include <attnzoo/train/trainer.h>

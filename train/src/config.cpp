@@ -3,8 +3,11 @@
 #include "config_values.h"
 
 #include <attnzoo/core/device.h>
+#include <attnzoo/core/diagnostics.h>
+#include <attnzoo/train/timm_args.h>
 
 #include <stdexcept>
+#include <vector>
 
 namespace attnzoo::train {
 namespace {
@@ -50,13 +53,55 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
-  X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(resume)    \
+  X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
   X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
+
+namespace {
+
+// A value that leaves the key at its default: null, or an empty string (what timm writes for "not set").
+bool unset(const nlohmann::json& v) { return v.is_null() || (v.is_string() && v.get<std::string>().empty()); }
+
+// timm's args.yaml keys that attnzoo reads under its own name, or whose timm value means attnzoo's default.
+// Returns false when `k` is none of them.
+bool apply_timm_synonym(TrainConfig& c, const std::string& k, const nlohmann::json& v, const nlohmann::json& doc,
+                        const std::string& what) {
+  if (k == "data_dir") {  // timm's dataset folder
+    read_value(v, c.dataset, k, what, train_ranges());
+  } else if (k == "model_kwargs") {  // timm's extra constructor arguments = attnzoo's model_args
+    if (!v.is_object()) throw std::invalid_argument(value_label(what, k) + ": must be a mapping");
+    for (auto a = v.begin(); a != v.end(); ++a) c.model_args[a.key()] = a.value();
+  } else if (k == "recovery_interval") {  // batches between recovery checkpoints
+    read_value(v, c.checkpoint_every, k, what, train_ranges());
+  } else if (k == "amp" && v.is_boolean()) {  // timm: a switch plus amp_dtype
+    if (v.get<bool>()) {
+      const std::string dtype = doc.value("amp_dtype", std::string("float16"));
+      c.amp = dtype == "bfloat16" ? "bf16" : "fp16";
+    }
+  } else if (k == "amp_dtype") {  // read with amp
+  } else if (k == "val_split" && v == "validation") {  // timm's default: the folder's val split, as attnzoo's default
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");
+  std::vector<std::string> timm_ignored;  // timm settings attnzoo does not implement, set to non-default values
+  int64_t timm_at_default = 0;            // ... and those left at timm's defaults
+  const auto& timm = timm_train_defaults();
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string k = normalise(it.key());
+    if (apply_timm_synonym(*this, k, it.value(), j, what)) continue;
+    if (unset(it.value()) && k != "model_args") {
+      bool ours = k == "data" || k == "on_bad_image";
+#define X(name) ours = ours || k == #name;
+      ATTNZOO_TRAIN_FIELDS(X)
+#undef X
+      if (ours || timm.count(k)) continue;
+    }
     if (k == "data") {  // alias of --dataset
       take(it.value(), dataset, k, what);
       continue;
@@ -82,7 +127,19 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   }
     ATTNZOO_TRAIN_FIELDS(X)
 #undef X
-    if (!known) throw std::invalid_argument(what + ": unknown key '" + it.key() + "' (keys are the train flag names)");
+    if (known) continue;
+    if (const auto t = timm.find(k); t != timm.end()) {
+      if (unset(it.value()) || it.value() == t->second) ++timm_at_default;
+      else timm_ignored.push_back(k + "=" + it.value().dump());
+      continue;
+    }
+    throw std::invalid_argument(what + ": unknown key '" + it.key() + "' (keys are the train flag names, or timm's train.py arguments)");
+  }
+  if (!timm_ignored.empty() || timm_at_default > 0) {
+    std::string list;
+    for (const auto& s : timm_ignored) list += (list.empty() ? "" : ", ") + s;
+    warn(what + ": timm settings attnzoo does not implement, ignored: " + (list.empty() ? "none set" : list) + " (and " +
+         std::to_string(timm_at_default) + " more timm keys at timm's defaults)");
   }
   if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")
     throw std::invalid_argument(value_label(what, "lr_base_scale") + ": must be sqrt or linear, got '" + lr_base_scale + "'");

@@ -8,6 +8,7 @@
 #include <attnzoo/models/lra_encoder.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/distributed.h>
+#include <attnzoo/train/run_dir.h>
 #include <attnzoo/train/progress.h>
 
 #include "run_support.h"
@@ -427,7 +428,14 @@ LRAResult LraRun::run() {
 
 }  // namespace
 
-LRAResult run_lra_training(const LRATrainConfig& c) { return LraRun(c).run(); }
+LRAResult run_lra_training(const LRATrainConfig& config) {
+  LRATrainConfig c = config;
+  std::string model = c.model;
+  if (!c.task.empty()) model += "-" + c.task;
+  c.output = run_output_dir(c.output, c.experiment, model, 0, "lra");
+  if (c.rank == 0) claim_output_dir(c.output, !c.resume.empty(), c.overwrite);
+  return LraRun(c).run();
+}
 
 LRAEvalResult evaluate_lra_checkpoint(const std::string& path, const std::string& split, const std::string& data,
                                       int64_t max_eval, const std::string& device) {

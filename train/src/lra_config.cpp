@@ -25,7 +25,7 @@ const RangeTable& lra_ranges() {
 
 #define ATTNZOO_LRA_FIELDS(X)                                                                                       \
   X(task) X(data) X(model) X(model_args) X(steps) X(batch_size) X(eval_every) X(warmup_steps) X(lr) X(schedule) X(weight_decay) \
-  X(opt_eps) X(max_len) X(text_classes) X(max_eval) X(seed) X(output) X(device) X(resume) X(checkpoint_every)          \
+  X(opt_eps) X(max_len) X(text_classes) X(max_eval) X(seed) X(output) X(experiment) X(overwrite) X(device) X(resume) X(checkpoint_every)          \
   X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
 void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {

@@ -2,6 +2,7 @@
 
 #include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/core/config.h>
 #include <attnzoo/core/file_util.h>
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/eval/evaluate.h>
@@ -12,6 +13,7 @@
 #include <attnzoo/train/ema.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/progress.h>
+#include <attnzoo/train/run_dir.h>
 #include <attnzoo/train/schedule.h>
 
 #include "run_support.h"
@@ -158,18 +160,21 @@ void to_channels_last(torch::nn::Module& model) {
 class RunOutputs {
  public:
   RunOutputs(const TrainConfig& cfg, bool writer, bool with_ema) : writer_(writer) {
-    fs::create_directories(cfg.output);
     last = (fs::path(cfg.output) / "last.safetensors").string();
     best = (fs::path(cfg.output) / "best.safetensors").string();
     csv_ = (fs::path(cfg.output) / "summary.csv").string();
-    if (!writer_) return;
+    if (!writer_) return;  // the other ranks write nothing (and may not agree on a generated folder name)
+    fs::create_directories(cfg.output);
     attnzoo::write_file_atomic((fs::path(cfg.output) / "args.json").string(), cfg.to_json().dump(1) + "\n");
+    // timm's name and format: `attnzoo train --config args.yaml` repeats the run.
+    attnzoo::write_file_atomic((fs::path(cfg.output) / "args.yaml").string(), json_to_yaml(cfg.to_json()));
     if (cfg.resume.empty() || !fs::exists(csv_)) {
       std::ofstream csv(csv_);
       csv << "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr,img_s" << (with_ema ? ",ema_loss,ema_top1,ema_top5" : "")
           << "\n";
     }
-    log_.open((fs::path(cfg.output) / "log.jsonl").string(), std::ios::app);
+    // A resumed run continues its log; a new one starts it (claim_output_dir made sure it is not another run's).
+    log_.open((fs::path(cfg.output) / "log.jsonl").string(), cfg.resume.empty() ? std::ios::trunc : std::ios::app);
   }
   void log(const nlohmann::json& record) {
     if (writer_) log_ << record.dump() << std::endl;
@@ -481,6 +486,24 @@ TrainResult ImageRun::run() {
 
 }  // namespace
 
-TrainResult run_training(const TrainConfig& config) { return ImageRun(config).run(); }
+namespace {
+
+// The input size the run will use, for its folder name (as transform_options resolves it).
+int64_t run_img_size(const TrainConfig& cfg) {
+  if (cfg.img_size > 0) return cfg.img_size;
+  const models::ModelVariant* v = models::registry().find_variant(cfg.model);
+  if (v) return v->pretrained.input_size[1];
+  const models::ModelFamily* f = models::registry().find_family(cfg.model);
+  return f ? f->pretrained.input_size[1] : 0;
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainConfig& config) {
+  TrainConfig cfg = config;
+  cfg.output = run_output_dir(cfg.output, cfg.experiment, cfg.model, run_img_size(cfg));
+  if (cfg.rank == 0) claim_output_dir(cfg.output, !cfg.resume.empty(), cfg.overwrite);
+  return ImageRun(cfg).run();
+}
 
 }  // namespace attnzoo::train

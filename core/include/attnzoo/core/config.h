@@ -13,6 +13,8 @@ namespace attnzoo {
 nlohmann::json read_config_file(const std::string& path);
 /// YAML text -> JSON (scalars typed as YAML 1.2 core: ints, floats, bools, null, strings).
 nlohmann::json yaml_to_json(const std::string& text, const std::string& what);
+/// JSON -> YAML text (block style; what yaml_to_json reads back as the same JSON).
+std::string json_to_yaml(const nlohmann::json& value);
 /// Applies "key=value" items (dotted keys address nested objects) onto `base`.
 nlohmann::json apply_overrides(nlohmann::json base, const std::vector<std::string>& items);
 

@@ -32,7 +32,9 @@ struct LRATrainConfig {
   int64_t text_classes = 2;
   int64_t max_eval = 0;               // evaluate on the first N examples of val / test only (0: all)
   uint64_t seed = 0;
-  std::string output = "output/lra";
+  std::string output;                 // empty: output/lra/<experiment or YYYYMMDD-HHMMSS-model-task>
+  std::string experiment;             // the generated folder name's replacement
+  bool overwrite = false;             // replace the run already in `output` (refused otherwise)
   std::string device = "cpu";
   std::string resume;                 // OUTPUT/last.safetensors of an earlier run: continue it exactly
   int64_t checkpoint_every = 0;       // also checkpoint every N steps (0: at every evaluation only)

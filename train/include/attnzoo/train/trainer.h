@@ -58,7 +58,9 @@ struct TrainConfig {
   double model_ema_decay = 0.9998;
   // Run.
   uint64_t seed = 42;
-  std::string output = "output/train";
+  std::string output;                     // empty: output/train/<experiment or YYYYMMDD-HHMMSS-model-img_size>
+  std::string experiment;                 // the generated folder name's replacement (timm's --experiment)
+  bool overwrite = false;                 // replace the run already in `output` (refused otherwise)
   std::string resume;
   std::string device = "cpu";
   bool channels_last = false;             // NHWC conv weights and inputs
