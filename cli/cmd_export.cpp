@@ -32,7 +32,7 @@ checkpoint::TensorDict run_checkpoint_weights(const std::string& path, bool ema)
     if (ck.ema.is_empty()) throw UsageError(path + ": --ema: this run kept no EMA weights (train with --model-ema)");
     return ck.ema;
   }
-  return {};
+  return checkpoint::TensorDict();
 }
 
 // The model named by --model with any weights file loaded (every key and shape checked), or its

@@ -19,7 +19,7 @@ namespace {
 // Every train flag; its value is parsed like a YAML scalar/list, so the CLI and recipes share one parser.
 struct Flag {
   const char* name;
-  int nargs;  // 0 = boolean flag
+  int nargs;  // 0 = boolean flag, -1 = one or more values
   const char* help;
   const char* aliases = "";  // other names timm users type, e.g. "-b" or "--smoothing"
 };
@@ -68,7 +68,13 @@ const Flag kFlags[] = {
     {"warmup-epochs", 1, "linear warmup length in epochs (per-step)"},
     {"warmup-lr", 1, "learning rate at step 0"},
     {"min-lr", 1, "cosine floor"},
+    {"sched", 1, "lr schedule after the warmup: cosine (default), step, multistep or none (timm's --sched)"},
+    {"decay-epochs", 1, "step: epochs between lr decays (90)"},
+    {"decay-milestones", -1, "multistep: epochs at which the lr decays (90 180 270)"},
+    {"decay-rate", 1, "step / multistep: lr decay factor (0.1)", "--dr"},
+    {"cooldown-epochs", 1, "cosine: epochs at --min-lr appended after --epochs (0)"},
     {"clip-grad", 1, "clip the global gradient norm (0 = off)"},
+    {"grad-accum-steps", 1, "sum the gradients of N batches into one update (the lr schedule still counts batches)"},
     {"model-ema", 0, "keep an EMA of the weights (evaluated and checkpointed too)"},
     {"model-ema-decay", 1, "EMA decay"},
     {"seed", 1, "random seed (data order, augmentation, init)"},
@@ -79,6 +85,8 @@ const Flag kFlags[] = {
     {"device", 1, "cpu or cuda[:N]"},
     {"channels-last", 0, "NHWC memory format for conv weights and inputs (faster on GPUs)"},
     {"amp", 1, "mixed precision: bf16 (CPU/CUDA autocast) or fp16 (CUDA, dynamic loss scaling); default off"},
+    {"checkpoint-hist", 1, "keep checkpoint-<epoch>.safetensors of the N best epochs (0: only last and best)"},
+    {"eval-metric", 1, "what makes an epoch the best: top1 (default), top5 or loss"},
     {"checkpoint-every", 1, "also checkpoint every N updates (recovery)"},
     {"log-interval", 1, "log.jsonl step line every N updates"},
     {"max-steps-per-epoch", 1, "truncate epochs (smoke tests)"},

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace attnzoo;
@@ -196,14 +197,44 @@ TEST(CliTrain, RunsNeverOverwriteEachOtherAndTimmArgsYamlIsAccepted) {
                               "clip_grad: null\ncolor_jitter: 0.3\ndata_dir: mnist:" << idx.string() << "\ndataset: ''\n"
                               "device: cpu\nepochs: 1\ngrad_accum_steps: 1\nimg_size: 16\nin_chans: 1\nlr: null\nlr_base: 0.1\n"
                               "model: van_b0\nmodel_kwargs: {embed_dims: [8, 16, 16, 16], depths: [1, 1, 1, 1], mlp_ratios: [2, 2, 2, 2]}\n"
-                              "opt: sgd\noutput: ''\nsched: step\nval_split: validation\nworkers: 1\n";
+                              "opt: sgd\noutput: ''\nsched: step\nval_split: validation\nworkers: 1\nvflip: 0.0\nbce_loss: false\n";
   ASSERT_EQ(run("train --config " + timm_args.string() + " --output " + (tmp / "timm").string(), &out), 0) << out;
   EXPECT_TRUE(contains(out, "warning: " + timm_args.string() + ": timm settings attnzoo does not implement, ignored: "
-                            "color_jitter=0.3, sched=\"step\" (and 2 more timm keys at timm's defaults)")) << out;
+                            "color_jitter=0.3 (and 2 more timm keys at timm's defaults)")) << out;
   EXPECT_TRUE(contains(out, "lr 0.003125 (lr_base 0.1 x (8/256))")) << out;
   std::ofstream(timm_args, std::ios::app) << "foo_bar: 1\n";
   EXPECT_EQ(run("train --config " + timm_args.string() + " --output " + (tmp / "timm2").string(), &out), 2) << out;
   EXPECT_TRUE(contains(out, "unknown key 'foo_bar' (keys are the train flag names, or timm's train.py arguments)")) << out;
+}
+
+// --checkpoint-hist N keeps checkpoint-<epoch> of the N best epochs by --eval-metric (loss: lowest); best.safetensors
+// is the best of them.
+TEST(CliTrain, CheckpointHistoryKeepsTheBestEpochsByTheEvalMetric) {
+  const auto tmp = test::temp_dir("cli_hist");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 32, 16);
+  std::string out;
+  ASSERT_EQ(run("train --data mnist:" + idx.string() + kTinyModel + " --epochs 4 -b 8 --lr 0.01 --checkpoint-hist 2 --eval-metric loss --output " +
+                    (tmp / "run").string(),
+                &out),
+            0)
+      << out;
+  std::vector<std::pair<double, int>> losses;  // (eval_loss, epoch)
+  std::ifstream log(tmp / "run" / "log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["type"] == "epoch") losses.emplace_back(j["eval_loss"].get<double>(), j["epoch"].get<int>());
+  }
+  ASSERT_EQ(losses.size(), 4u);
+  std::sort(losses.begin(), losses.end());
+  std::set<std::string> want{"checkpoint-" + std::to_string(losses[0].second) + ".safetensors",
+                             "checkpoint-" + std::to_string(losses[1].second) + ".safetensors"};
+  std::set<std::string> got;
+  for (const auto& e : fs::directory_iterator(tmp / "run"))
+    if (e.path().filename().string().rfind("checkpoint-", 0) == 0) got.insert(e.path().filename().string());
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(contains(out, "(epoch " + std::to_string(losses[0].second) + ")")) << out;
+  EXPECT_EQ(run("train --data mnist:" + idx.string() + kTinyModel + " --epochs 1 --eval-metric top3 --output " + (tmp / "r2").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "--eval-metric: must be top1, top5 or loss, got 'top3'")) << out;
 }
 
 TEST(CliTrain, BadFlagsAndDataAreClearErrors) {

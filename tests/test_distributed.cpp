@@ -69,6 +69,30 @@ TEST(Distributed, DeadWorkerFailsTheRunFast) {
   EXPECT_NE(out.find("worker rank"), std::string::npos) << out;
 }
 
+// --grad-accum-steps 2 at batch 8 updates exactly as batch 16 does (same samples per update, gradients
+// summed with each half's loss scaled by 1/2, the schedule counting updates), on the LayerNorm model.
+TEST(GradAccum, TwoHalfBatchesEqualOneFullBatch) {
+  const auto dir = test::temp_dir("grad_accum");
+  const auto data = test::write_tiny_idx(dir / "data", 64, 16);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " --threads 1" + common_args(data, dir / "full") + " --batch-size 16", &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::cli() + " --threads 1" + common_args(data, dir / "accum") + " --batch-size 8 --grad-accum-steps 2", &out),
+            0)
+      << out;
+  const auto a = checkpoint::read_safetensors(dir / "full" / "last.safetensors").tensors;
+  const auto b = checkpoint::read_safetensors(dir / "accum" / "last.safetensors").tensors;
+  int compared = 0;
+  for (const auto& item : a) {
+    if (item.key().rfind("state_dict.", 0) != 0) continue;
+    EXPECT_LT(test::max_abs_diff(item.value(), b[item.key()]), 2e-5) << item.key();
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+  // Recovery checkpoints must fall between updates.
+  EXPECT_EQ(test::run_command(test::cli() + common_args(data, dir / "bad") + " --batch-size 8 --grad-accum-steps 2 --checkpoint-every 3", &out), 2);
+  EXPECT_NE(out.find("--checkpoint-every: must be a multiple of grad_accum_steps (2)"), std::string::npos) << out;
+}
+
 // torchrun's default (TORCHELASTIC_USE_AGENT_STORE=True): its agent already serves the rendezvous store on
 // MASTER_ADDR:MASTER_PORT, and every rank, rank 0 included, connects as a client. Here the test process plays
 // the agent: it serves a TCPStore and launches the two ranks with the environment torchrun gives them.

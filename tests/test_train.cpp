@@ -25,7 +25,7 @@ using namespace attnzoo::train;
 namespace {
 
 TEST(Schedule, WarmupThenCosine) {
-  CosineSchedule s;
+  LrSchedule s;
   s.lr = 1.0;
   s.min_lr = 0.1;
   s.warmup_lr = 0.0;
@@ -37,6 +37,42 @@ TEST(Schedule, WarmupThenCosine) {
   EXPECT_NEAR(s(60), 0.55, 1e-12);  // halfway: min + (max - min) / 2
   EXPECT_NEAR(s(110), 0.1, 1e-12);
   EXPECT_NEAR(s(1000), 0.1, 1e-12);
+}
+
+// timm's StepLRScheduler / MultiStepLRScheduler (per epoch, after the warmup) and a constant lr.
+TEST(Schedule, StepMultistepNone) {
+  LrSchedule s;
+  s.lr = 1.0;
+  s.warmup_lr = 0.0;
+  s.warmup_steps = 5;
+  s.steps_per_epoch = 10;
+  s.kind = "step";
+  s.decay_epochs = 2;
+  s.decay_rate = 0.5;
+  EXPECT_DOUBLE_EQ(s(0), 0.0);
+  EXPECT_DOUBLE_EQ(s(5), 1.0);
+  EXPECT_DOUBLE_EQ(s(19), 1.0);   // epoch 1
+  EXPECT_DOUBLE_EQ(s(20), 0.5);   // epoch 2
+  EXPECT_DOUBLE_EQ(s(45), 0.25);  // epoch 4
+  s.kind = "multistep";
+  s.milestones = {2, 5};
+  EXPECT_DOUBLE_EQ(s(9), 1.0);    // epoch 0: bisect_right([2, 5], 1) = 0
+  EXPECT_DOUBLE_EQ(s(10), 0.5);   // epoch 1: bisect_right([2, 5], 2) = 1, as timm (its t + 1)
+  EXPECT_DOUBLE_EQ(s(40), 0.25);  // epoch 4
+  s.kind = "none";
+  EXPECT_DOUBLE_EQ(s(1000), 1.0);
+  EXPECT_TRUE(is_schedule_kind("step"));
+  EXPECT_FALSE(is_schedule_kind("plateau"));
+  TrainConfig c;
+  EXPECT_NE(test::error_of([&] { c.apply_json({{"sched", "plateau"}}, "r.yaml"); })
+                .find("r.yaml: sched: must be cosine, step, multistep or none, got 'plateau'"),
+            std::string::npos);
+  TrainConfig d;
+  EXPECT_NE(test::error_of([&] { d.apply_json({{"decay_milestones", {30, 10}}}, "r.yaml"); }).find("must be increasing"),
+            std::string::npos);
+  TrainConfig e;
+  e.apply_json({{"decay_milestones", 30}}, "r.yaml");
+  EXPECT_EQ(e.decay_milestones, (std::vector<int64_t>{30}));
 }
 
 std::vector<Param> one_param(at::Tensor w, bool decay = true) { return {{"w", w, decay}}; }

@@ -4,8 +4,10 @@
 
 #include <attnzoo/core/device.h>
 #include <attnzoo/core/diagnostics.h>
+#include <attnzoo/train/schedule.h>
 #include <attnzoo/train/timm_args.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -32,7 +34,8 @@ const RangeTable& train_ranges() {
       {"epochs", {1, 100000}},            {"batch_size", {1, 1 << 20}},         {"lr", {0, 100}},
       {"lr_base", {1e-12, 100}},          {"lr_base_size", {1, 1 << 24}},       {"weight_decay", {0, 100}},
       {"momentum", {0, 1}},               {"warmup_epochs", {0, 100000}},       {"warmup_lr", {0, 100}},
-      {"min_lr", {0, 100}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
+      {"min_lr", {0, 100}},               {"decay_epochs", {1e-3, 1e6}},        {"decay_rate", {0, 1}},
+      {"cooldown_epochs", {0, 100000}},   {"grad_accum_steps", {1, 1 << 20}},  {"checkpoint_hist", {0, 100000}},   {"decay_milestones", {0, 1e6}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
       {"checkpoint_every", {0, 1e12}},    {"log_interval", {0, 1e12}},          {"max_steps_per_epoch", {0, 1e12}},
       {"stop_after_steps", {0, 1e12}},    {"dist_timeout", {1e-3, 1e7}},
       {"dist_init_timeout", {1e-3, 1e7}},
@@ -53,7 +56,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
-  X(warmup_epochs) X(warmup_lr) X(min_lr) X(clip_grad) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
+  X(warmup_epochs) X(warmup_lr) X(min_lr) X(sched) X(decay_epochs) X(decay_milestones) X(decay_rate) X(cooldown_epochs) X(clip_grad) X(grad_accum_steps) X(checkpoint_hist) X(eval_metric) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
   X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
 namespace {
@@ -141,6 +144,15 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
     warn(what + ": timm settings attnzoo does not implement, ignored: " + (list.empty() ? "none set" : list) + " (and " +
          std::to_string(timm_at_default) + " more timm keys at timm's defaults)");
   }
+  if (eval_metric != "top1" && eval_metric != "top5" && eval_metric != "loss")
+    throw std::invalid_argument(value_label(what, "eval_metric") + ": must be top1, top5 or loss, got '" + eval_metric + "'");
+  if (checkpoint_every % grad_accum_steps != 0)
+    throw std::invalid_argument(value_label(what, "checkpoint_every") + ": must be a multiple of grad_accum_steps (" +
+                                std::to_string(grad_accum_steps) + "), so that recovery checkpoints fall between updates");
+  if (!is_schedule_kind(sched))
+    throw std::invalid_argument(value_label(what, "sched") + ": must be cosine, step, multistep or none, got '" + sched + "'");
+  if (!std::is_sorted(decay_milestones.begin(), decay_milestones.end()))
+    throw std::invalid_argument(value_label(what, "decay_milestones") + ": must be increasing");
   if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")
     throw std::invalid_argument(value_label(what, "lr_base_scale") + ": must be sqrt or linear, got '" + lr_base_scale + "'");
   if (j.contains("device")) parse_device(device, value_label(what, "device"));

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace attnzoo::train {
 
@@ -55,6 +56,11 @@ inline double checked_number(const nlohmann::json& v, bool integral, double type
 }
 
 template <typename T>
+struct is_std_vector : std::false_type {};
+template <typename T>
+struct is_std_vector<std::vector<T>> : std::true_type {};
+
+template <typename T>
 void read_value(const nlohmann::json& v, T& field, const std::string& key, const std::string& what,
                 const RangeTable& ranges) {
   const std::string label = value_label(what, key);
@@ -75,6 +81,11 @@ void read_value(const nlohmann::json& v, T& field, const std::string& key, const
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!v.is_string()) throw std::invalid_argument(label + ": expected text, got " + v.dump());
     field = v.get<std::string>();
+  } else if constexpr (is_std_vector<T>::value) {  // lists of any length (decay_milestones); a number is one item
+    const nlohmann::json items = v.is_array() ? v : nlohmann::json::array({v});
+    if (items.size() > 10000) throw std::invalid_argument(label + ": more than 10000 values");
+    field.assign(items.size(), typename T::value_type{});
+    for (size_t i = 0; i < items.size(); ++i) read_value(items[i], field[i], key, what, ranges);
   } else {  // fixed-size arrays of numbers (mean, std, scale, ratio)
     if (!v.is_array() || v.size() != field.size())
       throw std::invalid_argument(label + ": expected " + std::to_string(field.size()) + " numbers, got " + v.dump());

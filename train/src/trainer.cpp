@@ -24,6 +24,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -37,7 +39,7 @@ double resolved_lr(const TrainConfig& cfg, std::string* how) {
   const std::string& o = cfg.opt;
   const bool adaptive = o.find("ada") != std::string::npos || o.find("lamb") != std::string::npos;
   const std::string scale = cfg.lr_base_scale.empty() ? (adaptive ? "sqrt" : "linear") : cfg.lr_base_scale;
-  const int64_t global = cfg.batch_size * cfg.world_size;
+  const int64_t global = cfg.batch_size * cfg.world_size * cfg.grad_accum_steps;  // images per update, as timm
   const double ratio = static_cast<double>(global) / static_cast<double>(cfg.lr_base_size);
   const double lr = cfg.lr_base * (scale == "sqrt" ? std::sqrt(ratio) : ratio);
   if (how) {
@@ -67,12 +69,14 @@ struct Counters {
   int64_t epoch = 0;        // epoch in progress (or next to start)
   int64_t batch = 0;        // next batch within that epoch
   int64_t global_step = 0;  // updates done
-  double best_top1 = -1;
+  double best_top1 = -1;    // top-1 of the best epoch (by --eval-metric)
   int64_t best_epoch = -1;
+  double best_score = -std::numeric_limits<double>::infinity();  // --eval-metric, higher is better
+  std::vector<std::pair<double, int64_t>> kept;  // --checkpoint-hist: (score, epoch) of the checkpoint-<epoch> files
 
   void write(nlohmann::json& meta) const {
     meta.update({{"epoch", epoch}, {"batch", batch}, {"global_step", global_step}, {"best_top1", best_top1},
-                 {"best_epoch", best_epoch}});
+                 {"best_epoch", best_epoch}, {"best_score", best_score}, {"checkpoint_hist", kept}});
   }
   void read(const nlohmann::json& meta) {
     epoch = meta.at("epoch");
@@ -80,8 +84,18 @@ struct Counters {
     global_step = meta.at("global_step");
     best_top1 = meta.at("best_top1");
     best_epoch = meta.at("best_epoch");
+    // Checkpoints written before --eval-metric / --checkpoint-hist: best by top-1, no history.
+    best_score = meta.contains("best_score") && meta["best_score"].is_number() ? meta["best_score"].get<double>() : best_top1;
+    if (meta.contains("checkpoint_hist")) kept = meta["checkpoint_hist"].get<std::vector<std::pair<double, int64_t>>>();
   }
 };
+
+// --eval-metric as a score where higher is better.
+double eval_score(const eval::EvalResult& r, const std::string& metric) {
+  if (metric == "top5") return r.top5;
+  if (metric == "loss") return -r.loss;
+  return r.top1;
+}
 
 // The validation split: --val-split, else "val" when the dataset has one, else "test".
 datasets::DatasetPtr open_val_split(const TrainConfig& cfg, const datasets::DatasetPtr& train_ds) {
@@ -139,15 +153,23 @@ datasets::MixupOptions mixup_options(const TrainConfig& cfg, int64_t num_classes
   return mo;
 }
 
-CosineSchedule cosine_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
-  CosineSchedule s;
+LrSchedule lr_schedule(const TrainConfig& cfg, int64_t steps_per_epoch) {
+  LrSchedule s;
+  s.kind = cfg.sched;
   s.lr = resolved_lr(cfg);
   s.min_lr = cfg.min_lr;
   s.warmup_lr = cfg.warmup_lr;
   s.warmup_steps = static_cast<int64_t>(std::llround(cfg.warmup_epochs * steps_per_epoch));
-  s.total_steps = cfg.epochs * steps_per_epoch;
+  s.total_steps = cfg.epochs * steps_per_epoch;  // the cooldown epochs after it stay at min_lr
+  s.steps_per_epoch = steps_per_epoch;
+  s.decay_epochs = cfg.decay_epochs;
+  s.decay_rate = cfg.decay_rate;
+  s.milestones = cfg.decay_milestones;
   return s;
 }
+
+// timm appends the cooldown epochs (at min_lr) to cyclic schedules only.
+int64_t total_epochs(const TrainConfig& cfg) { return cfg.epochs + (cfg.sched == "cosine" ? cfg.cooldown_epochs : 0); }
 
 // NHWC weights for the convolutions (pays off on GPUs and oneDNN).
 void to_channels_last(torch::nn::Module& model) {
@@ -225,8 +247,14 @@ class ImageRun {
   std::unique_ptr<ProcessGroup> pg_;
   std::unique_ptr<datasets::Loader> train_loader_, val_loader_;
   std::unique_ptr<Optimizer> opt_;
-  int64_t steps_per_epoch_ = 0;
-  CosineSchedule sched_;
+  int64_t steps_per_epoch_ = 0;    // batches
+  int64_t updates_per_epoch_ = 0;  // optimizer updates (batches / grad_accum_steps, rounded up)
+  LrSchedule sched_;               // over updates, as timm's
+  /// The update that batch `batch` of `epoch` belongs to (the schedule's clock).
+  int64_t update_index(int64_t epoch, int64_t batch) const {
+    return epoch * updates_per_epoch_ + std::max<int64_t>(0, batch) / cfg_.grad_accum_steps;
+  }
+  int64_t epochs_ = 0;  // epochs + cooldown
   std::unique_ptr<ModelEma> ema_;
   datasets::MixupOptions mixup_;
   at::ScalarType amp_;
@@ -256,7 +284,9 @@ ImageRun::ImageRun(const TrainConfig& cfg)
   for (const auto& prm : opt_->params()) amp_params_.push_back(prm.tensor);
   steps_per_epoch_ = train_loader_->num_batches();
   if (cfg.max_steps_per_epoch > 0) steps_per_epoch_ = std::min(steps_per_epoch_, cfg.max_steps_per_epoch);
-  sched_ = cosine_schedule(cfg, steps_per_epoch_);
+  updates_per_epoch_ = (steps_per_epoch_ + cfg.grad_accum_steps - 1) / cfg.grad_accum_steps;
+  sched_ = lr_schedule(cfg, updates_per_epoch_);
+  epochs_ = total_epochs(cfg);
   if (cfg.model_ema) ema_ = std::make_unique<ModelEma>(*model_, cfg.model_ema_decay);
   mixup_ = mixup_options(cfg, num_classes_);
   if (!cfg.resume.empty()) resume();
@@ -336,14 +366,20 @@ void ImageRun::save(const std::string& path, const Counters& c) const {
   ck.save(path);
 }
 
-// One update; returns the loss (averaged over the replicas). Throws on a non-finite loss.
+// One batch: forward + backward, and the update when it ends a --grad-accum-steps group (groups start at
+// the epoch's first batch; the last group of an epoch may be shorter, its loss scaled by its own size, as
+// timm does). Returns the batch's loss (averaged over the replicas). Throws on a non-finite loss.
 double ImageRun::train_step(const datasets::Batch& b, int64_t epoch) {
+  const int64_t accum = cfg_.grad_accum_steps;
+  const int64_t group_start = b.index / accum * accum;
+  const int64_t group_size = std::min(accum, steps_per_epoch_ - group_start);
+  const bool group_first = b.index == group_start, group_last = b.index == group_start + group_size - 1;
   at::Tensor x = b.images;
   datasets::Rng mix_rng(datasets::sample_seed(cfg_.seed ^ 0x6d6978ull, epoch, b.index));
   at::Tensor target = datasets::mixup_batch(x, b.labels, mixup_, mix_rng).to(device_);
   x = x.to(device_);
   if (cfg_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  const double lr = sched_(st_.global_step);
+  const double lr = sched_(update_index(epoch, b.index));
   at::Tensor logits;
   {
     AutocastGuard autocast(device_, amp_);  // --amp: the forward in bf16 / fp16, the loss in float32
@@ -358,16 +394,18 @@ double ImageRun::train_step(const datasets::Batch& b, int64_t epoch) {
                              std::to_string(b.index) + " (lr " + std::to_string(lr) +
                              "); stopping. The last good checkpoint is kept: " + out_->last);
   }
-  opt_->zero_grad();
-  scaler_.scale_loss(loss).backward();
-  if (pg_) allreduce_gradients(*pg_, opt_->params(), dist_grads_);  // bucketed all-reduce after backward
-  // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
-  const bool step_ok = scaler_.unscale_and_check(amp_params_);
-  if (cfg_.clip_grad > 0 && step_ok) clip_grad_norm(opt_->params(), cfg_.clip_grad);
-  if (step_ok) opt_->step(lr);
-  if (ema_) ema_->update(*model_);
-  if (pg_) inject_fault(cfg_.rank, st_.global_step + 1);
-  if (pg_ && cfg_.dist_verify) verify_replicas(*pg_, *model_, st_.global_step + 1);  // tests: replicas == rank 0
+  if (group_first) opt_->zero_grad();
+  scaler_.scale_loss(group_size > 1 ? loss / static_cast<double>(group_size) : loss).backward();
+  if (group_last) {
+    if (pg_) allreduce_gradients(*pg_, opt_->params(), dist_grads_);  // bucketed all-reduce after backward
+    // fp16: unscale (after the all-reduce, so every rank decides alike); inf/NaN gradients skip the update.
+    const bool step_ok = scaler_.unscale_and_check(amp_params_);
+    if (cfg_.clip_grad > 0 && step_ok) clip_grad_norm(opt_->params(), cfg_.clip_grad);
+    if (step_ok) opt_->step(lr);
+    if (ema_) ema_->update(*model_);
+    if (pg_) inject_fault(cfg_.rank, st_.global_step + 1);
+    if (pg_ && cfg_.dist_verify) verify_replicas(*pg_, *model_, st_.global_step + 1);  // tests: replicas == rank 0
+  }
   ++st_.global_step;
   st_.batch = b.index + 1;
   return lv;
@@ -388,13 +426,14 @@ void ImageRun::train_epoch(int64_t epoch) {
     const double el = seconds_since(t_epoch);
     recent_img_s_ = el > 0 ? images * cfg_.world_size / el : 0;  // global throughput (all ranks)
     const double eta = recent_img_s_ > 0
-                           ? (sched_.total_steps - st_.global_step) * cfg_.batch_size * cfg_.world_size / recent_img_s_
+                           ? (epochs_ * steps_per_epoch_ - st_.global_step) * cfg_.batch_size * cfg_.world_size / recent_img_s_
                            : 0;
-    progress_->step(epoch + 1, cfg_.epochs, st_.batch, steps_per_epoch_, loss_sum / images, sched_(st_.global_step - 1),
+    const double lr = sched_(update_index(epoch, st_.batch - 1));
+    progress_->step(epoch + 1, epochs_, st_.batch, steps_per_epoch_, loss_sum / images, lr,
                     recent_img_s_, eta, seconds_since(t_start_));
     if (cfg_.log_interval > 0 && st_.global_step % cfg_.log_interval == 0)
       out_->log({{"type", "step"}, {"epoch", epoch}, {"step", st_.batch}, {"global_step", st_.global_step},
-                 {"loss", lv}, {"lr", sched_(st_.global_step - 1)}, {"img_s", recent_img_s_}});
+                 {"loss", lv}, {"lr", lr}, {"img_s", recent_img_s_}});
     if (writer_ && cfg_.checkpoint_every > 0 && st_.global_step % cfg_.checkpoint_every == 0) {
       Counters mid = st_;
       mid.epoch = epoch;
@@ -434,18 +473,35 @@ void ImageRun::end_epoch(int64_t epoch, double train_loss) {
     pg_->barrier();
     return;
   }
-  const double lr_now = sched_(std::max<int64_t>(0, st_.global_step - 1));
+  const double lr_now = sched_(update_index(epoch, steps_per_epoch_ - 1));
   const EpochEval r = evaluate_models();
-  const bool ema_wins = ema_ && r.ema.top1 > r.model.top1;
-  const double metric = ema_wins ? r.ema.top1 : r.model.top1;
-  const bool is_best = metric > st_.best_top1;
+  const bool ema_wins = ema_ && eval_score(r.ema, cfg_.eval_metric) > eval_score(r.model, cfg_.eval_metric);
+  const eval::EvalResult& chosen = ema_wins ? r.ema : r.model;
+  const double score = eval_score(chosen, cfg_.eval_metric);
+  const bool is_best = score > st_.best_score;
   if (is_best) {
-    st_.best_top1 = metric;
+    st_.best_score = score;
+    st_.best_top1 = chosen.top1;
     st_.best_epoch = epoch + 1;
+  }
+  // --checkpoint-hist N: keep checkpoint-<epoch> of the N best epochs (timm's CheckpointSaver).
+  std::optional<int64_t> drop;
+  const int64_t hist = cfg_.checkpoint_hist;
+  const bool keep = hist > 0 && (static_cast<int64_t>(st_.kept.size()) < hist || score > st_.kept.back().first);
+  if (keep) {
+    st_.kept.emplace_back(score, epoch + 1);
+    std::stable_sort(st_.kept.begin(), st_.kept.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (static_cast<int64_t>(st_.kept.size()) > hist) {
+      drop = st_.kept.back().second;
+      st_.kept.pop_back();
+    }
   }
   if (pg_) pg_->barrier();
   save(out_->last, st_);
   if (is_best) fs::copy_file(out_->last, out_->best, fs::copy_options::overwrite_existing);
+  const auto history_file = [&](int64_t e) { return fs::path(out_->last).parent_path() / ("checkpoint-" + std::to_string(e) + ".safetensors"); };
+  if (keep) fs::copy_file(out_->last, history_file(epoch + 1), fs::copy_options::overwrite_existing);
+  if (drop) fs::remove(history_file(*drop));
   std::ostringstream row;
   row << epoch + 1 << "," << train_loss << "," << r.model.loss << "," << r.model.top1 << "," << r.model.top5 << ","
       << lr_now << "," << recent_img_s_;
@@ -458,14 +514,13 @@ void ImageRun::end_epoch(int64_t epoch, double train_loss) {
   out_->log(record);
   char line[256];
   std::snprintf(line, sizeof line, "epoch %ld/%ld: train_loss %.4f  eval_loss %.4f  top1 %.2f  top5 %.2f%s  (%.0f img/s, %s)",
-                long(epoch + 1), long(cfg_.epochs), train_loss, r.model.loss, r.model.top1, r.model.top5,
+                long(epoch + 1), long(epochs_), train_loss, r.model.loss, r.model.top1, r.model.top5,
                 ema_ ? (" ema_top1 " + std::to_string(r.ema.top1).substr(0, 5)).c_str() : "", recent_img_s_,
                 fmt_time(seconds_since(t_start_)).c_str());
   progress_->line(line);
-  const eval::EvalResult& final = ema_wins ? r.ema : r.model;
-  result_.final_top1 = final.top1;
-  result_.final_top5 = final.top5;
-  result_.final_loss = final.loss;
+  result_.final_top1 = chosen.top1;
+  result_.final_top5 = chosen.top5;
+  result_.final_loss = chosen.loss;
 }
 
 TrainResult ImageRun::run() {
@@ -474,10 +529,10 @@ TrainResult ImageRun::run() {
   std::string lr_how;
   resolved_lr(cfg_, &lr_how);
   progress_->line("train " + cfg_.model + " (" + std::to_string(n_params) + " params) on " + train_ds_->describe() +
-                  "; eval on " + val_ds_->describe() + "; " + std::to_string(cfg_.epochs) + " epochs x " +
+                  "; eval on " + val_ds_->describe() + "; " + std::to_string(epochs_) + " epochs x " +
                   std::to_string(steps_per_epoch_) + " steps, batch " + std::to_string(cfg_.batch_size) + ", lr " +
                   std::to_string(sched_.lr) + " (" + lr_how + "), threads " + std::to_string(at::get_num_threads()));
-  for (int64_t epoch = st_.epoch; epoch < cfg_.epochs; ++epoch) train_epoch(epoch);
+  for (int64_t epoch = st_.epoch; epoch < epochs_; ++epoch) train_epoch(epoch);
   result_.best_top1 = st_.best_top1;
   result_.best_epoch = st_.best_epoch;
   result_.seconds = seconds_since(t_start_);
