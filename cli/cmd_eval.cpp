@@ -32,6 +32,7 @@ struct EvalArgs {
   std::vector<double> mean, std;
   int workers = 2;
   bool json = false;
+  bool use_ema = false;
   std::vector<std::string> images;
   int topk = 5;
   std::string layer = "pre_logits", output;  // extract
@@ -44,6 +45,7 @@ eval::EvalModel prepare(const EvalArgs& a, int64_t data_classes) {
   r.model_args = a.model.overrides();
   r.checkpoint = a.checkpoint;
   r.checkpoint_key = a.checkpoint_key;
+  r.use_ema = a.use_ema;
   r.num_classes = a.num_classes;
   r.in_chans = a.in_chans;
   r.img_size = a.img_size;
@@ -66,6 +68,7 @@ void add_common(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--set", a.model.sets, "override one constructor argument: key=value")->take_all();
   cmd->add_option("--checkpoint", a.checkpoint, "weights: attnzoo checkpoint, safetensors or official .pth")->check(CLI::ExistingFile);
   a.pretrained.add_to(*cmd, "--checkpoint");
+  cmd->add_flag("--use-ema", a.use_ema, "the checkpoint's EMA weights (state_dict_ema / model_ema) instead of its model weights");
   cmd->add_option("--checkpoint-key", a.checkpoint_key, "entry of the checkpoint dict holding the weights");
   cmd->add_option("--num-classes", a.num_classes, "classifier outputs");
   cmd->add_option("--in-chans", a.in_chans, "input channels");

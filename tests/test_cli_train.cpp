@@ -237,6 +237,30 @@ TEST(CliTrain, CheckpointHistoryKeepsTheBestEpochsByTheEvalMetric) {
   EXPECT_TRUE(contains(out, "--eval-metric: must be top1, top5 or loss, got 'top3'")) << out;
 }
 
+// eval takes the model weights of a run, its EMA weights only with --use-ema (timm's validate.py).
+TEST(CliTrain, EvalUsesEmaWeightsOnlyWhenAsked) {
+  const auto tmp = test::temp_dir("cli_ema");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 32, 16);
+  std::string out;
+  ASSERT_EQ(run("train --data mnist:" + idx.string() + kTinyModel + " --epochs 2 -b 8 --lr 0.01 --model-ema --model-ema-decay 0.99 --output " +
+                    (tmp / "run").string(),
+                &out),
+            0)
+      << out;
+  const std::string ev = "eval --checkpoint " + (tmp / "run" / "last.safetensors").string() + " --data mnist:" + idx.string() + " --json";
+  ASSERT_EQ(run(ev, &out), 0) << out;
+  const double model_loss = nlohmann::json::parse(out.substr(out.find('{')))["loss"];
+  ASSERT_EQ(run(ev + " --use-ema", &out), 0) << out;
+  const double ema_loss = nlohmann::json::parse(out.substr(out.find('{')))["loss"];
+  EXPECT_NE(model_loss, ema_loss);
+  std::ifstream log(tmp / "run" / "log.jsonl");
+  std::string line, last;
+  while (std::getline(log, line)) last = line;
+  const auto j = nlohmann::json::parse(last);
+  EXPECT_NEAR(model_loss, j["eval_loss"].get<double>(), 1e-4);
+  EXPECT_NEAR(ema_loss, j["ema_loss"].get<double>(), 1e-4);
+}
+
 TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
   auto tmp = test::temp_dir("cli_train_errors");
   std::string out;

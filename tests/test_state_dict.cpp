@@ -74,7 +74,8 @@ TEST(StateDict, LoadConvertsDtypeAndStripsWrapperPrefixes) {
   EXPECT_TRUE(dst.scale.equal(torch::tensor({3.0f, 4.0f})));
 }
 
-TEST(StateDict, SafetensorsEnvelopePrefersEma) {
+// timm's rule: the model weights unless use_ema (validate.py --use-ema) asks for the EMA ones.
+TEST(StateDict, SafetensorsEnvelopeTakesEmaOnlyWhenAsked) {
   auto dir = test::temp_dir("envelope");
   TensorDict d;
   d.insert("state_dict.w", torch::zeros({2}));
@@ -82,9 +83,12 @@ TEST(StateDict, SafetensorsEnvelopePrefersEma) {
   d.insert("optimizer.w.exp_avg", torch::ones({2}));
   const std::string f = (dir / "ck.safetensors").string();
   checkpoint::write_safetensors(f, d, {{"attnzoo.envelope", "1"}});
-  auto w = checkpoint::read_weights(f);
+  auto w = checkpoint::read_weights(f, "", /*use_ema=*/true);
   EXPECT_EQ(w.source, "state_dict_ema (safetensors)");
   EXPECT_TRUE(w.tensors["w"].equal(torch::ones({2})));
+  auto model = checkpoint::read_weights(f);
+  EXPECT_EQ(model.source, "state_dict (safetensors)");
+  EXPECT_TRUE(model.tensors["w"].equal(torch::zeros({2})));
   auto plain = checkpoint::read_weights(f, "state_dict");
   EXPECT_TRUE(plain.tensors["w"].equal(torch::zeros({2})));
 }

@@ -82,7 +82,11 @@ void warn_unknown_classes(const PyValue& root, const PyValue* chosen, const std:
 
 }  // namespace
 
-const std::vector<std::string> kCheckpointKeys = {"state_dict_ema", "model_ema", "state_dict", "model"};
+const std::vector<std::string>& checkpoint_keys(bool use_ema) {
+  static const std::vector<std::string> plain = {"state_dict", "model", "state_dict_ema", "model_ema"};
+  static const std::vector<std::string> ema = {"state_dict_ema", "model_ema", "state_dict", "model"};
+  return use_ema ? ema : plain;
+}
 
 TensorDict state_dict(const torch::nn::Module& module) {
   TensorDict out;
@@ -157,14 +161,14 @@ TensorDict clean_state_dict(const TensorDict& weights) {
   return out;
 }
 
-LoadedWeights read_weights(const std::string& path, const std::string& key) {
+LoadedWeights read_weights(const std::string& path, const std::string& key, bool use_ema) {
   LoadedWeights out;
   if (looks_like_safetensors(path)) {
     SafetensorsFile f = read_safetensors(path);
     // Our own training checkpoints keep several state dicts in one file under "<key>." prefixes and say so.
     std::string chosen = key;
     if (chosen.empty() && f.metadata.count("attnzoo.envelope")) {
-      for (const auto& k : kCheckpointKeys) {
+      for (const auto& k : checkpoint_keys(use_ema)) {
         for (const auto& item : f.tensors)
           if (item.key().rfind(k + ".", 0) == 0) {
             chosen = k;
@@ -194,7 +198,7 @@ LoadedWeights read_weights(const std::string& path, const std::string& key) {
     if (!chosen) throw std::runtime_error(path + ": checkpoint has no entry '" + key + "' (top level is " + root->repr(1) + ")");
     chosen_key = key;
   } else {
-    for (const auto& k : kCheckpointKeys) {
+    for (const auto& k : checkpoint_keys(use_ema)) {
       const PyValue* v = root->find(k);
       TensorDict probe;
       if (v && tensor_dict_of(*v, &probe)) {

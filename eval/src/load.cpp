@@ -52,6 +52,7 @@ EvalModel load_eval_model(const EvalModelRequest& r) {
   if (!r.checkpoint.empty()) {
     models::LoadOptions lo;
     lo.checkpoint_key = r.checkpoint_key;
+    lo.use_ema = r.use_ema;
     models::load_weights(*m.model, r.checkpoint, lo);
   }
   const int64_t in_chans = models::registry().resolve_args(m.name, args).value("in_chans", int64_t{3});

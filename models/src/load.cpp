@@ -49,7 +49,7 @@ checkpoint::LoadReport load_weights(ClassifierImpl& model, checkpoint::TensorDic
 }
 
 checkpoint::LoadReport load_weights(ClassifierImpl& model, const std::string& path, const LoadOptions& options) {
-  auto loaded = checkpoint::read_weights(path, options.checkpoint_key);
+  auto loaded = checkpoint::read_weights(path, options.checkpoint_key, options.use_ema);
   return load_weights(model, std::move(loaded.tensors), path + " [" + loaded.source + "]", options);
 }
 

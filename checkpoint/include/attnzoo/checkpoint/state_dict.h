@@ -37,9 +37,10 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorDict& weights,
 /// Strips the wrappers' prefixes `module.` (DataParallel/DDP) and `_orig_mod.` (torch.compile).
 TensorDict clean_state_dict(const TensorDict& weights);
 
-/// Where the weights are in a checkpoint: `state_dict_ema` > `model_ema` > `state_dict` > `model` >
-/// the top level, unless `key` names one explicitly.
-extern const std::vector<std::string> kCheckpointKeys;
+/// Where the weights are in a checkpoint, as timm's load_checkpoint looks (unless `key` names an entry):
+/// `state_dict` > `model` > the EMA entries > the top level, or with `use_ema` (timm's validate.py
+/// --use-ema) `state_dict_ema` > `model_ema` > `state_dict` > `model` > the top level.
+const std::vector<std::string>& checkpoint_keys(bool use_ema);
 
 struct LoadedWeights {
   TensorDict tensors;   // cleaned state dict
@@ -48,7 +49,7 @@ struct LoadedWeights {
 
 /// Reads a safetensors or torch.save file and returns the cleaned state dict inside it.
 /// `key` (may be empty) selects an entry of the checkpoint dict explicitly.
-LoadedWeights read_weights(const std::string& path, const std::string& key = "");
+LoadedWeights read_weights(const std::string& path, const std::string& key = "", bool use_ema = false);
 
 /// Writes a plain state dict, atomically, for Python's `model.load_state_dict(...)`: `.safetensors` (metadata
 /// format=pt, as safetensors.torch.save_file writes) or `.pth` / `.pt` / `.bin` (torch::pickle_save, read by

@@ -18,6 +18,7 @@ struct EvalModelRequest {
   std::string model;                    // variant or family; empty: the one recorded in the checkpoint
   nlohmann::json model_args;            // constructor-argument overrides (with `model`)
   std::string checkpoint, checkpoint_key;
+  bool use_ema = false;                 // the checkpoint's EMA weights instead of its model weights
   int64_t num_classes = -1, in_chans = -1, img_size = -1;  // -1: recorded / pretrained config
   int64_t data_classes = -1;            // classes of the data, when neither the flags nor the checkpoint say
   double crop_pct = -1;

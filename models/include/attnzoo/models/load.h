@@ -10,6 +10,7 @@ namespace attnzoo::models {
 
 struct LoadOptions {
   std::string checkpoint_key;  // explicit entry of the checkpoint dict; empty = timm's priority
+  bool use_ema = false;        // prefer the EMA weights (state_dict_ema / model_ema) when the file has them
   bool strict = true;
   /// Drop the classifier weights when their shape differs from the model's (fine-tuning to new classes).
   bool drop_mismatched_head = false;
