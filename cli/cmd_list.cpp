@@ -41,14 +41,16 @@ void add_list_command(CLI::App& app, Action& action) {
   auto families = std::make_shared<bool>(false);
   auto attentions = std::make_shared<bool>(false);
   auto pretrained = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false);
   cmd->add_option("pattern", *pattern, "filter, e.g. 'van_b*' (a plain word matches as a substring)");
   cmd->add_flag("--modules", *modules, "list the attention modules and layers instead");
   cmd->add_flag("--families", *families, "list the model families instead");
   cmd->add_flag("--attentions", *attentions, "list the sequence attentions (lra_encoder's attention=NAME) instead");
   cmd->add_flag("--pretrained", *pretrained,
                 "only variants with released weights: name, published top-1, file name, local copy (or -)");
-  cmd->callback([&action, pattern, modules, families, attentions, pretrained] {
-    action = [pattern, modules, families, attentions, pretrained] {
+  cmd->add_flag("--json", *json, "model variants as JSON: name, family, pretrained config (with the weights' file, URL, top-1)");
+  cmd->callback([&action, pattern, modules, families, attentions, pretrained, json] {
+    action = [pattern, modules, families, attentions, pretrained, json] {
       std::string p = *pattern;
       if (!p.empty() && p.find_first_of("*?") == std::string::npos) p = "*" + p + "*";
       if (*modules) {
@@ -63,6 +65,14 @@ void add_list_command(CLI::App& app, Action& action) {
       } else if (*families) {
         for (const auto& f : models::registry().families())
           if (p.empty() || models::wildcard_match(p, f.name)) std::cout << f.name << "\t" << f.description << "\n";
+      } else if (*json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& name : models::registry().list(p)) {
+          const models::ModelVariant* v = models::registry().find_variant(name);
+          if (*pretrained && !v->pretrained.has_weights()) continue;
+          out.push_back({{"name", name}, {"family", v->family}, {"pretrained_cfg", v->pretrained.to_json()}});
+        }
+        std::cout << out.dump(1) << "\n";
       } else if (*pretrained) {
         list_pretrained(p);
       } else {

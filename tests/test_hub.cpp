@@ -211,6 +211,11 @@ TEST_F(WeightsHomes, PretrainedThroughTheCli) {
   EXPECT_TRUE(contains(out, "van_b0\t75.4\tvan_tiny_754.pth.tar\t" + weights.string())) << out;
   EXPECT_TRUE(contains(out, "van_b1\t81.1\tvan_small_811.pth.tar\t-")) << out;
   EXPECT_FALSE(contains(out, "van_b4")) << out;
+  ASSERT_EQ(run(env, "list --pretrained --json 'van_b*'", &out), 0) << out;
+  const auto listed = nlohmann::json::parse(out);
+  ASSERT_EQ(listed.size(), 4u);  // van_b0 ... van_b3 have released weights
+  EXPECT_EQ(listed[0]["name"], "van_b0");
+  EXPECT_EQ(listed[0]["pretrained_cfg"]["file"], "van_tiny_754.pth.tar");
   ASSERT_EQ(run(env, "info van_b0", &out), 0) << out;
   EXPECT_TRUE(contains(out, "  top-1:        75.4 %")) << out;
   EXPECT_TRUE(contains(out, "  local copy:   " + weights.string())) << out;
