@@ -110,24 +110,33 @@ EvalArgs resolve_pretrained(EvalArgs a) {
   return a;
 }
 
-int run_eval(const EvalArgs& args) {
-  const EvalArgs a = resolve_pretrained(args);
-  if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
+// --data / --split (default: Fashion-MNIST's test split); a bad spec is a usage error naming the flag.
+datasets::DatasetPtr open_eval_data(const EvalArgs& a) {
   const std::string split = a.split.empty() ? "test" : a.split;
   const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
-  datasets::DatasetPtr ds;
   try {
-    ds = datasets::open_dataset(dataset, split, a.class_map);
+    return datasets::open_dataset(dataset, split, a.class_map);
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--data ") + dataset + ": " + e.what());
   }
-  eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
+}
+
+// Every sample once, in the dataset's order.
+datasets::LoaderOptions in_order(const EvalArgs& a) {
   datasets::LoaderOptions lo;
   lo.batch_size = a.batch_size;
   lo.shuffle = false;
   lo.drop_last = false;
   lo.workers = a.workers;
-  datasets::Loader loader(ds, datasets::Transform(p.transform, false), lo);
+  return lo;
+}
+
+int run_eval(const EvalArgs& args) {
+  const EvalArgs a = resolve_pretrained(args);
+  if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
+  const datasets::DatasetPtr ds = open_eval_data(a);
+  eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
+  datasets::Loader loader(ds, datasets::Transform(p.transform, false), in_order(a));
   auto r = eval::evaluate(*p.model, loader, at::Device(a.device));
   int64_t params = 0;
   for (const auto& t : p.model->parameters()) params += t.numel();
@@ -207,22 +216,10 @@ void check_layer(const std::string& layer, int64_t stages) {
 
 int run_extract(const EvalArgs& args) {
   const EvalArgs a = resolve_pretrained(args);
-  const std::string split = a.split.empty() ? "test" : a.split;
-  const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
-  datasets::DatasetPtr ds;
-  try {
-    ds = datasets::open_dataset(dataset, split, a.class_map);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--data ") + dataset + ": " + e.what());
-  }
+  const datasets::DatasetPtr ds = open_eval_data(a);
   eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
   check_layer(a.layer, static_cast<int64_t>(p.model->feature_info().size()));
-  datasets::LoaderOptions lo;
-  lo.batch_size = a.batch_size;
-  lo.shuffle = false;
-  lo.drop_last = false;
-  lo.workers = a.workers;
-  datasets::Loader loader(ds, datasets::Transform(p.transform, false), lo);
+  datasets::Loader loader(ds, datasets::Transform(p.transform, false), in_order(a));
   loader.start_epoch(0);
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> rows, labels;

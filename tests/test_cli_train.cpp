@@ -20,6 +20,17 @@ namespace {
 int run(const std::string& args, std::string* out) { return test::run_command(test::cli() + " --threads 1 " + args, out); }
 bool contains(const std::string& s, const std::string& n) { return s.find(n) != std::string::npos; }
 
+// The "type": "epoch" records of a run's log.jsonl, in order.
+std::vector<nlohmann::json> epoch_records(const fs::path& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream log(run_dir / "log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["type"] == "epoch") out.push_back(std::move(j));
+  }
+  return out;
+}
+
 const char* kTinyModel =
     " --model van_b0 --set embed_dims=[8,16,16,16] --set depths=[1,1,1,1] --set mlp_ratios=[2,2,2,2]"
     " --in-chans 1 --img-size 16 --mean 0.2 0.2 0.2 --std 0.3 0.3 0.3 --crop-pct 1 --no-rrc --workers 1";
@@ -169,10 +180,7 @@ TEST(CliTrain, RunsNeverOverwriteEachOtherAndTimmArgsYamlIsAccepted) {
   EXPECT_TRUE(contains(out, dir + " already holds a run (")) << out;
   EXPECT_TRUE(contains(out, "--resume " + dir + "/last.safetensors continues it, --overwrite replaces it")) << out;
   ASSERT_EQ(run(base + " --epochs 2 --output " + dir + " --overwrite", &out), 0) << out;
-  std::ifstream log(fs::path(dir) / "log.jsonl");
-  int epochs = 0;
-  for (std::string line; std::getline(log, line);) epochs += contains(line, "\"type\":\"epoch\"");
-  EXPECT_EQ(epochs, 2) << "log.jsonl must hold the new run only";
+  EXPECT_EQ(epoch_records(dir).size(), 2u) << "log.jsonl must hold the new run only";
   // Without --output: output/train/<YYYYMMDD-HHMMSS>-<model>-<img_size>, or output/train/<experiment>.
   ASSERT_EQ(test::run_command("cd " + tmp.string() + " && " + test::cli() + " --threads 1 " + train + " --experiment exp1", &out), 0)
       << out;
@@ -219,11 +227,7 @@ TEST(CliTrain, CheckpointHistoryKeepsTheBestEpochsByTheEvalMetric) {
             0)
       << out;
   std::vector<std::pair<double, int>> losses;  // (eval_loss, epoch)
-  std::ifstream log(tmp / "run" / "log.jsonl");
-  for (std::string line; std::getline(log, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j["type"] == "epoch") losses.emplace_back(j["eval_loss"].get<double>(), j["epoch"].get<int>());
-  }
+  for (const auto& j : epoch_records(tmp / "run")) losses.emplace_back(j["eval_loss"].get<double>(), j["epoch"].get<int>());
   ASSERT_EQ(losses.size(), 4u);
   std::sort(losses.begin(), losses.end());
   std::set<std::string> want{"checkpoint-" + std::to_string(losses[0].second) + ".safetensors",
@@ -253,10 +257,7 @@ TEST(CliTrain, EvalUsesEmaWeightsOnlyWhenAsked) {
   ASSERT_EQ(run(ev + " --use-ema", &out), 0) << out;
   const double ema_loss = nlohmann::json::parse(out.substr(out.find('{')))["loss"];
   EXPECT_NE(model_loss, ema_loss);
-  std::ifstream log(tmp / "run" / "log.jsonl");
-  std::string line, last;
-  while (std::getline(log, line)) last = line;
-  const auto j = nlohmann::json::parse(last);
+  const auto j = epoch_records(tmp / "run").back();
   EXPECT_NEAR(model_loss, j["eval_loss"].get<double>(), 1e-4);
   EXPECT_NEAR(ema_loss, j["ema_loss"].get<double>(), 1e-4);
 }
