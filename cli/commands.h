@@ -20,6 +20,10 @@ CLI::Validator device_validator();
 /// Integers >= lo, with a one-line message ("--flag: must be an integer >= 0, got -1").
 CLI::Validator at_least(long long lo);
 
+/// ": 'trian' is not a command (did you mean 'train'?)" or " (did you mean --epochs?)" for the first misspelt subcommand or flag
+/// (closest by edit distance, when close enough); "" when nothing is close.
+std::string did_you_mean(const CLI::App& app, int argc, char** argv);
+
 /// Set by the subcommand's callback; run by main() after parsing, so errors are reported uniformly.
 using Action = std::function<int()>;
 

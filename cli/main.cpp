@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "attnzoo: " << e.what() << " (see --help)\n";
+    std::cerr << "attnzoo: " << e.what() << attnzoo::cli::did_you_mean(app, argc, argv) << " (see --help)\n";
     return 2;
   }
   // LibTorch 1.13 defaults to hardware_concurrency()/2 threads; set it explicitly so ATen, oneDNN and

@@ -79,6 +79,21 @@ TEST(Cli, ForwardReproducesFixtureFromReleaseCheckpoint) {
             1e-9);
 }
 
+// A misspelt subcommand or flag names the closest one; --threads is accepted after the subcommand too.
+TEST(Cli, MisspellingsGetDidYouMean) {
+  std::string out;
+  EXPECT_EQ(run("trian", &out), 2);
+  EXPECT_NE(out.find("'trian' is not a command (did you mean 'train'?)"), std::string::npos) << out;
+  EXPECT_EQ(run("xyzzy", &out), 2);
+  EXPECT_NE(out.find("'xyzzy' is not a command (commands: list, info,"), std::string::npos) << out;
+  EXPECT_EQ(run("train --epoch 3", &out), 2);
+  EXPECT_NE(out.find("(did you mean --epochs?)"), std::string::npos) << out;
+  EXPECT_EQ(run("eval --chekpoint x", &out), 2);
+  EXPECT_NE(out.find("(did you mean --checkpoint?)"), std::string::npos) << out;
+  ASSERT_EQ(run("info van_b0 --threads 3", &out), 0) << out;
+  EXPECT_NE(out.find("threads:        3"), std::string::npos) << out;
+}
+
 TEST(Cli, BadInputsGiveOneLineErrorsAndExitCodes) {
   const fs::path F = test::fixtures_dir() / "van";
   auto dir = test::temp_dir("cli_errors");
