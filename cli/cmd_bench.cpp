@@ -51,7 +51,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   o->img_size = -1;
   m->add_to(*cmd);
   pretrained->add_to(*cmd);
-  cmd->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch,--batch-size,-b", o->batch, "batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--img-size", o->img_size, "input resolution (default: pretrained config)");
   cmd->add_flag("--train", o->train, "time forward + backward + update instead of inference");
   cmd->add_option("--dtype", o->dtype, "float32|float64|bfloat16")->check(CLI::IsMember({"float32", "float64", "bfloat16"}));

@@ -133,7 +133,7 @@ void add_forward_command(CLI::App& app, Action& action) {
   cmd->add_option("--config", a->model.config, "JSON/YAML object of official constructor arguments")
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", a->model.sets, "override one constructor argument: key=value")->take_all();
-  cmd->add_option("--weights", a->weights, "safetensors or torch.save checkpoint (any timm/official layout)")
+  cmd->add_option("--weights,--checkpoint", a->weights, "safetensors or torch.save checkpoint (any timm/official layout)")
       ->check(CLI::ExistingFile);
   a->pretrained.add_to(*cmd, "--weights");
   cmd->add_option("--checkpoint-key", a->checkpoint_key, "entry of the checkpoint dict holding the weights");
