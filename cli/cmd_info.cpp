@@ -7,7 +7,6 @@
 
 #include <ATen/Parallel.h>
 
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -25,18 +24,14 @@ void print_weights(const models::PretrainedCfg& cfg) {
   std::ostringstream top1;
   if (cfg.top1 > 0) top1 << std::fixed << std::setprecision(1) << cfg.top1 << " % (ImageNet-1k, as the authors publish it)";
   else top1 << "not published";
-  std::string local = "not found (attnzoo ... --pretrained --download fetches it)";
-  for (const auto& dir : checkpoint::weights_dirs())
-    if (std::filesystem::is_regular_file(dir / cfg.weights_file())) {
-      local = (dir / cfg.weights_file()).string();
-      break;
-    }
+  const auto local = checkpoint::local_weights(cfg.weights_file());
   std::cout << "weights:        " << cfg.weights_file() << "\n"
             << "  url:          " << cfg.url << "\n"
             << "  sha256:       " << (hash.empty() ? "not published" : hash + "... (from the file name)") << "\n"
             << "  top-1:        " << top1.str() << "\n"
             << "  license:      " << (cfg.license.empty() ? "not stated" : cfg.license) << "\n"
-            << "  local copy:   " << local << "\n";
+            << "  local copy:   " << (local ? local->string() : "not found (attnzoo ... --pretrained --download fetches it)")
+            << "\n";
 }
 
 }  // namespace

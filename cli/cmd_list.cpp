@@ -5,20 +5,12 @@
 #include <attnzoo/modules/module_registry.h>
 #include <attnzoo/modules/sequence_registry.h>
 
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 namespace attnzoo::cli {
 namespace {
-
-// Where the weights named `file` already are (first of the weights folders), or "-".
-std::string local_copy(const std::string& file) {
-  for (const auto& dir : checkpoint::weights_dirs())
-    if (std::filesystem::is_regular_file(dir / file)) return (dir / file).string();
-  return "-";
-}
 
 // One line per variant with released weights: name, published top-1, file name, local copy.
 void list_pretrained(const std::string& pattern) {
@@ -28,7 +20,7 @@ void list_pretrained(const std::string& pattern) {
     std::ostringstream top1;
     if (cfg.top1 > 0) top1 << std::fixed << std::setprecision(1) << cfg.top1;
     else top1 << "-";
-    std::cout << name << "\t" << top1.str() << "\t" << cfg.weights_file() << "\t" << local_copy(cfg.weights_file()) << "\n";
+    std::cout << name << "\t" << top1.str() << "\t" << cfg.weights_file() << "\t" << checkpoint::local_weights(cfg.weights_file()).value_or("-").string() << "\n";
   }
 }
 

@@ -91,6 +91,14 @@ void fetch(const std::string& url, std::ofstream& out, const DownloadProgress& p
 
 // What torch.save (a zip, or the legacy pickle stream) and safetensors files begin with. Hosts that want a
 // browser (Google Drive's confirmation page, a login wall) answer with HTML instead, with status 200.
+// The sha256 of `file` when it does not start with `prefix` (the hash a torch.hub-style name carries); "" when
+// it does or when there is no prefix to check.
+std::string sha256_mismatch(const fs::path& file, const std::string& prefix) {
+  if (prefix.empty()) return "";
+  const std::string actual = sha256_of_file(file);
+  return actual.compare(0, prefix.size(), prefix) == 0 ? "" : actual;
+}
+
 bool looks_like_weights(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   char head[4] = {0, 0, 0, 0};
@@ -129,6 +137,12 @@ std::vector<fs::path> weights_dirs() {
   return {attnzoo_home / "checkpoints", torch_home / "hub" / "checkpoints"};
 }
 
+std::optional<fs::path> local_weights(const std::string& file_name) {
+  for (const fs::path& dir : weights_dirs())
+    if (fs::is_regular_file(dir / file_name)) return dir / file_name;
+  return std::nullopt;
+}
+
 std::string hash_prefix_of(const std::string& file_name) {
   for (size_t i = 0; i < file_name.size(); ++i) {
     if (file_name[i] != '-') continue;
@@ -158,9 +172,7 @@ std::string sha256_of_file(const fs::path& path) {
 
 void verify_hash_prefix(const fs::path& path) {
   const std::string prefix = hash_prefix_of(path.filename().string());
-  if (prefix.empty()) return;
-  const std::string actual = sha256_of_file(path);
-  if (actual.compare(0, prefix.size(), prefix) != 0)
+  if (const std::string actual = sha256_mismatch(path, prefix); !actual.empty())
     throw std::runtime_error(path.string() + ": sha256 " + actual + " does not start with " + prefix +
                              ", the hash its name carries (corrupt or incomplete file: delete it and download again)");
 }
@@ -184,12 +196,9 @@ void download_file(const std::string& url, const fs::path& dest, const DownloadP
                                "download it by hand and place it at " + dest.string());
     // Checked under the final name's rule before anything appears at `dest`.
     const std::string prefix = hash_prefix_of(dest.filename().string());
-    if (!prefix.empty()) {
-      const std::string actual = sha256_of_file(partial);
-      if (actual.compare(0, prefix.size(), prefix) != 0)
-        throw std::runtime_error(url + ": downloaded file's sha256 " + actual + " does not start with " + prefix +
-                                 " (the hash in " + dest.filename().string() + "); nothing was written");
-    }
+    if (const std::string actual = sha256_mismatch(partial, prefix); !actual.empty())
+      throw std::runtime_error(url + ": downloaded file's sha256 " + actual + " does not start with " + prefix +
+                               " (the hash in " + dest.filename().string() + "); nothing was written");
     fs::rename(partial, dest);
   } catch (...) {
     std::error_code ignored;
@@ -199,14 +208,11 @@ void download_file(const std::string& url, const fs::path& dest, const DownloadP
 }
 
 fs::path find_weights(const WeightsSource& src, bool download, const DownloadProgress& progress) {
-  const std::vector<fs::path> dirs = weights_dirs();
-  for (const fs::path& dir : dirs) {
-    const fs::path p = dir / src.file_name;
-    if (fs::is_regular_file(p)) {
-      verify_hash_prefix(p);
-      return p;
-    }
+  if (const auto found = local_weights(src.file_name)) {
+    verify_hash_prefix(*found);
+    return *found;
   }
+  const std::vector<fs::path> dirs = weights_dirs();
   const fs::path dest = dirs.front() / src.file_name;
   if (!download)
     throw std::runtime_error(src.file_name + " not found in " + dirs[0].string() + " or " + dirs[1].string() +

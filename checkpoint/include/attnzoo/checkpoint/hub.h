@@ -4,6 +4,7 @@
 // sha256 prefix that torch.hub-style names carry, and fetched only when asked (`--download`).
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace attnzoo::checkpoint {
 ///                                       where torch.hub.load_state_dict_from_url and timm put them)
 /// Downloads go to the first one.
 std::vector<std::filesystem::path> weights_dirs();
+
+/// The first of weights_dirs() that holds a file named `file_name` (no hash check), if any.
+std::optional<std::filesystem::path> local_weights(const std::string& file_name);
 
 /// torch.hub's convention (`HASH_REGEX = r"-([a-f0-9]*)\."`): the hex digits between the first '-' that
 /// is followed by hex digits and a '.' are the leading digits of the file's sha256
