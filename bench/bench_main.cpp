@@ -2,9 +2,14 @@
 //   build/bench/attnzoo_bench --benchmark_filter=Loader
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/loader.h>
+#include <attnzoo/modules/agent.h>
+#include <attnzoo/modules/biformer.h>
+#include <attnzoo/modules/convit.h>
+#include <attnzoo/modules/davit.h>
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/halo_attn.h>
+#include <attnzoo/modules/litv2.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sequence.h>
@@ -77,16 +82,15 @@ void BM_SequenceAttention(benchmark::State& st) {
     return;
   }
   torch::manual_seed(0);
-  const auto o = modules::SequenceAttentionOptions(C, 4).block(128).halo(64).agent_num(64);
-  modules::SoftmaxAttention1D sm(o);
+  modules::SoftmaxAttention1D sm(C, 4);
   modules::NeighborhoodAttention1D na(modules::NeighborhoodAttentionOptions(C, 4, 31));
-  modules::BlockLocalAttention1D bl(o);
-  modules::AgentAttention1D ag(o);
+  modules::BlockLocalAttention1D bl(modules::BlockLocalAttention1DOptions(C, 4).block(128).halo(64));
+  modules::AgentAttention1D ag(modules::AgentAttention1DOptions(C, 4).agent_num(64));
   modules::LKA1D lka(C);
-  modules::HiLo1D hilo(modules::SequenceAttentionOptions(C, 4).window(16).alpha(0.5));
-  modules::GPSA1D gpsa(o);
-  modules::BiLevelRoutingAttention1D bra(modules::SequenceAttentionOptions(C, 4).block(128).topk(4));
-  modules::ChannelGroupAttention1D cga(o);
+  modules::HiLo1D hilo(modules::HiLo1DOptions(C, 4).window(16).alpha(0.5));
+  modules::GPSA1D gpsa(C, 4);
+  modules::BiLevelRoutingAttention1D bra(modules::BiLevelRoutingAttention1DOptions(C, 4).block(128).topk(4));
+  modules::ChannelGroupAttention1D cga(C, 4);
   const auto x = torch::randn({1, L, C});
   torch::NoGradGuard ng;
   for (auto _ : st) {

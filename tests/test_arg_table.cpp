@@ -8,9 +8,11 @@
 #include <attnzoo/models/convit.h>
 #include <attnzoo/models/davit.h>
 #include <attnzoo/models/litv2.h>
+#include <attnzoo/models/lra_encoder.h>
 #include <attnzoo/models/nat.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
+#include <attnzoo/modules/byobnet.h>
 #include <attnzoo/modules/module_registry.h>
 
 #include <gtest/gtest.h>
@@ -70,6 +72,58 @@ TEST(ArgTable, ClosedSetsOfNamesAreEnums) {
   }
 }
 
+TEST(ArgTable, ModesAreEnumsSpelledTheOfficialWay) {
+  // BiFormer's kv_downsample_mode / param_attention, the LRA encoder's pool / pos: JSON keeps the official
+  // strings, the Options hold enums, and a misspelling names the allowed values.
+  const auto b = options_from_args<models::BiFormerOptions>({{"kv_downsample_mode", "ada_maxpool"}, {"param_attention", "qkv"}},
+                                                            "biformer");
+  EXPECT_EQ(b.kv_downsample_mode(), modules::KvDownsampleMode::AdaMaxPool);
+  EXPECT_EQ(b.param_attention(), modules::ParamAttention::QKV);
+  EXPECT_EQ(args_of(b).at("kv_downsample_mode"), "ada_maxpool");
+  try {
+    options_from_args<models::BiFormerOptions>({{"kv_downsample_mode", "fracpool"}}, "biformer");
+    ADD_FAILURE() << "accepted an unknown kv_downsample_mode";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "biformer: argument 'kv_downsample_mode' must be one of identity, ada_avgpool, ada_maxpool, avgpool, maxpool, "
+              "got 'fracpool'");
+  }
+  const auto l = options_from_args<models::LRAEncoderOptions>({{"pool", "cls"}, {"pos", "sinusoidal"}}, "lra_encoder");
+  EXPECT_EQ(l.pool(), models::LRAPool::Cls);
+  EXPECT_EQ(l.pos(), models::LRAPos::Sinusoidal);
+  EXPECT_EQ(args_of(l).at("pool"), "cls");
+  EXPECT_THROW(options_from_args<models::LRAEncoderOptions>({{"pool", "max"}}, "lra_encoder"), std::invalid_argument);
+  EXPECT_EQ(modules::byob_downsample_from_name("", "cfg"), modules::ByobDownsample::None);
+  EXPECT_EQ(modules::byob_downsample_from_name("conv1x1", "cfg"), modules::ByobDownsample::Conv1x1);
+  try {
+    modules::byob_downsample_from_name("pool", "halonet26t");
+    ADD_FAILURE() << "accepted an unknown downsample";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "halonet26t: downsample must be 'avg', 'conv1x1' or '', got 'pool'");
+  }
+}
+
+TEST(ArgTable, OneArgumentTablePerOfficialAgentAttention) {
+  // agent_deit / agent_pvt / agent_swin each define their own AgentAttention: each has its own table.
+  auto args = [](const char* family, const char* official) {
+    return modules::find_module(family, official).default_args;
+  };
+  EXPECT_TRUE(args("agent_deit", "AgentAttention").contains("window"));
+  EXPECT_FALSE(args("agent_deit", "AgentAttention").contains("sr_ratio"));
+  EXPECT_TRUE(args("agent_pvt", "AgentAttention").contains("num_patches"));
+  EXPECT_TRUE(args("agent_pvt", "AgentAttention").contains("sr_ratio"));
+  EXPECT_TRUE(args("agent_swin", "AgentAttention").contains("window_size"));
+  EXPECT_TRUE(args("agent_swin", "AgentAttention").contains("shift_size"));
+  EXPECT_TRUE(args("agent_cswin", "AgentAttention").contains("agent_num"));
+  EXPECT_FALSE(args("agent_cswin", "LePEAttention").contains("agent_num"));
+  try {
+    modules::find_module("agent_cswin", "LePEAttention").build({{"dim", 16}, {"resolution", 8}, {"idx", 0}, {"dim_out", 8}});
+    ADD_FAILURE() << "accepted dim_out != dim";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dim_out must equal dim"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ArgTable, FamilyDefaultsAreTheOptionsDefaults) {
   const auto& reg = models::registry();
   EXPECT_EQ(reg.find_family("van")->default_args, args_of(models::VANOptions()));
@@ -119,7 +173,7 @@ TEST(ArgTable, LayerNormSpecReadsBackExactly) {
 
 TEST(ArgTable, EveryModuleEntryListsItsArguments) {
   for (const auto& m : modules::module_entries()) {
-    if (m.default_args.is_null()) continue;  // entries with a hand-written reader (agent, halonet)
+    if (m.default_args.is_null()) continue;  // entries with a hand-written reader (halonet)
     EXPECT_TRUE(m.default_args.is_object()) << m.family << "." << m.official;
     // Unknown keys are rejected by every table-built entry, with the owner in the message.
     json bad = m.default_args;

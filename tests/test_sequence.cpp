@@ -1,8 +1,14 @@
 // The 1-D (sequence) attention modules: shapes, padding masks (padded tokens never influence the others,
 // whatever they hold), causality, gradients, and agreement of the local ones with full attention where
 // their window covers the whole sequence.
+#include <attnzoo/modules/agent.h>
+#include <attnzoo/modules/biformer.h>
+#include <attnzoo/modules/convit.h>
 #include <attnzoo/modules/davit.h>
+#include <attnzoo/modules/halo_attn.h>
+#include <attnzoo/modules/litv2.h>
 #include <attnzoo/modules/nat.h>
+#include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
 
 #include <gtest/gtest.h>
@@ -24,23 +30,23 @@ struct Named {
 
 std::vector<Named> all_modules(int64_t C) {
   std::vector<Named> v;
-  SoftmaxAttention1D sm(SequenceAttentionOptions(C, 4));
+  SoftmaxAttention1D sm(SoftmaxAttention1DOptions(C, 4));
   v.push_back({"softmax", sm.ptr(), [sm](const at::Tensor& x, const at::Tensor& m) mutable { return sm(x, m); }});
   NeighborhoodAttention1D na(NeighborhoodAttentionOptions(C, 4, 5).dilation(2));
   v.push_back({"neighborhood", na.ptr(), [na](const at::Tensor& x, const at::Tensor& m) mutable { return na(x, m); }});
-  BlockLocalAttention1D bl(SequenceAttentionOptions(C, 4).block(8).halo(4));
+  BlockLocalAttention1D bl(BlockLocalAttention1DOptions(C, 4).block(8).halo(4));
   v.push_back({"block_local", bl.ptr(), [bl](const at::Tensor& x, const at::Tensor& m) mutable { return bl(x, m); }});
-  AgentAttention1D ag(SequenceAttentionOptions(C, 4).agent_num(6));
+  AgentAttention1D ag(AgentAttention1DOptions(C, 4).agent_num(6));
   v.push_back({"agent", ag.ptr(), [ag](const at::Tensor& x, const at::Tensor& m) mutable { return ag(x, m); }});
   LKA1D lka(C);
   v.push_back({"lka", lka.ptr(), [lka](const at::Tensor& x, const at::Tensor& m) mutable { return lka(x, m); }});
-  HiLo1D hilo(SequenceAttentionOptions(C, 4).window(8).alpha(0.5));
+  HiLo1D hilo(HiLo1DOptions(C, 4).window(8).alpha(0.5));
   v.push_back({"hilo", hilo.ptr(), [hilo](const at::Tensor& x, const at::Tensor& m) mutable { return hilo(x, m); }});
-  BiLevelRoutingAttention1D bra(SequenceAttentionOptions(C, 4).block(6).topk(3));
+  BiLevelRoutingAttention1D bra(BiLevelRoutingAttention1DOptions(C, 4).block(6).topk(3));
   v.push_back({"bra", bra.ptr(), [bra](const at::Tensor& x, const at::Tensor& m) mutable { return bra(x, m); }});
-  ChannelGroupAttention1D cga(SequenceAttentionOptions(C, 4));
+  ChannelGroupAttention1D cga(ChannelGroupAttention1DOptions(C, 4));
   v.push_back({"channel_group", cga.ptr(), [cga](const at::Tensor& x, const at::Tensor& m) mutable { return cga(x, m); }});
-  GPSA1D gpsa(SequenceAttentionOptions(C, 4));
+  GPSA1D gpsa(GPSA1DOptions(C, 4));
   v.push_back({"gpsa", gpsa.ptr(), [gpsa](const at::Tensor& x, const at::Tensor& m) mutable { return gpsa(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
@@ -80,7 +86,7 @@ TEST(SequenceModules, ForwardBackwardWithoutMask) {
 
 TEST(SequenceModules, CausalSoftmaxAndNeighborhoodSeeOnlyThePast) {
   torch::manual_seed(2);
-  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2).causal(true));
+  SoftmaxAttention1D sm(SoftmaxAttention1DOptions(16, 2).causal(true));
   NeighborhoodAttention1D na(NeighborhoodAttentionOptions(16, 2, 4).causal(true).bias(false));
   const at::Tensor x = torch::randn({1, 20, 16});
   at::Tensor x2 = x.clone();
@@ -94,8 +100,8 @@ TEST(SequenceModules, CausalSoftmaxAndNeighborhoodSeeOnlyThePast) {
 // With a window covering the whole sequence, block-local attention is full attention.
 TEST(SequenceModules, BlockLocalEqualsSoftmaxWhenTheHaloCoversEverything) {
   torch::manual_seed(3);
-  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2));
-  BlockLocalAttention1D bl(SequenceAttentionOptions(16, 2).block(4).halo(32));
+  SoftmaxAttention1D sm(SoftmaxAttention1DOptions(16, 2));
+  BlockLocalAttention1D bl(BlockLocalAttention1DOptions(16, 2).block(4).halo(32));
   bl->qkv->weight.data().copy_(sm->qkv->weight);
   bl->qkv->bias.data().copy_(sm->qkv->bias);
   bl->proj->weight.data().copy_(sm->proj->weight);
@@ -110,7 +116,7 @@ TEST(SequenceModules, BlockLocalEqualsSoftmaxWhenTheHaloCoversEverything) {
 TEST(SequenceModules, ChannelGroupEqualsDaViTChannelAttention) {
   torch::manual_seed(4);
   ChannelAttention ref(ChannelAttentionOptions(32, 4).qkv_bias(true));
-  ChannelGroupAttention1D cga(SequenceAttentionOptions(32, 4));
+  ChannelGroupAttention1D cga(ChannelGroupAttention1DOptions(32, 4));
   torch::NoGradGuard ng;
   for (const auto& p : ref->named_parameters()) cga->named_parameters()[p.key()].copy_(p.value());
   const at::Tensor x = torch::randn({2, 21, 32});
@@ -118,7 +124,7 @@ TEST(SequenceModules, ChannelGroupEqualsDaViTChannelAttention) {
 }
 
 TEST(SequenceModules, ShapeErrorsAreClear) {
-  SoftmaxAttention1D sm(SequenceAttentionOptions(16, 2));
+  SoftmaxAttention1D sm(SoftmaxAttention1DOptions(16, 2));
   try {
     sm(torch::randn({2, 10, 8}));
     FAIL();
@@ -126,7 +132,7 @@ TEST(SequenceModules, ShapeErrorsAreClear) {
     EXPECT_NE(std::string(e.what()).find("expected [B, L, 16]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(sm(torch::randn({2, 10, 16}), torch::zeros({2, 9}, torch::kBool)), c10::Error);
-  EXPECT_THROW(SoftmaxAttention1D(SequenceAttentionOptions(16, 3)), c10::Error);
+  EXPECT_THROW(SoftmaxAttention1D(SoftmaxAttention1DOptions(16, 3)), c10::Error);
 }
 
 }  // namespace

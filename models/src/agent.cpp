@@ -22,124 +22,14 @@ namespace F = torch::nn::functional;
 using json = nlohmann::json;
 using namespace attnzoo::modules;
 
-namespace {
-
-// Pre-norm transformer block on tokens (agent_deit AgentBlock / deit Block, agent_pvt Block):
-// x + DropPath(attn(norm1(x))); x + DropPath(mlp(norm2(x))). Keys norm1, attn, norm2, mlp.
-class TokenBlockImpl : public nn::Module {
- public:
-  enum class Kind { Agent, MHSA, SR };
-  TokenBlockImpl(int64_t dim, double mlp_ratio, double eps, double drop, double drop_path, Kind kind,
-                 std::shared_ptr<nn::Module> attention)
-      : kind_(kind), drop_path_(drop_path) {
-    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({dim}).eps(eps)));
-    attn_ = register_module("attn", attention);
-    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim}).eps(eps)));
-    mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * mlp_ratio)).drop(drop)));
-  }
-  at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W) {
-    const at::Tensor n = norm1(x);
-    at::Tensor a;
-    if (kind_ == Kind::Agent)
-      a = attn_->as<AgentAttentionImpl>()->forward(n, H, W);
-    else if (kind_ == Kind::MHSA)
-      a = attn_->as<MultiHeadSelfAttentionImpl>()->forward(n);
-    else
-      a = attn_->as<SRAttentionImpl>()->forward(n, H, W);
-    at::Tensor y = x + drop_path(a, drop_path_, is_training());
-    return y + drop_path(mlp(norm2(y)), drop_path_, is_training());
-  }
-  nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Mlp mlp{nullptr};
-
- private:
-  Kind kind_;
-  double drop_path_;
-  std::shared_ptr<nn::Module> attn_;
-};
-
-// agent_swin.py SwinTransformerBlock: (shifted) windows of agent ('A') or relative-bias window ('B')
-// attention; the shift mask (persistent buffer attn_mask) is used by B blocks only.
-class SwinBlockImpl : public nn::Module {
- public:
-  SwinBlockImpl(int64_t dim, int64_t H, int64_t W, int64_t heads, int64_t window, int64_t shift, double mlp_ratio,
-                bool qkv_bias, double drop, double attn_drop, double drop_path, int64_t agent_num, char type)
-      : H_(H), W_(W), ws_(window), shift_(shift), drop_path_(drop_path), agent_(type == 'A') {
-    if (std::min(H, W) <= ws_) {  // the window covers the map: no shift
-      shift_ = 0;
-      ws_ = std::min(H, W);
-    }
-    TORCH_CHECK(shift_ >= 0 && shift_ < ws_, "AgentSwin block: shift_size must be in [0, window)");
-    TORCH_CHECK(H % ws_ == 0 && W % ws_ == 0, "AgentSwin block: the ", H, "x", W, " map is not a multiple of the window ",
-                ws_, " (pick img_size / window_size so that every stage divides)");
-    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({dim})));
-    if (agent_)
-      attn_ = register_module("attn", AgentAttention(AgentAttentionOptions(dim, heads)
-                                                         .flavour("swin")
-                                                         .qkv_bias(qkv_bias)
-                                                         .agent_num(agent_num)
-                                                         .window(ws_)
-                                                         .attn_drop(attn_drop)
-                                                         .proj_drop(drop))
-                                                         .ptr());
-    else
-      attn_ = register_module("attn", SwinWindowAttention(SwinWindowAttentionOptions(dim, ws_, heads).qkv_bias(qkv_bias)).ptr());
-    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim})));
-    mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * mlp_ratio)).drop(drop)));
-    if (shift_ > 0) {
-      // Regions of the rolled map: attention across region borders gets -100.
-      at::Tensor img = torch::zeros({H, W}, torch::kLong);
-      const int64_t hs[4] = {0, H - ws_, H - shift_, H}, wsl[4] = {0, W - ws_, W - shift_, W};
-      int64_t cnt = 0;
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b) img.slice(0, hs[a], hs[a + 1]).slice(1, wsl[b], wsl[b + 1]).fill_(cnt++);
-      const at::Tensor win = partition(img.view({1, H, W, 1}).to(torch::kFloat)).view({-1, ws_ * ws_});
-      at::Tensor mask = win.unsqueeze(1) - win.unsqueeze(2);
-      mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0);
-      attn_mask = register_buffer("attn_mask", mask);
-    }
-  }
-  at::Tensor partition(const at::Tensor& x) const {  // [B, H, W, C] -> [B * nW, ws, ws, C]
-    const int64_t B = x.size(0), C = x.size(3);
-    return x.view({B, x.size(1) / ws_, ws_, x.size(2) / ws_, ws_, C}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, ws_, ws_, C});
-  }
-  at::Tensor forward(const at::Tensor& x) {
-    const int64_t B = x.size(0), L = x.size(1), C = x.size(2);
-    TORCH_CHECK(L == H_ * W_, "AgentSwin block: input feature has wrong size (", L, " tokens for ", H_, "x", W_, ")");
-    at::Tensor y = norm1(x).view({B, H_, W_, C});
-    if (shift_ > 0) y = torch::roll(y, {-shift_, -shift_}, {1, 2});
-    at::Tensor win = partition(y).view({-1, ws_ * ws_, C});
-    win = agent_ ? attn_->as<AgentAttentionImpl>()->forward(win)
-                 : attn_->as<SwinWindowAttentionImpl>()->forward(win, attn_mask);
-    y = win.view({B, H_ / ws_, W_ / ws_, ws_, ws_, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, H_, W_, C});
-    if (shift_ > 0) y = torch::roll(y, {shift_, shift_}, {1, 2});
-    at::Tensor out = x + drop_path(y.view({B, L, C}), drop_path_, is_training());
-    return out + drop_path(mlp(norm2(out)), drop_path_, is_training());
-  }
-  nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Mlp mlp{nullptr};
-  at::Tensor attn_mask;
-
- private:
-  int64_t H_, W_, ws_, shift_;
-  double drop_path_;
-  bool agent_;
-  std::shared_ptr<nn::Module> attn_;
-};
-
-}  // namespace
-
-using TokenBlock = std::shared_ptr<TokenBlockImpl>;
-using SwinBlock = std::shared_ptr<SwinBlockImpl>;
-
 struct AgentDeiTImpl::Blocks {
-  std::vector<TokenBlock> blocks;
+  std::vector<AgentDeiTBlock> blocks;
 };
 struct AgentPVTImpl::Blocks {
-  std::vector<std::vector<TokenBlock>> stages;
+  std::vector<std::vector<AgentPVTBlock>> stages;
 };
 struct AgentSwinImpl::Blocks {
-  std::vector<std::vector<SwinBlock>> stages;
+  std::vector<std::vector<AgentSwinBlock>> stages;
   std::vector<PatchMerging> mergers;
 };
 
@@ -198,24 +88,20 @@ AgentDeiTImpl::AgentDeiTImpl(const AgentDeiTOptions& o) : options(o), blocks_(st
   const std::vector<double> dpr = modules::drop_path_rates(o.drop_path_rate(), o.depth());
   nn::ModuleList blocks;
   for (int64_t i = 0; i < o.depth(); ++i) {
-    std::shared_ptr<nn::Module> attn;
-    auto kind = TokenBlockImpl::Kind::MHSA;
+    AgentDeiTBlockOptions bo(C, o.num_heads());
+    bo.attn_type(i < agent_layer ? AgentAttnType::Agent : AgentAttnType::Softmax)
+        .mlp_ratio(o.mlp_ratio())
+        .qkv_bias(o.qkv_bias())
+        .drop(o.drop_rate())
+        .attn_drop(o.attn_drop_rate())
+        .drop_path(dpr[static_cast<size_t>(i)])
+        .norm_eps(o.norm_eps())
+        .window(window);
     if (i < agent_layer) {
       TORCH_CHECK(i / 2 < 6, "agent_deit: agent blocks exist for depth <= 12 only (the official stage table)");
-      attn = AgentAttention(AgentAttentionOptions(C, o.num_heads())
-                                .flavour("deit")
-                                .qkv_bias(o.qkv_bias())
-                                .agent_num(agent_num_at(o.agent_num(), stage_of[i / 2], "agent_deit"))
-                                .window(window)
-                                .attn_drop(o.attn_drop_rate())
-                                .proj_drop(o.drop_rate()))
-                 .ptr();
-      kind = TokenBlockImpl::Kind::Agent;
-    } else {
-      attn = MultiHeadSelfAttention(MultiHeadSelfAttentionOptions(C, o.num_heads()).qkv_bias(o.qkv_bias())).ptr();
+      bo.agent_num(agent_num_at(o.agent_num(), stage_of[i / 2], "agent_deit"));
     }
-    auto b = std::make_shared<TokenBlockImpl>(C, o.mlp_ratio(), o.norm_eps(), o.drop_rate(), dpr[static_cast<size_t>(i)],
-                                              kind, attn);
+    AgentDeiTBlock b(bo);
     blocks->push_back(b);
     blocks_->blocks.push_back(b);
   }
@@ -233,7 +119,7 @@ at::Tensor AgentDeiTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feat
   at::Tensor t = patch_embed(x);
   t = torch::cat({cls_token.expand({x.size(0), -1, -1}), t}, 1) + pos_embed;
   for (auto& b : blocks_->blocks) {
-    t = b->forward(t, 0, 0);
+    t = b->forward(t);
     if (feats) feats->push_back(t);
   }
   return norm(t);
@@ -284,23 +170,18 @@ AgentPVTImpl::AgentPVTImpl(const AgentPVTOptions& o) : options(o), blocks_(std::
     nn::ModuleList blocks;
     blocks_->stages.emplace_back();
     for (int64_t j = 0; j < o.depths()[i]; ++j) {
-      std::shared_ptr<nn::Module> attn;
-      auto kind = TokenBlockImpl::Kind::SR;
-      if (type == 'A') {
-        attn = AgentAttention(AgentAttentionOptions(E[i], o.num_heads()[i])
-                                  .flavour("pvt")
-                                  .qkv_bias(o.qkv_bias())
-                                  .agent_num(agent_num_at(o.agent_num(), i, "agent_pvt"))
-                                  .window(side)
-                                  .sr_ratio(o.agent_sr_ratios()[i] - '0')
-                                  .attn_drop(o.attn_drop_rate())
-                                  .proj_drop(o.drop_rate()))
-                   .ptr();
-        kind = TokenBlockImpl::Kind::Agent;
-      } else {
-        attn = SRAttention(SRAttentionOptions(E[i], o.num_heads()[i]).qkv_bias(o.qkv_bias()).sr_ratio(o.sr_ratios()[i])).ptr();
-      }
-      auto b = std::make_shared<TokenBlockImpl>(E[i], o.mlp_ratios()[i], o.norm_eps(), o.drop_rate(), dpr[i][j], kind, attn);
+      AgentPVTBlockOptions bo(E[i], side * side, o.num_heads()[i]);
+      bo.attn_type(type == 'A' ? AgentAttnType::Agent : AgentAttnType::Softmax)
+          .mlp_ratio(o.mlp_ratios()[i])
+          .qkv_bias(o.qkv_bias())
+          .drop(o.drop_rate())
+          .attn_drop(o.attn_drop_rate())
+          .drop_path(dpr[i][j])
+          .norm_eps(o.norm_eps())
+          .sr_ratio(o.sr_ratios()[i])
+          .agent_sr_ratio(o.agent_sr_ratios()[i] - '0');
+      if (type == 'A') bo.agent_num(agent_num_at(o.agent_num(), i, "agent_pvt"));
+      AgentPVTBlock b(bo);
       blocks->push_back(b);
       blocks_->stages.back().push_back(b);
     }
@@ -381,9 +262,16 @@ AgentSwinImpl::AgentSwinImpl(const AgentSwinOptions& o) : options(o), blocks_(st
       if (t == 'M') t = j < std::stoll(type.substr(1)) ? 'A' : 'B';
       TORCH_CHECK(t == 'A' || t == 'B', "agent_swin: attn_type letters must be A, B or M<n>, got ", at);
       const int64_t ws = t == 'A' ? o.window_size() : std::max<int64_t>(7, o.window_size() / 8);
-      auto b = std::make_shared<SwinBlockImpl>(dim, side, side, o.num_heads()[i], ws, j % 2 == 0 ? 0 : ws / 2, o.mlp_ratio(),
-                                               o.qkv_bias(), o.drop_rate(), o.attn_drop_rate(), dpr[i][j],
-                                               agent_num_at(o.agent_num(), i, "agent_swin"), t);
+      AgentSwinBlock b(AgentSwinBlockOptions(dim, {side, side}, o.num_heads()[i])
+                           .window_size(ws)
+                           .shift_size(j % 2 == 0 ? 0 : ws / 2)
+                           .mlp_ratio(o.mlp_ratio())
+                           .qkv_bias(o.qkv_bias())
+                           .drop(o.drop_rate())
+                           .attn_drop(o.attn_drop_rate())
+                           .drop_path(dpr[i][j])
+                           .attn_type(t == 'A' ? AgentAttnType::Agent : AgentAttnType::Softmax)
+                           .agent_num(agent_num_at(o.agent_num(), i, "agent_swin")));
       blocks->push_back(b);
       blocks_->stages.back().push_back(b);
     }

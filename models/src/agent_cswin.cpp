@@ -3,9 +3,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/core/args.h>
 #include <attnzoo/modules/agent_cswin.h>
-#include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/init.h>
-#include <attnzoo/modules/mlp.h>
 
 #include <torch/torch.h>
 
@@ -17,96 +15,11 @@ namespace nn = torch::nn;
 using json = nlohmann::json;
 using namespace attnzoo::modules;
 
-namespace {
-
-// agent_cswin.py CSWinBlock: x + proj(attention(norm1(x))), then x + mlp(norm2(x)); two stripe branches on the
-// two channel halves (idx 0 and 1, half the heads each) unless the stripe is the whole map (one branch).
-class CSWinBlockImpl : public nn::Module {
- public:
-  CSWinBlockImpl(int64_t dim, int64_t reso, int64_t heads, int64_t split, double mlp_ratio, bool qkv_bias, double drop,
-                 double attn_drop, double drop_path, bool last_stage, int64_t agent_num, char type)
-      : dim_(dim), reso_(reso) {
-    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 3 * dim).bias(qkv_bias)));
-    norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({dim})));
-    branches_ = last_stage || reso == split ? 1 : 2;
-    proj = register_module("proj", nn::Linear(dim, dim));
-    nn::ModuleList attns;
-    for (int64_t i = 0; i < branches_; ++i) {
-      const auto o = branches_ == 1 ? CSWinAttentionOptions(dim, reso, -1, split, heads)
-                                    : CSWinAttentionOptions(dim / 2, reso, i, split, heads / 2);
-      auto oo = CSWinAttentionOptions(o).agent_num(agent_num).attn_drop(attn_drop);
-      if (type == 'A') {
-        auto m = CSWinAgentAttention(oo);
-        agent_.push_back(m);
-        attns->push_back(m);
-      } else {
-        auto m = CSWinLePEAttention(oo);
-        lepe_.push_back(m);
-        attns->push_back(m);
-      }
-    }
-    register_module("attns", attns);
-    drop_path_ = register_module("drop_path", DropPath(drop_path));
-    mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * mlp_ratio)).drop(drop)));
-    norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim})));
-  }
-
-  at::Tensor forward(const at::Tensor& x) {
-    const int64_t B = x.size(0), L = x.size(1), C = x.size(2);
-    TORCH_CHECK(L == reso_ * reso_ && C == dim_, "agent_cswin block: expected [B, ", reso_ * reso_, ", ", dim_,
-                "] tokens (the model is built for one input size), got ", x.sizes());
-    const at::Tensor t = qkv(norm1(x)).reshape({B, L, 3, C}).permute({2, 0, 1, 3});
-    auto branch = [&](int64_t i, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-      return agent_.empty() ? lepe_[i](q, k, v) : agent_[i](q, k, v);
-    };
-    at::Tensor y;
-    if (branches_ == 2) {
-      const int64_t h = C / 2;
-      y = torch::cat({branch(0, t[0].slice(2, 0, h), t[1].slice(2, 0, h), t[2].slice(2, 0, h)),
-                      branch(1, t[0].slice(2, h), t[1].slice(2, h), t[2].slice(2, h))},
-                     2);
-    } else {
-      y = branch(0, t[0], t[1], t[2]);
-    }
-    y = proj(y);  // (the official proj_drop is never applied)
-    at::Tensor out = x + drop_path_(y);
-    return out + drop_path_(mlp(norm2(out)));
-  }
-
-  nn::Linear qkv{nullptr}, proj{nullptr};
-  nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Mlp mlp{nullptr};
-
- private:
-  int64_t dim_, reso_, branches_ = 1;
-  DropPath drop_path_{nullptr};
-  std::vector<CSWinAgentAttention> agent_;
-  std::vector<CSWinLePEAttention> lepe_;
-};
-
-// Merge_Block: conv 3x3 stride 2 + LayerNorm, on tokens.
-class MergeBlockImpl : public nn::Module {
- public:
-  MergeBlockImpl(int64_t dim, int64_t dim_out) {
-    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(dim, dim_out, 3).stride(2).padding(1)));
-    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({dim_out})));
-  }
-  at::Tensor forward(const at::Tensor& x, int64_t side) {
-    const int64_t B = x.size(0), C = x.size(2);
-    const at::Tensor y = conv(x.transpose(1, 2).reshape({B, C, side, side}));
-    return norm(y.flatten(2).transpose(1, 2));
-  }
-  nn::Conv2d conv{nullptr};
-  nn::LayerNorm norm{nullptr};
-};
-
-}  // namespace
-
 struct AgentCSWinImpl::Impl {
   nn::Conv2d stem_conv{nullptr};
   nn::LayerNorm stem_norm{nullptr}, norm{nullptr};
-  std::vector<std::vector<std::shared_ptr<CSWinBlockImpl>>> stages;
-  std::vector<std::shared_ptr<MergeBlockImpl>> merges;
+  std::vector<std::vector<CSWinBlock>> stages;
+  std::vector<CSWinMergeBlock> merges;
   std::vector<int64_t> sides;
   std::vector<FeatureInfo> info;
 };
@@ -131,7 +44,7 @@ AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(s
   for (size_t i = 0; i < S; ++i) {
     const int64_t reso = o.img_size() / (int64_t{4} << i);
     if (i > 0) {
-      I.merges.push_back(register_module("merge" + std::to_string(i), std::make_shared<MergeBlockImpl>(dim, dim * 2)));
+      I.merges.push_back(register_module("merge" + std::to_string(i), CSWinMergeBlock(dim, dim * 2)));
       dim *= 2;
     }
     nn::ModuleList blocks;
@@ -142,9 +55,16 @@ AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(s
       if (t == 'M') t = j < std::stoll(at.substr(4)) ? 'A' : 'B';
       TORCH_CHECK(t == 'A' || t == 'B', "agent_cswin: attn_type letters must be A, B or M<n>, got ", at);
       const int64_t split = t == 'A' ? o.la_split_size()[i] : o.split_size()[i];
-      auto b = std::make_shared<CSWinBlockImpl>(dim, reso, o.num_heads()[i], split, o.mlp_ratio(), o.qkv_bias(),
-                                                o.drop_rate(), o.attn_drop_rate(), dpr[static_cast<size_t>(cur)], i + 1 == S,
-                                                o.agent_num()[i], t);
+      CSWinBlock b(CSWinBlockOptions(dim, reso, o.num_heads()[i])
+                       .split_size(split)
+                       .mlp_ratio(o.mlp_ratio())
+                       .qkv_bias(o.qkv_bias())
+                       .drop(o.drop_rate())
+                       .attn_drop(o.attn_drop_rate())
+                       .drop_path(dpr[static_cast<size_t>(cur)])
+                       .last_stage(i + 1 == S)
+                       .agent_num(o.agent_num()[i])
+                       .attn_type(t == 'A' ? AgentAttnType::Agent : AgentAttnType::Softmax));
       blocks->push_back(b);
       I.stages.back().push_back(b);
     }

@@ -64,7 +64,7 @@ BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
                                                    .qk_dim(E[i])
                                                    .qk_scale(o.qk_scale())
                                                    .topk(o.topks()[i])
-                                                   .kv_downsample_mode("identity")  // the BRA default here
+                                                   .kv_downsample_mode(modules::KvDownsampleMode::Identity)  // the BRA default here
                                                    .mlp_ratio(o.mlp_ratios()[i])
                                                    .side_dwconv(o.side_dwconv())
                                                    .before_attn_dwconv(0)  // no conv position embedding

@@ -155,7 +155,7 @@ modules::ByobBlockOptions block_options(const ByoModelCfg& cfg, const ByoBlockCf
   bo.stride(stride)
       .group_size(b.gs)
       .bottle_ratio(b.br)
-      .downsample(cfg.downsample)
+      .downsample(modules::byob_downsample_from_name(cfg.downsample, where))
       .drop_path_rate(drop_path_rate)
       .layers(block_layers(cfg, b))
       .attn_last(b.type == "basic");  // the blocks' own defaults

@@ -22,8 +22,9 @@ DaViTImpl::DaViTImpl(const DaViTOptions& o) : options(o) {
   int64_t layers = 0;
   for (auto d : o.depths()) layers += d;
   for (size_t i = 0; i < S; ++i)
-    patch_embeds->push_back(modules::DaViTPatchEmbed(i == 0 ? o.patch_size() : 2, i == 0 ? o.in_chans() : E[i - 1], E[i],
-                                                     o.overlapped_patch()));
+    patch_embeds->push_back(modules::DaViTPatchEmbed(
+        modules::DaViTPatchEmbedOptions(i == 0 ? o.patch_size() : 2, i == 0 ? o.in_chans() : E[i - 1], E[i])
+            .overlapped(o.overlapped_patch())));
   register_module("patch_embeds", patch_embeds);
   // dpr = linspace(0, rate, 2 * layers): layer l's spatial block gets dpr[2l], its channel block dpr[2l+1].
   const std::vector<double> rates = modules::drop_path_rates(o.drop_path_rate(), 2 * layers);

@@ -56,11 +56,9 @@ const SequenceAttentionEntry& lra_attention(const std::string& name) {
 
 LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
   const int64_t C = o.embed_dim();
-  TORCH_CHECK(o.pool() == "mean" || o.pool() == "cls", "lra_encoder: pool must be mean or cls, got ", o.pool());
-  TORCH_CHECK(o.pos() == "learned" || o.pos() == "sinusoidal", "lra_encoder: pos must be learned or sinusoidal");
   embed = register_module("embed", nn::Embedding(o.vocab_size(), C));
-  const int64_t P = o.max_len() + (o.pool() == "cls" ? 1 : 0);
-  if (o.pos() == "learned") {
+  const int64_t P = o.max_len() + (o.pool() == LRAPool::Cls ? 1 : 0);
+  if (o.pos() == LRAPos::Learned) {
     pos_embed = register_parameter("pos_embed", torch::zeros({1, P, C}));
     trunc_normal_(pos_embed, 0.02);
   } else {
@@ -71,7 +69,7 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
     sinusoid_.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(1, torch::indexing::None, 2)},
                          torch::cos(pos * div).slice(1, 0, C / 2));
   }
-  if (o.pool() == "cls") cls_token = register_parameter("cls_token", torch::zeros({1, 1, C}));
+  if (o.pool() == LRAPool::Cls) cls_token = register_parameter("cls_token", torch::zeros({1, 1, C}));
   const SequenceAttentionEntry& attention = lra_attention(o.attention());
   auto layers = register_module("layers", nn::ModuleList());
   for (int64_t i = 0; i < o.num_layers(); ++i) {
@@ -79,13 +77,14 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
     Block b;
     b.norm1 = m->register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({C})));
     SequenceAttentionSpec spec;
-    spec.options = SequenceAttentionOptions(C, o.num_heads())
-                       .block(o.block())
-                       .halo(o.halo())
-                       .agent_num(o.agent_num())
-                       .window(o.window())
-                       .alpha(o.alpha())
-                       .topk(o.topk());
+    spec.dim = C;
+    spec.num_heads = o.num_heads();
+    spec.block = o.block();
+    spec.halo = o.halo();
+    spec.agent_num = o.agent_num();
+    spec.window = o.window();
+    spec.alpha = o.alpha();
+    spec.topk = o.topk();
     spec.kernel_size = o.kernel_size();
     spec.dilation = o.dilation();
     spec.layer = i;
@@ -152,7 +151,7 @@ at::Tensor LRAEncoderImpl::encode(const at::Tensor& tokens, const at::Tensor& ma
   }
   x = norm(x);
   at::Tensor pooled;
-  if (o.pool() == "cls") {
+  if (o.pool() == LRAPool::Cls) {
     pooled = x.select(1, 0);
   } else if (mask.defined()) {
     const at::Tensor valid = mask.logical_not().unsqueeze(-1).to(x.dtype());

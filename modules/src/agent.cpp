@@ -6,7 +6,9 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
+#include <string>
 
 #include "agent_core.h"
 #include "module_entry.h"
@@ -91,86 +93,168 @@ at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, cons
 
 }  // namespace detail
 
-AgentAttentionImpl::AgentAttentionImpl(const AgentAttentionOptions& options_) : options(options_) { reset(); }
+namespace {
 
-void AgentAttentionImpl::reset() {
+// The checks every agent attention makes; returns sqrt(agent_num).
+void check_agent_args(const char* who, int64_t dim, int64_t heads, int64_t agents) {
+  TORCH_CHECK(heads > 0 && dim % heads == 0, who, ": dim ", dim, " is not divisible by num_heads ", heads);
+  const auto p = static_cast<int64_t>(std::sqrt(static_cast<double>(agents)) + 1e-9);
+  TORCH_CHECK(agents > 0 && p * p == agents, who, ": agent_num must be a square number, got ", agents);
+}
+
+void check_tokens(const char* who, const at::Tensor& x, int64_t dim, int64_t expected, const std::string& what) {
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, who, ": expected tokens [B, N, ", dim, "], got ", x.sizes());
+  TORCH_CHECK(x.size(1) == expected, who, ": built for ", what, " (", expected, " tokens), got ", x.size(1), " tokens");
+}
+
+// q, k, v [b, n, c] from one qkv Linear.
+std::array<at::Tensor, 3> split_qkv(nn::Linear& qkv, const at::Tensor& x) {
+  const int64_t b = x.size(0), n = x.size(1), c = x.size(2);
+  const auto t = qkv(x).reshape({b, n, 3, c}).permute({2, 0, 1, 3});
+  return {t[0], t[1], t[2]};
+}
+
+// The depthwise-conv branch: dwc over V [b, h*w, c] seen as an h x w map, back to tokens.
+at::Tensor dwc_tokens(nn::Conv2d& dwc, const at::Tensor& v_map) {
+  const int64_t b = v_map.size(0), c = v_map.size(1);
+  return depthwise_conv2d(v_map, *dwc).permute({0, 2, 3, 1}).reshape({b, -1, c});
+}
+
+at::Tensor token_map(const at::Tensor& t, int64_t h, int64_t w) {  // [b, h*w, c] -> [b, c, h, w]
+  return t.reshape({t.size(0), h, w, t.size(2)}).permute({0, 3, 1, 2});
+}
+
+nn::Linear linear(int64_t in, int64_t out, bool bias) { return nn::Linear(nn::LinearOptions(in, out).bias(bias)); }
+nn::Conv2d depthwise3x3(int64_t c) { return nn::Conv2d(nn::Conv2dOptions(c, c, 3).padding(1).groups(c)); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// agent_deit.py
+
+AgentDeiTAttentionImpl::AgentDeiTAttentionImpl(const AgentDeiTAttentionOptions& options_) : options(options_) { reset(); }
+
+void AgentDeiTAttentionImpl::reset() {
   const auto& o = options;
   const int64_t C = o.dim(), H = o.num_heads(), A = o.agent_num(), w = o.window();
-  const std::string& f = o.flavour();
-  TORCH_CHECK(f == "deit" || f == "swin" || f == "pvt", "AgentAttention: flavour must be deit, swin or pvt, got ", f);
-  TORCH_CHECK(H > 0 && C % H == 0, "AgentAttention: dim ", C, " is not divisible by num_heads ", H);
-  const auto p = static_cast<int64_t>(std::sqrt(static_cast<double>(A)) + 1e-9);
-  TORCH_CHECK(p * p == A, "AgentAttention: agent_num must be a square number, got ", A);
-  const int64_t sr = f == "pvt" ? o.sr_ratio() : 1;
-  TORCH_CHECK(sr >= 1 && w % sr == 0, "AgentAttention: window ", w, " must be a multiple of sr_ratio ", sr);
-  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) = detail::register_agent_biases(*this, H, A, w / sr, w / sr, w, w);
-  if (f == "deit") {  // the class token's biases
-    ac_bias = register_parameter("ac_bias", torch::zeros({1, H, A, 1}));
-    ca_bias = register_parameter("ca_bias", torch::zeros({1, H, 1, A}));
-    trunc_normal_(ac_bias, 0.02);
-    trunc_normal_(ca_bias, 0.02);
-  }
-  if (f == "pvt") {
-    q = register_module("q", nn::Linear(nn::LinearOptions(C, C).bias(o.qkv_bias())));
-    kv = register_module("kv", nn::Linear(nn::LinearOptions(C, 2 * C).bias(o.qkv_bias())));
-  } else {
-    qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(o.qkv_bias())));
-  }
+  check_agent_args("AgentDeiTAttention", C, H, A);
+  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) = detail::register_agent_biases(*this, H, A, w, w, w, w);
+  ac_bias = register_parameter("ac_bias", torch::zeros({1, H, A, 1}));  // the class token's biases
+  ca_bias = register_parameter("ca_bias", torch::zeros({1, H, 1, A}));
+  trunc_normal_(ac_bias, 0.02);
+  trunc_normal_(ca_bias, 0.02);
+  qkv = register_module("qkv", linear(C, 3 * C, o.qkv_bias()));
   proj = register_module("proj", nn::Linear(C, C));
-  if (sr > 1) {
-    this->sr = register_module("sr", nn::Conv2d(nn::Conv2dOptions(C, C, sr).stride(sr)));
+  dwc = register_module("dwc", depthwise3x3(C));
+}
+
+void AgentDeiTAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::AgentDeiTAttention(dim=" << options.dim() << ", num_heads=" << options.num_heads()
+     << ", agent_num=" << options.agent_num() << ", window=" << options.window() << ")";
+}
+
+at::Tensor AgentDeiTAttentionImpl::forward(const at::Tensor& x) {
+  const auto& o = options;
+  const int64_t w = o.window();
+  check_tokens("AgentDeiTAttention", x, o.dim(), w * w + 1,
+               "a class token and a " + std::to_string(w) + "x" + std::to_string(w) + " token map");
+  auto [q, k, v] = split_qkv(qkv, x);
+  const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, &ac_bias, &ca_bias};
+  const at::Tensor out = detail::agent_attention_core(q, k, v, w, w, w, w, o.num_heads(), o.agent_num(), biases,
+                                                      o.attn_drop(), is_training());
+  // The DWC branch on the patch tokens; the class token's output has none.
+  const at::Tensor d = dwc_tokens(dwc, token_map(v.slice(1, 1), w, w));
+  const at::Tensor y = torch::cat({out.slice(1, 0, 1), out.slice(1, 1) + d}, 1);
+  return maybe_dropout(proj(y), o.proj_drop(), is_training());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// agent_pvt.py
+
+AgentPVTAttentionImpl::AgentPVTAttentionImpl(const AgentPVTAttentionOptions& options_) : options(options_) { reset(); }
+
+void AgentPVTAttentionImpl::reset() {
+  const auto& o = options;
+  const int64_t C = o.dim(), H = o.num_heads(), A = o.agent_num(), sr_ratio = o.sr_ratio();
+  check_agent_args("AgentPVTAttention", C, H, A);
+  window = static_cast<int64_t>(std::sqrt(static_cast<double>(o.num_patches())) + 1e-9);
+  TORCH_CHECK(window > 0 && window * window == o.num_patches(), "AgentPVTAttention: num_patches must be a square number, got ",
+              o.num_patches());
+  TORCH_CHECK(sr_ratio >= 1 && window % sr_ratio == 0, "AgentPVTAttention: the map side ", window,
+              " must be a multiple of sr_ratio ", sr_ratio);
+  const int64_t k = window / sr_ratio;
+  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) =
+      detail::register_agent_biases(*this, H, A, k, k, window, window);
+  q = register_module("q", linear(C, C, o.qkv_bias()));
+  kv = register_module("kv", linear(C, 2 * C, o.qkv_bias()));
+  proj = register_module("proj", nn::Linear(C, C));
+  if (sr_ratio > 1) {
+    sr = register_module("sr", nn::Conv2d(nn::Conv2dOptions(C, C, sr_ratio).stride(sr_ratio)));
     norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({C})));
   }
-  dwc = register_module("dwc", nn::Conv2d(nn::Conv2dOptions(C, C, 3).padding(1).groups(C)));
+  dwc = register_module("dwc", depthwise3x3(C));
 }
 
-at::Tensor AgentAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t Wm) {
-  const auto& o = options;
-  const std::string& f = o.flavour();
-  TORCH_CHECK(x.dim() == 3 && x.size(2) == o.dim(), "AgentAttention: expected tokens [B, N, ", o.dim(), "], got ",
-              x.sizes());
-  const int64_t b = x.size(0), n = x.size(1), c = x.size(2), heads = o.num_heads(), A = o.agent_num(), win = o.window();
-  const bool cls = f == "deit";
-  const int64_t sr = f == "pvt" ? o.sr_ratio() : 1;
-  int64_t h = win, w = win;
-  if (f == "pvt") {
-    h = Hm > 0 ? Hm : win;
-    w = Wm > 0 ? Wm : win;
-  }
-  TORCH_CHECK(h == win && w == win && n == h * w + (cls ? 1 : 0), "AgentAttention (", f, "): built for a ", win, "x",
-              win, " token map", cls ? " plus a class token" : "", " (", win * win + (cls ? 1 : 0), " tokens), got ", n,
-              " tokens", f == "pvt" ? " on a " + std::to_string(h) + "x" + std::to_string(w) + " map" : "");
-  at::Tensor qt, kt, vt;
-  if (f == "pvt") {
-    qt = q(x);
-    at::Tensor src = x;
-    if (sr > 1) src = norm(this->sr(x.permute({0, 2, 1}).reshape({b, c, h, w})).reshape({b, c, -1}).permute({0, 2, 1}));
-    const auto kvs = kv(src).reshape({b, -1, 2, c}).permute({2, 0, 1, 3});
-    kt = kvs[0];
-    vt = kvs[1];
-  } else {
-    const auto t = qkv(x).reshape({b, n, 3, c}).permute({2, 0, 1, 3});
-    qt = t[0];
-    kt = t[1];
-    vt = t[2];
-  }
-  const int64_t hk = h / sr, wk = w / sr;
-  const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, cls ? &ac_bias : nullptr,
-                                   cls ? &ca_bias : nullptr};
-  at::Tensor out = detail::agent_attention_core(qt, kt, vt, h, w, hk, wk, heads, A, biases, o.attn_drop(), is_training());
+void AgentPVTAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::AgentPVTAttention(dim=" << options.dim() << ", num_patches=" << options.num_patches()
+     << ", num_heads=" << options.num_heads() << ", sr_ratio=" << options.sr_ratio() << ", agent_num=" << options.agent_num()
+     << ")";
+}
 
-  // Depthwise-conv branch on V (patch tokens; pvt: V upsampled back from the reduced map).
-  if (cls) {
-    const at::Tensor v_map = vt.slice(1, 1).reshape({b, h, w, c}).permute({0, 3, 1, 2});
-    const at::Tensor d = depthwise_conv2d(v_map, *dwc).permute({0, 2, 3, 1}).reshape({b, n - 1, c});
-    out = torch::cat({out.slice(1, 0, 1), out.slice(1, 1) + d}, 1);
-  } else {
-    at::Tensor v_map = vt.reshape({b, hk, wk, c}).permute({0, 3, 1, 2});
-    if (sr > 1) v_map = bilinear(v_map, h, w);
-    out = out + depthwise_conv2d(v_map, *dwc).permute({0, 2, 3, 1}).reshape({b, n, c});
-  }
+at::Tensor AgentPVTAttentionImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
+  const auto& o = options;
+  TORCH_CHECK(H == window && W == window, "AgentPVTAttention: built for a ", window, "x", window, " map, got ", H, "x", W);
+  check_tokens("AgentPVTAttention", x, o.dim(), H * W, "a " + std::to_string(H) + "x" + std::to_string(W) + " map");
+  const int64_t b = x.size(0), c = x.size(2), sr_ratio = o.sr_ratio(), hk = H / sr_ratio, wk = W / sr_ratio;
+  const at::Tensor qt = q(x);
+  const at::Tensor src = sr_ratio > 1 ? norm(sr(token_map(x, H, W)).reshape({b, c, -1}).permute({0, 2, 1})) : x;
+  const auto kvs = kv(src).reshape({b, -1, 2, c}).permute({2, 0, 1, 3});
+  const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias};
+  at::Tensor out = detail::agent_attention_core(qt, kvs[0], kvs[1], H, W, hk, wk, o.num_heads(), o.agent_num(), biases,
+                                                o.attn_drop(), is_training());
+  at::Tensor v_map = token_map(kvs[1], hk, wk);
+  if (sr_ratio > 1) v_map = bilinear(v_map, H, W);  // V back on the query map for the DWC
+  out = out + dwc_tokens(dwc, v_map);
   return maybe_dropout(proj(out), o.proj_drop(), is_training());
 }
+
+// ---------------------------------------------------------------------------------------------------
+// agent_swin.py
+
+AgentSwinAttentionImpl::AgentSwinAttentionImpl(const AgentSwinAttentionOptions& options_) : options(options_) { reset(); }
+
+void AgentSwinAttentionImpl::reset() {
+  const auto& o = options;
+  const int64_t C = o.dim(), H = o.num_heads(), A = o.agent_num();
+  TORCH_CHECK(o.window_size().size() == 2 && o.window_size()[0] == o.window_size()[1] && o.window_size()[0] > 0,
+              "AgentSwinAttention: square window_size [w, w] expected, got ", o.window_size());
+  check_agent_args("AgentSwinAttention", C, H, A);
+  const int64_t w = o.window_size()[0];
+  std::tie(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias) = detail::register_agent_biases(*this, H, A, w, w, w, w);
+  qkv = register_module("qkv", linear(C, 3 * C, o.qkv_bias()));
+  proj = register_module("proj", nn::Linear(C, C));
+  dwc = register_module("dwc", depthwise3x3(C));
+}
+
+void AgentSwinAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::AgentSwinAttention(dim=" << options.dim() << ", window_size=" << options.window_size()[0]
+     << ", num_heads=" << options.num_heads() << ", agent_num=" << options.agent_num() << ")";
+}
+
+at::Tensor AgentSwinAttentionImpl::forward(const at::Tensor& x) {
+  const auto& o = options;
+  const int64_t w = o.window_size()[0];
+  check_tokens("AgentSwinAttention", x, o.dim(), w * w, "windows of " + std::to_string(w) + "x" + std::to_string(w));
+  auto [q, k, v] = split_qkv(qkv, x);
+  const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias};
+  const at::Tensor out = detail::agent_attention_core(q, k, v, w, w, w, w, o.num_heads(), o.agent_num(), biases,
+                                                      o.attn_drop(), is_training()) +
+                         dwc_tokens(dwc, token_map(v, w, w));
+  return maybe_dropout(proj(out), o.proj_drop(), is_training());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The backbones' own softmax attentions ('B' blocks)
 
 void SRAttentionImpl::reset() {
   const int64_t dim = options.dim(), num_heads = options.num_heads(), sr_ratio = options.sr_ratio();
@@ -244,62 +328,17 @@ at::Tensor SwinWindowAttentionImpl::forward(const at::Tensor& x, const at::Tenso
 }
 
 void register_agent_modules(ModuleEntries& e) {
-  // Agent Attention: one module, three official flavours (files).
-  e.push_back({"agent_deit", "AgentAttention", "attnzoo::modules::AgentAttention",
-               "agent attention on [B, 1 + window^2, C] tokens with a class token (Agent-DeiT)",
-               [](const nlohmann::json& c) {
-                 ArgReader a(c, "agent_deit.AgentAttention");
-                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
-                 o.flavour("deit")
-                     .qkv_bias(a.get("qkv_bias", false))
-                     .agent_num(a.get<int64_t>("agent_num", 49))
-                     .window(a.get<int64_t>("window", 14))
-                     .attn_drop(a.get("attn_drop", 0.0))
-                     .proj_drop(a.get("proj_drop", 0.0));
-                 a.finish();
-                 return UnaryForward{}(AgentAttention(o));
-               }});
-  e.push_back({"agent_pvt", "AgentAttention", "attnzoo::modules::AgentAttention",
-               "agent attention on a square token map with optional spatial reduction (Agent-PVT; extra {H, W})",
-               [](const nlohmann::json& c) {
-                 ArgReader a(c, "agent_pvt.AgentAttention");
-                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
-                 const auto np = a.get<int64_t>("num_patches");
-                 o.flavour("pvt")
-                     .qkv_bias(a.get("qkv_bias", false))
-                     .agent_num(a.get<int64_t>("agent_num", 49))
-                     .window(static_cast<int64_t>(std::sqrt(static_cast<double>(np)) + 1e-9))
-                     .sr_ratio(a.get<int64_t>("sr_ratio", 1))
-                     .attn_drop(a.get("attn_drop", 0.0))
-                     .proj_drop(a.get("proj_drop", 0.0));
-                 a.ignore("qk_scale");  // unused by the official agent attention
-                 a.finish();
-                 AgentAttention m(o);
-                 BuiltModule b;
-                 b.module = m.ptr();
-                 b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
-                   TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
-                   return std::vector<at::Tensor>{m->forward(in[0], extra.value("H", int64_t{0}), extra.value("W", int64_t{0}))};
-                 };
-                 return b;
-               }});
-  e.push_back({"agent_swin", "AgentAttention", "attnzoo::modules::AgentAttention",
-               "agent attention inside windows [num_windows * B, ws * ws, C] (Agent-Swin)", [](const nlohmann::json& c) {
-                 ArgReader a(c, "agent_swin.AgentAttention");
-                 AgentAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("num_heads", 8));
-                 const auto ws = a.get<std::vector<int64_t>>("window_size");
-                 if (ws.size() != 2 || ws[0] != ws[1]) throw std::invalid_argument("agent_swin.AgentAttention: square window_size [w, w] expected");
-                 o.flavour("swin")
-                     .qkv_bias(a.get("qkv_bias", true))
-                     .agent_num(a.get<int64_t>("agent_num", 49))
-                     .window(ws[0])
-                     .attn_drop(a.get("attn_drop", 0.0))
-                     .proj_drop(a.get("proj_drop", 0.0));
-                 a.ignore("qk_scale");
-                 a.ignore("shift_size");  // accepted and unused by the official module
-                 a.finish();
-                 return UnaryForward{}(AgentAttention(o));
-               }});
+  // One entry per official file's AgentAttention.
+  e.push_back(module_entry<AgentDeiTAttention>("agent_deit", "AgentAttention", "attnzoo::modules::AgentDeiTAttention",
+                                               "agent attention on [B, 1 + window^2, C] tokens with a class token (Agent-DeiT)",
+                                               AgentDeiTAttentionOptions(0)));
+  e.push_back(module_entry<AgentPVTAttention>(
+      "agent_pvt", "AgentAttention", "attnzoo::modules::AgentPVTAttention",
+      "agent attention on a square token map with optional spatial reduction (Agent-PVT; extra {H, W})",
+      AgentPVTAttentionOptions(0, 0), MapForward{}));
+  e.push_back(module_entry<AgentSwinAttention>("agent_swin", "AgentAttention", "attnzoo::modules::AgentSwinAttention",
+                                               "agent attention inside windows [num_windows * B, ws * ws, C] (Agent-Swin)",
+                                               AgentSwinAttentionOptions(0, std::vector<int64_t>{}, 0)));
 }
 
 }  // namespace attnzoo::modules

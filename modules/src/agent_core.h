@@ -1,5 +1,5 @@
 #pragma once
-// The two softmaxes of agent attention, shared by AgentAttention (DeiT / PVT / Swin flavours) and the
+// The two softmaxes of agent attention, shared by AgentDeiTAttention, AgentPVTAttention, AgentSwinAttention and the
 // CSWin stripes (CSWinAgentAttention): agents = adaptive-avg-pooled queries; agents attend to the keys
 // (+ position bias), queries attend to the agents (+ agent bias). Private to attnzoo_modules.
 #include <ATen/core/Tensor.h>

@@ -16,9 +16,11 @@ namespace nn = torch::nn;
 
 namespace {
 
-// Stripe shape (H_sp, W_sp) of agent_cswin.py's idx rule.
-std::pair<int64_t, int64_t> stripe(const CSWinAttentionOptions& o, const char* who) {
+// Stripe shape (H_sp, W_sp) of agent_cswin.py's idx rule (both stripe attentions' options).
+template <class Options>
+std::pair<int64_t, int64_t> stripe(const Options& o, const char* who) {
   const int64_t R = o.resolution(), s = o.split_size();
+  TORCH_CHECK(o.dim_out() == 0 || o.dim_out() == o.dim(), who, ": dim_out must equal dim (", o.dim(), "), got ", o.dim_out());
   TORCH_CHECK(o.idx() >= -1 && o.idx() <= 1, who, ": idx must be -1, 0 or 1, got ", o.idx());
   TORCH_CHECK(o.num_heads() > 0 && o.dim() % o.num_heads() == 0, who, ": dim ", o.dim(), " is not divisible by num_heads ",
               o.num_heads());
@@ -49,7 +51,7 @@ at::Tensor lepe(nn::Conv2d& get_v, const at::Tensor& v_stripes, int64_t hs, int6
 
 }  // namespace
 
-CSWinLePEAttentionImpl::CSWinLePEAttentionImpl(const CSWinAttentionOptions& o) : options(o) { reset(); }
+CSWinLePEAttentionImpl::CSWinLePEAttentionImpl(const LePEAttentionOptions& o) : options(o) { reset(); }
 
 void CSWinLePEAttentionImpl::reset() {
   std::tie(H_sp, W_sp) = stripe(options, "CSWinLePEAttention");
@@ -71,7 +73,7 @@ at::Tensor CSWinLePEAttentionImpl::forward(const at::Tensor& q, const at::Tensor
   return from_stripes(out, B, R, H_sp, W_sp);
 }
 
-CSWinAgentAttentionImpl::CSWinAgentAttentionImpl(const CSWinAttentionOptions& o) : options(o) { reset(); }
+CSWinAgentAttentionImpl::CSWinAgentAttentionImpl(const CSWinAgentAttentionOptions& o) : options(o) { reset(); }
 
 void CSWinAgentAttentionImpl::reset() {
   std::tie(H_sp, W_sp) = stripe(options, "CSWinAgentAttention");
@@ -96,47 +98,128 @@ at::Tensor CSWinAgentAttentionImpl::forward(const at::Tensor& q, const at::Tenso
   return from_stripes(out, B, R, H_sp, W_sp);
 }
 
+void CSWinLePEAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::CSWinLePEAttention(dim=" << options.dim() << ", resolution=" << options.resolution()
+     << ", idx=" << options.idx() << ", split_size=" << options.split_size() << ", num_heads=" << options.num_heads() << ")";
+}
+
+void CSWinAgentAttentionImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::CSWinAgentAttention(dim=" << options.dim() << ", resolution=" << options.resolution()
+     << ", idx=" << options.idx() << ", split_size=" << options.split_size() << ", num_heads=" << options.num_heads()
+     << ", agent_num=" << options.agent_num() << ")";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CSWinBlock, Merge_Block
+
+CSWinBlockImpl::CSWinBlockImpl(const CSWinBlockOptions& o) : options(o) { reset(); }
+
+void CSWinBlockImpl::reset() {
+  const auto& o = options;
+  const int64_t dim = o.dim(), reso = o.reso(), heads = o.num_heads(), split = o.split_size();
+  agent_.clear();
+  lepe_.clear();
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 3 * dim).bias(o.qkv_bias())));
+  norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({dim})));
+  proj = register_module("proj", nn::Linear(dim, dim));
+  attns = register_module("attns", nn::ModuleList());
+  const int64_t branches = o.last_stage() || reso == split ? 1 : 2;
+  for (int64_t i = 0; i < branches; ++i) {
+    // Two branches: idx 0 / 1 on half the channels and half the heads each; one branch: the whole map.
+    const int64_t d = branches == 1 ? dim : dim / 2, h = branches == 1 ? heads : heads / 2, idx = branches == 1 ? -1 : i;
+    if (o.attn_type() == AgentAttnType::Agent) {
+      agent_.push_back(CSWinAgentAttention(
+          CSWinAgentAttentionOptions(d, reso, idx).split_size(split).num_heads(h).attn_drop(o.attn_drop()).agent_num(o.agent_num())));
+      attns->push_back(agent_.back());
+    } else {
+      lepe_.push_back(
+          CSWinLePEAttention(LePEAttentionOptions(d, reso, idx).split_size(split).num_heads(h).attn_drop(o.attn_drop())));
+      attns->push_back(lepe_.back());
+    }
+  }
+  drop_path = register_module("drop_path", DropPath(o.drop_path()));
+  mlp = register_module("mlp", Mlp(MlpOptions(dim).hidden_features(static_cast<int64_t>(dim * o.mlp_ratio())).drop(o.drop())));
+  norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({dim})));
+}
+
+void CSWinBlockImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::CSWinBlock(dim=" << options.dim() << ", reso=" << options.reso() << ", num_heads=" << options.num_heads()
+     << ", split_size=" << options.split_size() << ", attn_type=" << (options.attn_type() == AgentAttnType::Agent ? "A" : "B")
+     << ")";
+}
+
+at::Tensor CSWinBlockImpl::branch(size_t i, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return agent_.empty() ? lepe_[i](q, k, v) : agent_[i](q, k, v);
+}
+
+at::Tensor CSWinBlockImpl::forward(const at::Tensor& x) {
+  const int64_t B = x.size(0), L = x.size(1), C = x.size(2), reso = options.reso();
+  TORCH_CHECK(x.dim() == 3 && L == reso * reso && C == options.dim(), "CSWinBlock: expected [B, ", reso * reso, ", ",
+              options.dim(), "] tokens (the model is built for one input size), got ", x.sizes());
+  const at::Tensor t = qkv(norm1(x)).reshape({B, L, 3, C}).permute({2, 0, 1, 3});
+  at::Tensor y;
+  if (attns->size() == 2) {
+    const int64_t h = C / 2;
+    y = torch::cat({branch(0, t[0].slice(2, 0, h), t[1].slice(2, 0, h), t[2].slice(2, 0, h)),
+                    branch(1, t[0].slice(2, h), t[1].slice(2, h), t[2].slice(2, h))},
+                   2);
+  } else {
+    y = branch(0, t[0], t[1], t[2]);
+  }
+  y = proj(y);  // (the official proj_drop is never applied)
+  const at::Tensor out = x + drop_path(y);
+  return out + drop_path(mlp(norm2(out)));
+}
+
+CSWinMergeBlockImpl::CSWinMergeBlockImpl(const CSWinMergeBlockOptions& o) : options(o) { reset(); }
+
+void CSWinMergeBlockImpl::reset() {
+  conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(options.dim(), options.dim_out(), 3).stride(2).padding(1)));
+  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({options.dim_out()})));
+}
+
+void CSWinMergeBlockImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::CSWinMergeBlock(dim=" << options.dim() << ", dim_out=" << options.dim_out() << ")";
+}
+
+at::Tensor CSWinMergeBlockImpl::forward(const at::Tensor& x, int64_t side) {
+  const int64_t B = x.size(0), C = x.size(2);
+  TORCH_CHECK(x.dim() == 3 && x.size(1) == side * side && C == options.dim(), "CSWinMergeBlock: expected [B, ", side * side,
+              ", ", options.dim(), "] tokens, got ", x.sizes());
+  const at::Tensor y = conv(x.transpose(1, 2).reshape({B, C, side, side}));
+  return norm(y.flatten(2).transpose(1, 2));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Registration
+
+namespace {
+
+// The stripe attentions' official forward takes the block's stacked qkv [3, B, H*W, dim].
+struct StackedQkvForward {
+  std::string owner;
+  template <typename Holder>
+  BuiltModule operator()(Holder m) const {
+    const std::string who = owner;
+    return {m.ptr(), [m, who](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
+              TORCH_CHECK(in.size() == 1 && in[0].dim() == 4 && in[0].size(0) == 3, who,
+                          " takes one tensor qkv [3, B, H*W, dim]");
+              return std::vector<at::Tensor>{m(in[0][0], in[0][1], in[0][2])};
+            }};
+  }
+};
+
+}  // namespace
+
 void register_agent_cswin_modules(ModuleEntries& e) {
-  // Agent-CSWin stripes: the official forward takes the block's stacked qkv [3, B, H*W, dim].
-  auto cswin_entry = [&e](const char* official, const char* cpp, const char* desc, bool agent) {
-    e.push_back({"agent_cswin", official, cpp, desc, [official, agent](const nlohmann::json& c) {
-                   const std::string owner = std::string("agent_cswin.") + official;
-                   ArgReader a(c, owner);
-                   CSWinAttentionOptions o(a.get<int64_t>("dim"), a.get<int64_t>("resolution"), a.get<int64_t>("idx"),
-                                           a.get<int64_t>("split_size", 7), a.get<int64_t>("num_heads", 8));
-                   o.attn_drop(a.get("attn_drop", 0.0));
-                   if (agent) o.agent_num(a.get<int64_t>("agent_num", 49));
-                   const auto dim_out = a.get<nlohmann::json>("dim_out", nullptr);
-                   if (!dim_out.is_null() && dim_out.get<int64_t>() != o.dim())
-                     throw std::invalid_argument(owner + ": dim_out must equal dim");
-                   a.ignore("proj_drop");  // accepted and unused by the official modules
-                   a.ignore("qk_scale");   // LePE: None in every official use; Agent: accepted via **kwargs
-                   a.finish();
-                   std::shared_ptr<torch::nn::Module> mod;
-                   std::function<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)> fwd;
-                   if (agent) {
-                     CSWinAgentAttention m(o);
-                     mod = m.ptr();
-                     fwd = [m](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) mutable { return m(q, k, v); };
-                   } else {
-                     CSWinLePEAttention m(o);
-                     mod = m.ptr();
-                     fwd = [m](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) mutable { return m(q, k, v); };
-                   }
-                   BuiltModule b;
-                   b.module = mod;
-                   b.forward = [fwd, owner](const std::vector<at::Tensor>& in, const nlohmann::json&) {
-                     TORCH_CHECK(in.size() == 1 && in[0].dim() == 4 && in[0].size(0) == 3, owner,
-                                 " takes one tensor qkv [3, B, H*W, dim]");
-                     return std::vector<at::Tensor>{fwd(in[0][0], in[0][1], in[0][2])};
-                   };
-                   return b;
-                 }});
-  };
-  cswin_entry("LePEAttention", "attnzoo::modules::CSWinLePEAttention",
-              "CSWin stripe attention with LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'B' blocks)", false);
-  cswin_entry("AgentAttention", "attnzoo::modules::CSWinAgentAttention",
-              "agent attention inside CSWin stripes + LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'A' blocks)", true);
+  e.push_back(module_entry<CSWinLePEAttention>(
+      "agent_cswin", "LePEAttention", "attnzoo::modules::CSWinLePEAttention",
+      "CSWin stripe attention with LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'B' blocks)", LePEAttentionOptions(0, 0, 0),
+      StackedQkvForward{"agent_cswin.LePEAttention"}));
+  e.push_back(module_entry<CSWinAgentAttention>(
+      "agent_cswin", "AgentAttention", "attnzoo::modules::CSWinAgentAttention",
+      "agent attention inside CSWin stripes + LePE on qkv [3, B, H*W, dim] (Agent-CSWin 'A' blocks)",
+      CSWinAgentAttentionOptions(0, 0, 0), StackedQkvForward{"agent_cswin.AgentAttention"}));
 }
 
 }  // namespace attnzoo::modules

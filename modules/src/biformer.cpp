@@ -15,16 +15,19 @@ namespace attnzoo::modules {
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
-TopkRoutingImpl::TopkRoutingImpl(int64_t qk_dim_, int64_t topk_, double scale_, bool param_routing_, bool diff_routing_)
-    : qk_dim(qk_dim_), topk(topk_), scale(scale_), param_routing(param_routing_), diff_routing(diff_routing_) {
-  reset();
+void TopkRoutingImpl::reset() {
+  const int64_t qk_dim = options.qk_dim();
+  scale = options.qk_scale() > 0 ? options.qk_scale() : std::pow(static_cast<double>(qk_dim), -0.5);
+  if (options.param_routing()) emb = register_module("emb", nn::Linear(qk_dim, qk_dim));
 }
 
-void TopkRoutingImpl::reset() {
-  if (param_routing) emb = register_module("emb", nn::Linear(qk_dim, qk_dim));
+void TopkRoutingImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::TopkRouting(qk_dim=" << options.qk_dim() << ", topk=" << options.topk() << ")";
 }
 
 std::pair<at::Tensor, at::Tensor> TopkRoutingImpl::forward(const at::Tensor& query, const at::Tensor& key) {
+  const bool diff_routing = options.diff_routing();
+  const int64_t topk = options.topk();
   at::Tensor q = diff_routing ? query : query.detach();
   at::Tensor k = diff_routing ? key : key.detach();
   if (emb) {
@@ -38,13 +41,17 @@ std::pair<at::Tensor, at::Tensor> TopkRoutingImpl::forward(const at::Tensor& que
   return {top_logit.softmax(-1), top_index};
 }
 
-QKVLinearImpl::QKVLinearImpl(int64_t dim_, int64_t qk_dim_, bool bias_) : dim(dim_), qk_dim(qk_dim_), bias(bias_) { reset(); }
-
 void QKVLinearImpl::reset() {
-  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 2 * qk_dim + dim).bias(bias)));
+  const int64_t dim = options.dim(), qk_dim = options.qk_dim();
+  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(dim, 2 * qk_dim + dim).bias(options.bias())));
+}
+
+void QKVLinearImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::QKVLinear(dim=" << options.dim() << ", qk_dim=" << options.qk_dim() << ")";
 }
 
 std::pair<at::Tensor, at::Tensor> QKVLinearImpl::forward(const at::Tensor& x) {
+  const int64_t dim = options.dim(), qk_dim = options.qk_dim();
   const auto y = qkv(x);
   return {y.narrow(-1, 0, qk_dim), y.narrow(-1, qk_dim, qk_dim + dim)};
 }
@@ -63,27 +70,27 @@ void BiLevelRoutingAttentionImpl::reset() {
   TORCH_CHECK(!(o.param_routing() && !o.diff_routing()), "BiLevelRoutingAttention: param_routing needs diff_routing");
   TORCH_CHECK(!(o.diff_routing() && !o.soft_routing()),
               "BiLevelRoutingAttention: differentiable hard routing is not implemented (as in the official code)");
-  const std::string& m = o.kv_downsample_mode();
-  TORCH_CHECK(m == "identity" || m == "ada_avgpool" || m == "ada_maxpool" || m == "avgpool" || m == "maxpool",
-              "BiLevelRoutingAttention: kv_downsample_mode '", m,
-              "' is not supported (identity, ada_avgpool, ada_maxpool, avgpool, maxpool)");
-  TORCH_CHECK(o.param_attention() == "qkvo" || o.param_attention() == "qkv",
-              "BiLevelRoutingAttention: param_attention must be qkvo or qkv");
   const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(o.qk_dim()), -0.5);
   if (o.side_dwconv() > 0)
     lepe = register_module("lepe", nn::Conv2d(nn::Conv2dOptions(dim, dim, o.side_dwconv()).padding(o.side_dwconv() / 2).groups(dim)));
-  router = register_module("router", TopkRouting(o.qk_dim(), o.topk(), scale, o.param_routing(), o.diff_routing()));
+  router = register_module("router", TopkRouting(TopkRoutingOptions(o.qk_dim())
+                                                      .topk(o.topk())
+                                                      .qk_scale(scale)
+                                                      .param_routing(o.param_routing())
+                                                      .diff_routing(o.diff_routing())));
   qkv = register_module("qkv", QKVLinear(dim, o.qk_dim()));
-  if (o.param_attention() == "qkvo") wo = register_module("wo", nn::Linear(dim, dim));
+  if (o.param_attention() == ParamAttention::QKVO) wo = register_module("wo", nn::Linear(dim, dim));
 }
 
 at::Tensor BiLevelRoutingAttentionImpl::kv_down(const at::Tensor& x) const {
-  const std::string& m = options.kv_downsample_mode();
-  if (m == "ada_avgpool") return torch::adaptive_avg_pool2d(x, {options.kv_per_win(), options.kv_per_win()});
-  if (m == "ada_maxpool") return std::get<0>(torch::adaptive_max_pool2d(x, {options.kv_per_win(), options.kv_per_win()}));
-  const int64_t r = options.kv_downsample_ratio();
-  if (m == "avgpool" && r > 1) return torch::avg_pool2d(x, {r, r});
-  if (m == "maxpool" && r > 1) return torch::max_pool2d(x, {r, r});
+  const int64_t r = options.kv_downsample_ratio(), side = options.kv_per_win();
+  switch (options.kv_downsample_mode()) {
+    case KvDownsampleMode::AdaAvgPool: return torch::adaptive_avg_pool2d(x, {side, side});
+    case KvDownsampleMode::AdaMaxPool: return std::get<0>(torch::adaptive_max_pool2d(x, {side, side}));
+    case KvDownsampleMode::AvgPool: return r > 1 ? torch::avg_pool2d(x, {r, r}) : x;
+    case KvDownsampleMode::MaxPool: return r > 1 ? torch::max_pool2d(x, {r, r}) : x;
+    case KvDownsampleMode::Identity: break;
+  }
   return x;
 }
 
@@ -180,8 +187,11 @@ at::Tensor AttentionLePEImpl::forward(const at::Tensor& x) {
 namespace nn = torch::nn;
 
 void DWConvNHWCImpl::reset() {
-  dwconv = register_module("dwconv", nn::Conv2d(nn::Conv2dOptions(dim_, dim_, 3).padding(1).groups(dim_)));
+  const int64_t dim = options.dim();
+  dwconv = register_module("dwconv", nn::Conv2d(nn::Conv2dOptions(dim, dim, 3).padding(1).groups(dim)));
 }
+
+void DWConvNHWCImpl::pretty_print(std::ostream& os) const { os << "attnzoo::DWConvNHWC(dim=" << options.dim() << ")"; }
 
 at::Tensor DWConvNHWCImpl::forward(const at::Tensor& x) { return depthwise_conv2d(x.permute({0, 3, 1, 2}), *dwconv).permute({0, 2, 3, 1}); }
 

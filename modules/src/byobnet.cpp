@@ -58,88 +58,66 @@ nn::AnyModule maybe_channel_attn(const ByobLayers& l, int64_t channels) {
 
 }  // namespace
 
+namespace {
+
+// A layer's timm kwargs plus the arguments its block passes itself (which the kwargs may not repeat).
+nlohmann::json with_block_args(const nlohmann::json& kwargs, const std::string& owner, const nlohmann::json& block_args) {
+  nlohmann::json args = kwargs.is_null() ? nlohmann::json::object() : kwargs;
+  if (!args.is_object()) throw std::invalid_argument(owner + ": kwargs must be an object");
+  for (const auto& [key, value] : block_args.items()) {
+    if (args.contains(key)) throw std::invalid_argument(owner + ": '" + key + "' is passed by the block, not by kwargs");
+    args[key] = value;
+  }
+  return args;
+}
+
+}  // namespace
+
 nn::AnyModule make_channel_attn(const std::string& name, const nlohmann::json& kwargs, int64_t channels) {
-  ArgReader a(kwargs, "attn_layer '" + name + "'");
-  if (name == "se") {
-    SEModuleOptions o(channels);
-    o.rd_ratio(a.get("rd_ratio", o.rd_ratio()))
-        .rd_channels(a.get("rd_channels", o.rd_channels()))
-        .rd_divisor(a.get("rd_divisor", o.rd_divisor()))
-        .bias(a.get("bias", o.bias()))
-        .act_layer(a.get("act_layer", o.act_layer()));
-    a.finish();
-    return nn::AnyModule(SEModule(o));
-  }
-  if (name == "eca") {
-    EcaModuleOptions o(channels);
-    o.kernel_size(a.get("kernel_size", o.kernel_size())).gamma(a.get("gamma", o.gamma())).beta(a.get("beta", o.beta()));
-    a.finish();
-    return nn::AnyModule(EcaModule(o));
-  }
+  const std::string owner = "attn_layer '" + name + "'";
+  const nlohmann::json args = with_block_args(kwargs, owner, {{"channels", channels}});
+  if (name == "se") return nn::AnyModule(SEModule(options_from_args(args, owner, SEModuleOptions(0))));
+  if (name == "eca") return nn::AnyModule(EcaModule(options_from_args(args, owner, EcaModuleOptions(0))));
   throw std::invalid_argument("unknown attn_layer '" + name + "' (known: se, eca)");
 }
 
 nn::AnyModule make_self_attn(const std::string& name, const nlohmann::json& kwargs, int64_t dim, int64_t stride,
                              const std::vector<int64_t>& feat_size) {
-  ArgReader a(kwargs, "self_attn_layer '" + name + "'");
-  a.ignore("feat_size");  // passed by the block, from the model's img_size
-  if (name == "halo") {
-    HaloAttentionOptions o(dim);
-    o.stride(stride)
-        .dim_out(a.get<int64_t>("dim_out", 0))
-        .num_heads(a.get("num_heads", o.num_heads()))
-        .dim_head(a.get<int64_t>("dim_head", 0))
-        .block_size(a.get("block_size", o.block_size()))
-        .halo_size(a.get("halo_size", o.halo_size()))
-        .qk_ratio(a.get("qk_ratio", o.qk_ratio()))
-        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
-        .avg_down(a.get("avg_down", o.avg_down()))
-        .scale_pos_embed(a.get("scale_pos_embed", o.scale_pos_embed()));
-    a.finish();
-    return nn::AnyModule(HaloAttention(o));
-  }
+  const std::string owner = "self_attn_layer '" + name + "'";
+  nlohmann::json kw = kwargs.is_null() ? nlohmann::json::object() : kwargs;
+  if (kw.is_object()) kw.erase("feat_size");  // the block passes it, from the model's img_size
+  nlohmann::json block_args = {{"dim", dim}, {"stride", stride}};
+  if (feat_size.size() == 2) block_args["feat_size"] = feat_size;
+  const nlohmann::json args = with_block_args(kw, owner, block_args);
+  if (name == "halo") return nn::AnyModule(HaloAttention(options_from_args(args, owner, HaloAttentionOptions(0))));
   if (name == "bottleneck") {
     if (feat_size.size() != 2)
-      throw std::invalid_argument(
-          "self_attn_layer 'bottleneck' needs the feature map size: build the model with img_size");
-    BottleneckAttentionOptions o(dim, feat_size);
-    o.stride(stride)
-        .dim_out(a.get<int64_t>("dim_out", 0))
-        .num_heads(a.get("num_heads", o.num_heads()))
-        .dim_head(a.get<int64_t>("dim_head", 0))
-        .qk_ratio(a.get("qk_ratio", o.qk_ratio()))
-        .qkv_bias(a.get("qkv_bias", o.qkv_bias()))
-        .scale_pos_embed(a.get("scale_pos_embed", o.scale_pos_embed()));
-    a.finish();
-    return nn::AnyModule(BottleneckAttention(o));
+      throw std::invalid_argument("self_attn_layer 'bottleneck' needs the feature map size: build the model with img_size");
+    return nn::AnyModule(BottleneckAttention(options_from_args(args, owner, BottleneckAttentionOptions(0, {}))));
   }
   if (name == "lambda") {
-    LambdaLayerOptions o(dim);
-    o.stride(stride)
-        .feat_size(feat_size)
-        .dim_out(a.get<int64_t>("dim_out", 0))
-        .num_heads(a.get("num_heads", o.num_heads()))
-        .dim_head(a.get("dim_head", o.dim_head()))
-        .r(a.has("r") && a.get<nlohmann::json>("r").is_null() ? 0 : a.get("r", o.r()))
-        .qk_ratio(a.get("qk_ratio", o.qk_ratio()))
-        .qkv_bias(a.get("qkv_bias", o.qkv_bias()));
-    a.finish();
-    if (o.r() <= 0 && feat_size.size() != 2)
+    const auto o = options_from_args(args, owner, LambdaLayerOptions(0));
+    if (o.r() <= 0 && o.feat_size().size() != 2)
       throw std::invalid_argument("self_attn_layer 'lambda' with r=None needs the feature map size: build with img_size");
     return nn::AnyModule(LambdaLayer(o));
   }
   throw std::invalid_argument("unknown self_attn_layer '" + name + "' (known: halo, bottleneck, lambda)");
 }
 
+ByobDownsample byob_downsample_from_name(const std::string& name, const std::string& where) {
+  if (name == "avg") return ByobDownsample::Avg;
+  if (name == "conv1x1") return ByobDownsample::Conv1x1;
+  if (name.empty()) return ByobDownsample::None;
+  throw std::invalid_argument(where + ": downsample must be 'avg', 'conv1x1' or '', got '" + name + "'");
+}
+
 void ByobBlockBase::make_shortcut() {
   const auto& o = options;
-  const auto& ds = o.downsample();
-  if (ds != "avg" && ds != "conv1x1" && !ds.empty())
-    throw std::invalid_argument("ByobNet block: downsample must be 'avg', 'conv1x1' or '', got '" + ds + "'");
+  const ByobDownsample ds = o.downsample();
   if (o.in_chs() != o.out_chs() || o.stride() != 1) {
-    if (ds.empty()) {
+    if (ds == ByobDownsample::None) {
       has_shortcut_ = false;  // timm: no residual at all for this block
-    } else if (ds == "avg") {
+    } else if (ds == ByobDownsample::Avg) {
       shortcut_ = nn::AnyModule(register_module(
           "shortcut", std::make_shared<DownsampleAvgImpl>(o.in_chs(), o.out_chs(), o.stride(), o.layers().act_layer)));
     } else {
@@ -264,37 +242,16 @@ std::shared_ptr<ByobBlockBase> make_byob_block(const std::string& type, const By
 }
 
 void register_halonet_modules(ModuleEntries& e) {
-  // HaloNet / timm byoanet: attention layers take timm's keyword arguments (dim and stride explicit).
-  auto self_attn_entry = [&e](const char* official, const char* layer, const char* cpp, const char* desc) {
-    e.push_back({"halonet", official, cpp, desc, [official, layer](const nlohmann::json& c) {
-                   nlohmann::json kw = c;
-                   const std::string owner = std::string("halonet.") + official;
-                   if (!kw.is_object() || !kw.contains("dim")) throw std::invalid_argument(owner + ": missing required argument 'dim'");
-                   const auto dim = kw.at("dim").get<int64_t>();
-                   const auto stride = kw.value("stride", int64_t{1});
-                   kw.erase("dim");
-                   kw.erase("stride");
-                   std::vector<int64_t> feat;
-                   if (kw.contains("feat_size") && !kw.at("feat_size").is_null()) {
-                     const auto& f = kw.at("feat_size");
-                     feat = f.is_array() ? f.get<std::vector<int64_t>>() : std::vector<int64_t>{f.get<int64_t>(), f.get<int64_t>()};
-                   }
-                   torch::nn::AnyModule m = make_self_attn(layer, kw, dim, stride, feat);
-                   BuiltModule b;
-                   b.module = m.ptr();
-                   b.forward = [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
-                     TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
-                     return std::vector<at::Tensor>{m.forward(in[0])};
-                   };
-                   return b;
-                 }});
-  };
-  self_attn_entry("HaloAttn", "halo", "attnzoo::modules::HaloAttention",
-                  "halo attention: blocked local self-attention with halo windows + relative logits (NCHW)");
-  self_attn_entry("BottleneckAttn", "bottleneck", "attnzoo::modules::BottleneckAttention",
-                  "BoTNet global self-attention with relative logits over a fixed feat_size (NCHW)");
-  self_attn_entry("LambdaLayer", "lambda", "attnzoo::modules::LambdaLayer",
-                  "LambdaNetworks lambda layer (content + local positional lambdas, NCHW)");
+  // HaloNet / timm byoanet: the attention layers under timm's constructor arguments.
+  e.push_back(module_entry<HaloAttention>("halonet", "HaloAttn", "attnzoo::modules::HaloAttention",
+                                          "halo attention: blocked local self-attention with halo windows + relative logits (NCHW)",
+                                          HaloAttentionOptions(0)));
+  e.push_back(module_entry<BottleneckAttention>(
+      "halonet", "BottleneckAttn", "attnzoo::modules::BottleneckAttention",
+      "BoTNet global self-attention with relative logits over a fixed feat_size (NCHW)", BottleneckAttentionOptions(0, {})));
+  e.push_back(module_entry<LambdaLayer>("halonet", "LambdaLayer", "attnzoo::modules::LambdaLayer",
+                                        "LambdaNetworks lambda layer (content + local positional lambdas, NCHW)",
+                                        LambdaLayerOptions(0)));
   auto block_entry = [&e](const char* official, const char* type, const char* cpp, const char* desc) {
     e.push_back({"halonet", official, cpp, desc, [official, type](const nlohmann::json& c) {
                    ArgReader a(c, std::string("halonet.") + official);
@@ -303,7 +260,7 @@ void register_halonet_modules(ModuleEntries& e) {
                        .stride(a.get("stride", o.stride()))
                        .group_size(a.get("group_size", o.group_size()))
                        .bottle_ratio(a.get("bottle_ratio", o.bottle_ratio()))
-                       .downsample(a.get<std::string>("downsample", "avg"))
+                       .downsample(byob_downsample_from_name(a.get<std::string>("downsample", "avg"), std::string("halonet.") + official))
                        .attn_last(a.get("attn_last", std::string(type) == "basic"))
                        .linear_out(a.get("linear_out", o.linear_out()))
                        .extra_conv(a.get("extra_conv", o.extra_conv()))

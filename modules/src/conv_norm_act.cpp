@@ -64,12 +64,13 @@ at::Tensor ConvNormActImpl::forward(const at::Tensor& x) {
   return options.apply_act() ? apply_activation(y, options.act_layer()) : y;
 }
 
-BatchNormAct2dImpl::BatchNormAct2dImpl(int64_t n, std::string act) : num_features(n), act_layer(std::move(act)) {
-  check_activation(act_layer, "BatchNormAct2d");
+BatchNormAct2dImpl::BatchNormAct2dImpl(const BatchNormAct2dOptions& options_) : options(options_) {
+  check_activation(options.act_layer(), "BatchNormAct2d");
   reset();
 }
 
 void BatchNormAct2dImpl::reset() {
+  const int64_t num_features = options.num_features();
   weight = register_parameter("weight", torch::ones({num_features}));
   bias = register_parameter("bias", torch::zeros({num_features}));
   running_mean = register_buffer("running_mean", torch::zeros({num_features}));
@@ -77,16 +78,21 @@ void BatchNormAct2dImpl::reset() {
   num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
 }
 
+void BatchNormAct2dImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::BatchNormAct2d(" << options.num_features() << ", act_layer=" << options.act_layer() << ")";
+}
+
 at::Tensor BatchNormAct2dImpl::forward(const at::Tensor& x) {
+  const int64_t num_features = options.num_features();
   TORCH_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNormAct2d: expected input [B, ", num_features,
               ", H, W], got ", x.sizes());
   if (is_training()) {
     torch::NoGradGuard ng;
     num_batches_tracked.add_(1);
   }
-  at::Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps,
+  at::Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum(), options.eps(),
                                    /*cudnn_enabled=*/true);
-  return apply_activation(y, act_layer);
+  return apply_activation(y, options.act_layer());
 }
 
 }  // namespace attnzoo::modules

@@ -13,7 +13,12 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 void ConvPosEncImpl::reset() {
-  proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(dim_, dim_, k_).padding(k_ / 2).groups(dim_)));
+  const int64_t dim = options.dim(), k = options.k();
+  proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(dim, dim, k).padding(k / 2).groups(dim)));
+}
+
+void ConvPosEncImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::ConvPosEnc(dim=" << options.dim() << ", k=" << options.k() << ")";
 }
 
 at::Tensor ConvPosEncImpl::forward(const at::Tensor& x, Size2 size) {
@@ -48,8 +53,8 @@ at::Tensor ChannelAttentionImpl::forward(const at::Tensor& x) {
 namespace {
 nn::ModuleList two_cpe(int64_t dim) {
   nn::ModuleList l;
-  l->push_back(ConvPosEnc(dim, 3));
-  l->push_back(ConvPosEnc(dim, 3));
+  l->push_back(ConvPosEnc(dim));
+  l->push_back(ConvPosEnc(dim));
   return l;
 }
 Mlp make_mlp(const DaViTBlockOptions& o) {
@@ -113,6 +118,8 @@ at::Tensor DaViTChannelBlockImpl::forward(const at::Tensor& x, Size2 size) {
 }
 
 void DaViTPatchEmbedImpl::reset() {
+  const int64_t patch_ = options.patch_size(), in_ = options.in_chans(), out_ = options.embed_dim();
+  const bool overlapped_ = options.overlapped();
   TORCH_CHECK(patch_ == 4 || patch_ == 2, "DaViT PatchEmbed: patch_size must be 4 (stem) or 2 (merging), got ", patch_);
   if (patch_ == 4) {
     proj = register_module("proj", nn::Conv2d(nn::Conv2dOptions(in_, out_, 7).stride(4).padding(3)));
@@ -124,7 +131,13 @@ void DaViTPatchEmbedImpl::reset() {
   }
 }
 
+void DaViTPatchEmbedImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::DaViTPatchEmbed(patch_size=" << options.patch_size() << ", in_chans=" << options.in_chans()
+     << ", embed_dim=" << options.embed_dim() << ", overlapped=" << options.overlapped() << ")";
+}
+
 std::pair<at::Tensor, Size2> DaViTPatchEmbedImpl::forward(const at::Tensor& x_in, Size2 size) {
+  const int64_t patch_ = options.patch_size();
   at::Tensor x = x_in;
   const bool tokens = x.dim() == 3;
   if (tokens) x = norm(x).reshape({x.size(0), size[0], size[1], x.size(2)}).permute({0, 3, 1, 2}).contiguous();

@@ -68,6 +68,8 @@ at::Tensor deform_conv2d(const at::Tensor& input, const at::Tensor& weight, cons
 }
 
 void DeformConv2dPackImpl::reset() {
+  const int64_t in_ = options.in_channels(), out_ = options.out_channels(), k_ = options.kernel_size();
+  const int64_t s_ = options.stride(), p_ = options.padding();
   weight = register_parameter("weight", torch::empty({out_, in_, k_, k_}));
   bias = register_parameter("bias", torch::zeros({out_}));
   {  // PyTorch Conv2d's default init (kaiming_uniform a=sqrt(5), uniform bias)
@@ -82,8 +84,14 @@ void DeformConv2dPackImpl::reset() {
   conv_offset->bias.zero_();
 }
 
+void DeformConv2dPackImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::DeformConv2dPack(" << options.in_channels() << ", " << options.out_channels()
+     << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride() << ", padding=" << options.padding() << ")";
+}
+
 at::Tensor DeformConv2dPackImpl::forward(const at::Tensor& x) {
-  return deform_conv2d(x, weight, conv_offset(x), at::Tensor(), bias, {s_, s_}, {p_, p_}, {1, 1});
+  const int64_t s = options.stride(), p = options.padding();
+  return deform_conv2d(x, weight, conv_offset(x), at::Tensor(), bias, {s, s}, {p, p}, {1, 1});
 }
 
 }  // namespace attnzoo::modules

@@ -66,15 +66,21 @@ at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
 }
 
 void TokenDWMlpImpl::reset() {
-  fc1 = register_module("fc1", nn::Linear(dim_, hidden_));
-  dwconv = register_module("dwconv", DWConv(hidden_));
-  fc2 = register_module("fc2", nn::Linear(hidden_, dim_));
+  const int64_t dim = options.in_features(), hidden = options.hidden_features();
+  fc1 = register_module("fc1", nn::Linear(dim, hidden));
+  dwconv = register_module("dwconv", DWConv(hidden));
+  fc2 = register_module("fc2", nn::Linear(hidden, dim));
+}
+
+void TokenDWMlpImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::TokenDWMlp(in_features=" << options.in_features() << ", hidden_features=" << options.hidden_features()
+     << ")";
 }
 
 at::Tensor TokenDWMlpImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   const int64_t B = x.size(0), N = x.size(1);
   at::Tensor h = fc1(x);
-  h = dwconv(h.transpose(1, 2).reshape({B, hidden_, H, W})).flatten(2).transpose(1, 2);
+  h = dwconv(h.transpose(1, 2).reshape({B, options.hidden_features(), H, W})).flatten(2).transpose(1, 2);
   TORCH_CHECK(h.size(1) == N, "DWMlp: token count changed");
   return fc2(torch::gelu(h));
 }
@@ -102,7 +108,7 @@ at::Tensor LITBlockImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
 
 void DTMImpl::reset() {
   const int64_t dim = options.dim();
-  dconv = register_module("dconv", DeformConv2dPack(dim, 2 * dim, 2, 2, 0));
+  dconv = register_module("dconv", DeformConv2dPack(DeformConv2dPackOptions(dim, 2 * dim, 2).stride(2)));
   norm_layer = register_module("norm_layer", nn::BatchNorm2d(2 * dim));
 }
 

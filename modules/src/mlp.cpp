@@ -9,8 +9,10 @@ namespace attnzoo::modules {
 
 void DWConvImpl::reset() {
   dwconv = register_module(
-      "dwconv", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim_, dim_, 3).stride(1).padding(1).groups(dim_).bias(true)));
+      "dwconv", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.dim(), options.dim(), 3).stride(1).padding(1).groups(options.dim()).bias(true)));
 }
+
+void DWConvImpl::pretty_print(std::ostream& os) const { os << "attnzoo::DWConv(dim=" << options.dim() << ")"; }
 
 at::Tensor DWConvImpl::forward(const at::Tensor& x) { return depthwise_conv2d(x, dwconv->weight, dwconv->bias, {1, 1}, {1, 1}); }
 

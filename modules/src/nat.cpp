@@ -2,6 +2,7 @@
 
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/drop_path.h>
+#include <attnzoo/modules/sequence_registry.h>
 
 #include <torch/torch.h>
 
@@ -210,6 +211,14 @@ at::Tensor NATLayerImpl::forward(const at::Tensor& x) {
   at::Tensor m = mlp(norm2(y));
   if (gamma2.defined()) m = gamma2 * m;
   return y + drop_path(m, p, is_training());
+}
+
+void register_nat_sequence_attentions(SequenceAttentionEntries& e) {
+  e.push_back({"neighborhood", "NeighborhoodAttention1D (NAT / DiNAT): kernel_size neighbours per query, dilation",
+               [](const SequenceAttentionSpec& s) {
+                 return sequence_attention(NeighborhoodAttention1D(
+                     NeighborhoodAttentionOptions(s.dim, s.num_heads, s.kernel_size).dilation(s.dilation)));
+               }});
 }
 
 }  // namespace attnzoo::modules

@@ -4,14 +4,10 @@
 
 namespace attnzoo::modules {
 
-RelPosEmbed2dImpl::RelPosEmbed2dImpl(std::array<int64_t, 2> q, std::array<int64_t, 2> k, int64_t d)
-    : query_size(q), key_size(k), dim_head(d) {
-  reset();
-}
-
 void RelPosEmbed2dImpl::reset() {
-  const auto [qh, qw] = query_size;
-  const auto [kh, kw] = key_size;
+  const auto [qh, qw] = options.query_size();
+  const auto [kh, kw] = options.key_size();
+  const int64_t dim_head = options.dim_head();
   TORCH_CHECK(qh > 0 && qw > 0 && kh >= qh && kw >= qw && dim_head > 0, "RelPosEmbed2d: bad sizes query ", qh, "x",
               qw, ", key ", kh, "x", kw, ", dim_head ", dim_head);
   height_rel = register_parameter("height_rel", torch::zeros({2 * kh - 1, dim_head}));
@@ -23,9 +19,15 @@ void RelPosEmbed2dImpl::reset() {
   index_w_ = torch::arange(kw, torch::kLong).unsqueeze(0) - qc + (kw - 1);
 }
 
+void RelPosEmbed2dImpl::pretty_print(std::ostream& os) const {
+  os << "attnzoo::RelPosEmbed2d(query_size=" << options.query_size()[0] << "x" << options.query_size()[1]
+     << ", key_size=" << options.key_size()[0] << "x" << options.key_size()[1] << ", dim_head=" << options.dim_head() << ")";
+}
+
 at::Tensor RelPosEmbed2dImpl::forward(const at::Tensor& q) {
-  const auto [qh, qw] = query_size;
-  const auto [kh, kw] = key_size;
+  const auto [qh, qw] = options.query_size();
+  const auto [kh, kw] = options.key_size();
+  const int64_t dim_head = options.dim_head();
   TORCH_CHECK(q.dim() >= 2 && q.size(-2) == qh * qw && q.size(-1) == dim_head, "RelPosEmbed2d: expected q [..., ",
               qh * qw, ", ", dim_head, "], got ", q.sizes());
   auto lead = q.sizes().vec();

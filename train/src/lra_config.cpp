@@ -28,6 +28,26 @@ const RangeTable& lra_ranges() {
   X(opt_eps) X(max_len) X(text_classes) X(max_eval) X(seed) X(output) X(experiment) X(overwrite) X(device) X(resume) X(checkpoint_every)          \
   X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
+namespace {
+
+// The recipe keys, spelled as flags (the field list is the one source; model_args is given as `set`).
+std::string lra_keys() {
+  std::string keys;
+  auto add = [&keys](std::string k) {
+    for (auto& ch : k)
+      if (ch == '_') ch = '-';
+    if (k == "model-args") k = "set";
+    if (k == "text-classes") k = "num-classes";
+    keys += (keys.empty() ? "" : ", ") + k;
+  };
+#define X(name) add(#name);
+  ATTNZOO_LRA_FIELDS(X)
+#undef X
+  return keys;
+}
+
+}  // namespace
+
 void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -49,10 +69,7 @@ void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what
   }
     ATTNZOO_LRA_FIELDS(X)
 #undef X
-    if (!known)
-      throw std::invalid_argument(what + ": '" + it.key() + "' does not apply to --task lra-* (keys: task, data, model, set, steps, "
-                                  "batch-size, eval-every, warmup-steps, lr, schedule, weight-decay, opt-eps, max-len, num-classes, "
-                                  "max-eval, seed, output, device, resume, checkpoint-every, dist-timeout, dist-verify)");
+    if (!known) throw std::invalid_argument(what + ": '" + it.key() + "' does not apply to --task lra-* (keys: " + lra_keys() + ")");
   }
 }
 

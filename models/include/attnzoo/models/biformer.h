@@ -21,7 +21,7 @@ struct BiFormerOptions {
   TORCH_ARG(double, qk_scale) = 0.0;
   TORCH_ARG(double, drop_path_rate) = 0.0;
   TORCH_ARG(int64_t, n_win) = 7;
-  TORCH_ARG(std::string, kv_downsample_mode) = "ada_avgpool";
+  TORCH_ARG(modules::KvDownsampleMode, kv_downsample_mode) = modules::KvDownsampleMode::AdaAvgPool;
   TORCH_ARG(std::vector<int64_t>, kv_per_wins) = std::vector<int64_t>{2, 2, -1, -1};
   TORCH_ARG(std::vector<int64_t>, topks) = std::vector<int64_t>{8, 8, -1, -1};
   TORCH_ARG(int64_t, side_dwconv) = 5;
@@ -35,7 +35,7 @@ struct BiFormerOptions {
   TORCH_ARG(bool, auto_pad) = false;
   TORCH_ARG(std::vector<int64_t>, kv_downsample_ratios) = std::vector<int64_t>{4, 2, 1, 1};
   TORCH_ARG(std::vector<double>, mlp_ratios) = std::vector<double>{4, 4, 4, 4};
-  TORCH_ARG(std::string, param_attention) = "qkvo";
+  TORCH_ARG(modules::ParamAttention, param_attention) = modules::ParamAttention::QKVO;
   TORCH_ARG(bool, mlp_dwconv) = false;
 };
 
@@ -53,7 +53,7 @@ void visit_args(BiFormerOptions& o, V& v) {
   v.ignored("drop_rate", 0.0);  // never used by the official forward
   v.ignored("use_checkpoint_stages", nlohmann::json::array());  // memory only
   v.arg("n_win", o.n_win());
-  v.arg("kv_downsample_mode", o.kv_downsample_mode());
+  v.choice("kv_downsample_mode", o.kv_downsample_mode(), modules::kKvDownsampleModeNames);
   v.arg("kv_per_wins", o.kv_per_wins());
   v.arg("topks", o.topks());
   v.arg("side_dwconv", o.side_dwconv());
@@ -70,7 +70,7 @@ void visit_args(BiFormerOptions& o, V& v) {
   v.ignored("kv_downsample_kernels", nlohmann::json::array({4, 2, 1, 1}));  // unused by the legacy BRA
   v.arg("kv_downsample_ratios", o.kv_downsample_ratios());
   v.arg("mlp_ratios", o.mlp_ratios());
-  v.arg("param_attention", o.param_attention());
+  v.choice("param_attention", o.param_attention(), modules::kParamAttentionNames);
   v.arg("mlp_dwconv", o.mlp_dwconv());
 }
 

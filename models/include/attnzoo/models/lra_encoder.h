@@ -14,9 +14,22 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnzoo::models {
+
+/// How the encoder summarises the sequence for the head.
+enum class LRAPool {
+  Mean,  // mean over the valid tokens
+  Cls,   // a learned class token prepended to the sequence
+};
+inline const std::vector<std::pair<std::string, LRAPool>> kLRAPoolNames = {{"mean", LRAPool::Mean}, {"cls", LRAPool::Cls}};
+
+/// The position embedding added to the token embeddings.
+enum class LRAPos { Learned, Sinusoidal };
+inline const std::vector<std::pair<std::string, LRAPos>> kLRAPosNames = {{"learned", LRAPos::Learned},
+                                                                         {"sinusoidal", LRAPos::Sinusoidal}};
 
 struct LRAEncoderOptions {
   TORCH_ARG(int64_t, vocab_size) = 256;
@@ -26,8 +39,8 @@ struct LRAEncoderOptions {
   TORCH_ARG(int64_t, num_layers) = 2;
   TORCH_ARG(int64_t, num_heads) = 2;
   TORCH_ARG(int64_t, mlp_dim) = 128;
-  TORCH_ARG(std::string, pool) = "mean";     // "mean" (over valid tokens) or "cls"
-  TORCH_ARG(std::string, pos) = "learned";   // "learned" or "sinusoidal"
+  TORCH_ARG(LRAPool, pool) = LRAPool::Mean;
+  TORCH_ARG(LRAPos, pos) = LRAPos::Learned;
   TORCH_ARG(double, dropout) = 0.1;
   /// A name of modules/sequence_registry.h ("softmax", "neighborhood", "block_local", "agent", "lka", "hilo",
   /// "gpsa", "bra", "davit"; `attnzoo list --attentions`).
@@ -53,8 +66,8 @@ void visit_args(LRAEncoderOptions& o, V& v) {
   v.arg("num_layers", o.num_layers());
   v.arg("num_heads", o.num_heads());
   v.arg("mlp_dim", o.mlp_dim());
-  v.arg("pool", o.pool());
-  v.arg("pos", o.pos());
+  v.choice("pool", o.pool(), kLRAPoolNames);
+  v.choice("pos", o.pos(), kLRAPosNames);
   v.arg("dropout", o.dropout());
   v.arg("attention", o.attention());
   v.arg("kernel_size", o.kernel_size());

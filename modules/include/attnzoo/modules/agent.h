@@ -6,63 +6,79 @@
 // bias)), plus a depthwise-conv branch on V. The position / agent biases are 7x7 grids resized
 // bilinearly (align_corners false) to the key / query map, plus per-row and per-column biases.
 //
-// Flavours (the official files), same keys as the official code:
-//  - "deit": tokens with a class token first: extra ac_bias / ca_bias for it, DWC on patches only;
-//            qkv (one Linear), proj, dwc. Map size fixed by `window` (img_size / patch_size).
-//  - "swin": windows [num_windows * B, ws * ws, C]; qkv, proj, dwc; bias grids of `window`.
-//  - "pvt":  forward(x, H, W) on a square map of `window`^2 tokens; q, kv Linears; with sr_ratio > 1 the
-//            keys/values come from a strided conv `sr` + LayerNorm `norm` and V is upsampled for the DWC.
+// One module per official class, same keys as the official code:
+//  - AgentDeiTAttention (agent_deit.py): a class token first, with extra ac_bias / ca_bias; DWC on the
+//    patch tokens only; qkv (one Linear), proj, dwc.
+//  - AgentPVTAttention (agent_pvt.py): forward(x, H, W); q, kv Linears; with sr_ratio > 1 the keys/values
+//    come from a strided conv `sr` + LayerNorm `norm` and V is upsampled for the DWC.
+//  - AgentSwinAttention (agent_swin.py): windows [num_windows * B, ws * ws, C]; qkv, proj, dwc.
 // Keys: an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, [ac_bias, ca_bias], then the layers.
-#include <torch/arg.h>
+// The blocks: AgentDeiTBlock, AgentPVTBlock, AgentSwinBlock (the official block of each file).
+#include <attnzoo/modules/mlp.h>
+#include <attnzoo/modules/options/agent.h>
+
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
-#include <string>
 
 namespace attnzoo::modules {
 
-struct AgentAttentionOptions {
-  AgentAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(std::string, flavour) = "deit";  // "deit", "swin", "pvt"
-  TORCH_ARG(bool, qkv_bias) = false;
-  TORCH_ARG(int64_t, agent_num) = 49;  // a square number (pooled to sqrt x sqrt)
-  TORCH_ARG(int64_t, window) = 14;     // side of the (query) token map the biases are built for
-  TORCH_ARG(int64_t, sr_ratio) = 1;    // pvt only
-  TORCH_ARG(double, attn_drop) = 0.0;
-  TORCH_ARG(double, proj_drop) = 0.0;
-};
-
-class AgentAttentionImpl : public torch::nn::Cloneable<AgentAttentionImpl> {
+class AgentDeiTAttentionImpl : public torch::nn::Cloneable<AgentDeiTAttentionImpl> {
  public:
-  explicit AgentAttentionImpl(const AgentAttentionOptions& options);
+  explicit AgentDeiTAttentionImpl(const AgentDeiTAttentionOptions& options);
+  AgentDeiTAttentionImpl(int64_t dim, int64_t num_heads) : AgentDeiTAttentionImpl(AgentDeiTAttentionOptions(dim, num_heads)) {}
   void reset() override;
-  /// deit: x [B, 1 + window^2, C]; swin: [B', window^2, C]; pvt: [B, H*W, C] with H == W == window.
-  /// H, W are only read by the pvt flavour (0: window).
-  at::Tensor forward(const at::Tensor& x, int64_t H = 0, int64_t W = 0);
+  void pretty_print(std::ostream& os) const override;
+  /// x [B, 1 + window^2, C].
+  at::Tensor forward(const at::Tensor& x);
 
-  AgentAttentionOptions options;
+  AgentDeiTAttentionOptions options;
   at::Tensor an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, ac_bias, ca_bias;
-  torch::nn::Linear qkv{nullptr}, q{nullptr}, kv{nullptr}, proj{nullptr};
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::Conv2d dwc{nullptr};
+};
+TORCH_MODULE(AgentDeiTAttention);
+
+class AgentPVTAttentionImpl : public torch::nn::Cloneable<AgentPVTAttentionImpl> {
+ public:
+  explicit AgentPVTAttentionImpl(const AgentPVTAttentionOptions& options);
+  AgentPVTAttentionImpl(int64_t dim, int64_t num_patches, int64_t num_heads)
+      : AgentPVTAttentionImpl(AgentPVTAttentionOptions(dim, num_patches, num_heads)) {}
+  void reset() override;
+  void pretty_print(std::ostream& os) const override;
+  /// x [B, H*W, C] with H == W == sqrt(num_patches).
+  at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
+
+  AgentPVTAttentionOptions options;
+  int64_t window = 0;  // sqrt(num_patches)
+  at::Tensor an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias;
+  torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
   torch::nn::Conv2d sr{nullptr}, dwc{nullptr};
   torch::nn::LayerNorm norm{nullptr};
 };
-TORCH_MODULE(AgentAttention);
+TORCH_MODULE(AgentPVTAttention);
 
-/// PVT's spatial-reduction attention (agent_pvt.py Attention, attn_type 'B'): keys/values from a strided
-/// conv `sr` + LayerNorm `norm` when sr_ratio > 1. Keys q, kv, proj, [sr, norm]. forward(x, H, W).
-struct SRAttentionOptions {
-  SRAttentionOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(bool, qkv_bias) = false;
-  TORCH_ARG(int64_t, sr_ratio) = 1;
+class AgentSwinAttentionImpl : public torch::nn::Cloneable<AgentSwinAttentionImpl> {
+ public:
+  explicit AgentSwinAttentionImpl(const AgentSwinAttentionOptions& options);
+  AgentSwinAttentionImpl(int64_t dim, int64_t window, int64_t num_heads)
+      : AgentSwinAttentionImpl(AgentSwinAttentionOptions(dim, window, num_heads)) {}
+  void reset() override;
+  void pretty_print(std::ostream& os) const override;
+  /// x [num_windows * B, ws * ws, C].
+  at::Tensor forward(const at::Tensor& x);
+
+  AgentSwinAttentionOptions options;
+  at::Tensor an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::Conv2d dwc{nullptr};
 };
+TORCH_MODULE(AgentSwinAttention);
 
+/// PVT's spatial-reduction attention (agent_pvt.py Attention). Keys q, kv, proj, [sr, norm]. forward(x, H, W).
 class SRAttentionImpl : public torch::nn::Cloneable<SRAttentionImpl> {
  public:
   explicit SRAttentionImpl(const SRAttentionOptions& options) : options(options) { reset(); }
@@ -78,18 +94,8 @@ class SRAttentionImpl : public torch::nn::Cloneable<SRAttentionImpl> {
 };
 TORCH_MODULE(SRAttention);
 
-/// Swin's window attention with a relative position bias (agent_swin.py WindowAttention, attn_type 'B'):
-/// x [num_windows * B, ws*ws, C], optional additive mask [num_windows, N, N]. Keys
-/// relative_position_bias_table, relative_position_index (buffer), qkv, proj.
-struct SwinWindowAttentionOptions {
-  SwinWindowAttentionOptions(int64_t dim, int64_t window_size, int64_t num_heads)
-      : dim_(dim), window_size_(window_size), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, window_size);
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(bool, qkv_bias) = true;
-};
-
+/// Swin's window attention (agent_swin.py WindowAttention): x [num_windows * B, ws*ws, C], optional additive
+/// mask [num_windows, N, N]. Keys relative_position_bias_table, relative_position_index (buffer), qkv, proj.
 class SwinWindowAttentionImpl : public torch::nn::Cloneable<SwinWindowAttentionImpl> {
  public:
   explicit SwinWindowAttentionImpl(const SwinWindowAttentionOptions& options) : options(options) { reset(); }
@@ -104,5 +110,70 @@ class SwinWindowAttentionImpl : public torch::nn::Cloneable<SwinWindowAttentionI
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };
 TORCH_MODULE(SwinWindowAttention);
+
+/// agent_deit.py AgentBlock / DeiT's Block. Keys norm1, attn, norm2, mlp.
+class AgentDeiTBlockImpl : public torch::nn::Cloneable<AgentDeiTBlockImpl> {
+ public:
+  explicit AgentDeiTBlockImpl(const AgentDeiTBlockOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& os) const override;
+  /// x [B, 1 + window^2, C].
+  at::Tensor forward(const at::Tensor& x);
+
+  AgentDeiTBlockOptions options;
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  std::shared_ptr<torch::nn::Module> attn;  // AgentDeiTAttention or MultiHeadSelfAttention
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(AgentDeiTBlock);
+
+/// agent_pvt.py Block. Keys norm1, attn, norm2, mlp.
+class AgentPVTBlockImpl : public torch::nn::Cloneable<AgentPVTBlockImpl> {
+ public:
+  explicit AgentPVTBlockImpl(const AgentPVTBlockOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& os) const override;
+  at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
+
+  AgentPVTBlockOptions options;
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  std::shared_ptr<torch::nn::Module> attn;  // AgentPVTAttention or SRAttention
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(AgentPVTBlock);
+
+/// agent_swin.py SwinTransformerBlock. Keys norm1, attn, norm2, mlp, [attn_mask].
+class AgentSwinBlockImpl : public torch::nn::Cloneable<AgentSwinBlockImpl> {
+ public:
+  explicit AgentSwinBlockImpl(const AgentSwinBlockOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& os) const override;
+  /// x [B, H*W, C].
+  at::Tensor forward(const at::Tensor& x);
+
+  AgentSwinBlockOptions options;
+  int64_t window = 0, shift = 0;  // after the official clamp (a window covering the map is not shifted)
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  std::shared_ptr<torch::nn::Module> attn;
+  Mlp mlp{nullptr};
+  at::Tensor attn_mask;
+
+ private:
+  at::Tensor partition(const at::Tensor& x) const;  // [B, H, W, C] -> [B * nW, ws, ws, C]
+};
+TORCH_MODULE(AgentSwinBlock);
+
+/// The 1-D (sequence) form, x [B, L, C] with an optional key padding mask [B, L] (see sequence.h).
+class AgentAttention1DImpl : public torch::nn::Cloneable<AgentAttention1DImpl> {
+ public:
+  explicit AgentAttention1DImpl(const AgentAttention1DOptions& options);
+  AgentAttention1DImpl(int64_t dim, int64_t num_heads) : AgentAttention1DImpl(AgentAttention1DOptions(dim, num_heads)) {}
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  AgentAttention1DOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::Conv1d dwc{nullptr};
+};
+TORCH_MODULE(AgentAttention1D);
 
 }  // namespace attnzoo::modules

@@ -24,15 +24,16 @@ namespace attnzoo::modules {
 /// The router: (optional Linear `emb`) then top-k of (q_win * scale) k_win^T per query window.
 class TopkRoutingImpl : public torch::nn::Cloneable<TopkRoutingImpl> {
  public:
-  TopkRoutingImpl(int64_t qk_dim, int64_t topk, double scale, bool param_routing, bool diff_routing);
+  explicit TopkRoutingImpl(const TopkRoutingOptions& options) : options(options) { reset(); }
+  TopkRoutingImpl(int64_t qk_dim, int64_t topk) : TopkRoutingImpl(TopkRoutingOptions(qk_dim).topk(topk)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   /// query, key: [n, p2, c] -> (routing weights, indices), both [n, p2, topk], indices in descending
   /// logit order (torch.topk).
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& query, const at::Tensor& key);
 
-  int64_t qk_dim, topk;
-  double scale;
-  bool param_routing, diff_routing;
+  TopkRoutingOptions options;
+  double scale = 0.0;  // qk_scale, or qk_dim ** -0.5
   torch::nn::Linear emb{nullptr};
 };
 TORCH_MODULE(TopkRouting);
@@ -40,12 +41,13 @@ TORCH_MODULE(TopkRouting);
 /// Wraps the fused projection so its Linear is keyed `qkv.qkv` as officially; q | kv split.
 class QKVLinearImpl : public torch::nn::Cloneable<QKVLinearImpl> {
  public:
-  QKVLinearImpl(int64_t dim, int64_t qk_dim, bool bias = true);
+  explicit QKVLinearImpl(const QKVLinearOptions& options) : options(options) { reset(); }
+  QKVLinearImpl(int64_t dim, int64_t qk_dim) : QKVLinearImpl(QKVLinearOptions(dim, qk_dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& x);
 
-  int64_t dim, qk_dim;
-  bool bias;
+  QKVLinearOptions options;
   torch::nn::Linear qkv{nullptr};
 };
 TORCH_MODULE(QKVLinear);
@@ -88,56 +90,16 @@ class AttentionLePEImpl : public torch::nn::Cloneable<AttentionLePEImpl> {
 };
 TORCH_MODULE(AttentionLePE);
 
-struct BiFormerBlockOptions {
-  explicit BiFormerBlockOptions(int64_t dim) : dim_(dim) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(double, drop_path) = 0.0;
-  TORCH_ARG(double, layer_scale_init_value) = -1;  // > 0 enables gamma1/gamma2
-  TORCH_ARG(int64_t, num_heads) = 8;
-  TORCH_ARG(int64_t, n_win) = 7;
-  TORCH_ARG(int64_t, qk_dim) = 0;
-  TORCH_ARG(double, qk_scale) = 0.0;
-  TORCH_ARG(int64_t, kv_per_win) = 4;
-  TORCH_ARG(int64_t, kv_downsample_ratio) = 4;
-  TORCH_ARG(std::string, kv_downsample_mode) = "ada_avgpool";  // the Block's default (variants pass identity)
-  TORCH_ARG(int64_t, topk) = 4;
-  TORCH_ARG(std::string, param_attention) = "qkvo";
-  TORCH_ARG(bool, param_routing) = false;
-  TORCH_ARG(bool, diff_routing) = false;
-  TORCH_ARG(bool, soft_routing) = false;
-  TORCH_ARG(double, mlp_ratio) = 4.0;
-  TORCH_ARG(bool, mlp_dwconv) = false;
-  /// The Block of models/biformer.py keeps an Identity in the MLP where the optional DWConv goes
-  /// (keys mlp.0 / mlp.3); the STL model's block has none (keys mlp.0 / mlp.2).
-  TORCH_ARG(bool, mlp_dwconv_slot) = true;
-  TORCH_ARG(int64_t, side_dwconv) = 5;
-  TORCH_ARG(int64_t, before_attn_dwconv) = 3;
-  TORCH_ARG(bool, pre_norm) = true;
-  TORCH_ARG(bool, auto_pad) = false;
-};
-
-/// The official constructor arguments of BiFormerBlock (see attnzoo/core/arg_table.h).
-template <class V>
-void visit_args(BiFormerBlockOptions& o, V& v) {
-  visit_routing_args(o, v);
-  v.arg("drop_path", o.drop_path());
-  v.arg("layer_scale_init_value", o.layer_scale_init_value());
-  v.arg("mlp_ratio", o.mlp_ratio());
-  v.arg("mlp_dwconv", o.mlp_dwconv());
-  v.arg("before_attn_dwconv", o.before_attn_dwconv());
-  v.arg("pre_norm", o.pre_norm());
-}
-
 /// Depthwise 3x3 conv on NHWC tensors (BiFormer's DWConv); key `dwconv`.
 class DWConvNHWCImpl : public torch::nn::Cloneable<DWConvNHWCImpl> {
  public:
-  explicit DWConvNHWCImpl(int64_t dim) : dim_(dim) { reset(); }
+  explicit DWConvNHWCImpl(const DWConvNHWCOptions& options) : options(options) { reset(); }
+  explicit DWConvNHWCImpl(int64_t dim) : DWConvNHWCImpl(DWConvNHWCOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
+  DWConvNHWCOptions options;
   torch::nn::Conv2d dwconv{nullptr};
-
- private:
-  int64_t dim_;
 };
 TORCH_MODULE(DWConvNHWC);
 
@@ -165,5 +127,18 @@ class BiFormerBlockImpl : public torch::nn::Cloneable<BiFormerBlockImpl> {
   at::Tensor attend(const at::Tensor& x);  // NHWC
 };
 TORCH_MODULE(BiFormerBlock);
+
+/// The 1-D (sequence) form, x [B, L, C] with an optional key padding mask [B, L] (see sequence.h).
+class BiLevelRoutingAttention1DImpl : public torch::nn::Cloneable<BiLevelRoutingAttention1DImpl> {
+ public:
+  explicit BiLevelRoutingAttention1DImpl(const BiLevelRoutingAttention1DOptions& options);
+  BiLevelRoutingAttention1DImpl(int64_t dim, int64_t num_heads) : BiLevelRoutingAttention1DImpl(BiLevelRoutingAttention1DOptions(dim, num_heads)) {}
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  BiLevelRoutingAttention1DOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  torch::nn::Conv1d lepe{nullptr};
+};
+TORCH_MODULE(BiLevelRoutingAttention1D);
 
 }  // namespace attnzoo::modules

@@ -7,6 +7,7 @@
 //                     -> BatchNorm + act (post_attn) -> 1x1 (no act) -> + shortcut -> act
 // Attention layers are chosen by name with timm's keyword arguments (ByoModelCfg.attn_layer /
 // self_attn_layer + *_kwargs), so model configs read like the Python ones.
+#include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/conv_norm_act.h>
 #include <attnzoo/modules/drop_path.h>
 
@@ -20,15 +21,6 @@
 
 namespace attnzoo::modules {
 
-/// timm's LayerFn for a block: the activation, the channel attention and the self-attention layer.
-struct ByobLayers {
-  std::string act_layer = "relu";
-  std::string attn_layer;            // "", "se", "eca"
-  nlohmann::json attn_kwargs = nlohmann::json::object();
-  std::string self_attn_layer;       // "", "halo", "bottleneck", "lambda"
-  nlohmann::json self_attn_kwargs = nlohmann::json::object();
-};
-
 /// Channel attention by timm name ("se", "eca") with its keyword arguments. Throws std::invalid_argument
 /// for unknown names or arguments.
 torch::nn::AnyModule make_channel_attn(const std::string& name, const nlohmann::json& kwargs, int64_t channels);
@@ -37,24 +29,8 @@ torch::nn::AnyModule make_channel_attn(const std::string& name, const nlohmann::
 torch::nn::AnyModule make_self_attn(const std::string& name, const nlohmann::json& kwargs, int64_t dim, int64_t stride,
                                     const std::vector<int64_t>& feat_size);
 
-struct ByobBlockOptions {
-  ByobBlockOptions(int64_t in_chs, int64_t out_chs) : in_chs_(in_chs), out_chs_(out_chs) {}
-  TORCH_ARG(int64_t, in_chs);
-  TORCH_ARG(int64_t, out_chs);
-  TORCH_ARG(int64_t, kernel_size) = 3;
-  TORCH_ARG(int64_t, stride) = 1;
-  TORCH_ARG(int64_t, group_size) = 0;  // 0: one group; 1: depthwise
-  TORCH_ARG(double, bottle_ratio) = 1.0;
-  TORCH_ARG(std::string, downsample) = "avg";  // shortcut when shapes change: "avg", "conv1x1", "" (none)
-  TORCH_ARG(bool, attn_last) = false;
-  TORCH_ARG(bool, linear_out) = false;
-  TORCH_ARG(bool, extra_conv) = false;
-  TORCH_ARG(bool, bottle_in) = false;
-  TORCH_ARG(bool, post_attn_na) = true;
-  TORCH_ARG(std::vector<int64_t>, feat_size) = std::vector<int64_t>{};  // input map size, when known
-  TORCH_ARG(double, drop_path_rate) = 0.0;
-  TORCH_ARG(ByobLayers, layers) = ByobLayers{};
-};
+/// timm's spelling ("avg", "conv1x1", "") -> the mode; std::invalid_argument naming `where` otherwise.
+ByobDownsample byob_downsample_from_name(const std::string& name, const std::string& where);
 
 /// Shared residual plumbing: the shortcut (identity, 1x1 ConvNormAct, avg-pool + 1x1, or none), drop
 /// path and the output activation.

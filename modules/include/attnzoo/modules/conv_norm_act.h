@@ -35,13 +35,14 @@ TORCH_MODULE(ConvNormAct);
 /// LibTorch's BatchNorm2dImpl cannot be subclassed across shared libraries.)
 class BatchNormAct2dImpl : public torch::nn::Cloneable<BatchNormAct2dImpl> {
  public:
-  BatchNormAct2dImpl(int64_t num_features, std::string act_layer);
+  explicit BatchNormAct2dImpl(const BatchNormAct2dOptions& options);
+  BatchNormAct2dImpl(int64_t num_features, std::string act_layer)
+      : BatchNormAct2dImpl(BatchNormAct2dOptions(num_features).act_layer(std::move(act_layer))) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
 
-  int64_t num_features;
-  std::string act_layer;
-  double eps = 1e-5, momentum = 0.1;
+  BatchNormAct2dOptions options;
   at::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 };
 TORCH_MODULE(BatchNormAct2d);

@@ -45,38 +45,6 @@ TORCH_MODULE(GPSA);
 /// dx = col_j - col_i, dy = row_j - row_i on the sqrt(N) x sqrt(N) grid. Throws if N is not a square.
 at::Tensor gpsa_relative_indices(int64_t num_patches, const at::TensorOptions& options);
 
-struct ConViTBlockOptions {
-  ConViTBlockOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(double, mlp_ratio) = 4.0;
-  TORCH_ARG(bool, qkv_bias) = false;
-  TORCH_ARG(double, qk_scale) = 0.0;
-  TORCH_ARG(double, drop) = 0.0;
-  TORCH_ARG(double, attn_drop) = 0.0;
-  TORCH_ARG(double, drop_path) = 0.0;
-  TORCH_ARG(double, norm_eps) = 1e-5;
-  TORCH_ARG(bool, use_gpsa) = true;
-  TORCH_ARG(double, locality_strength) = 1.0;
-};
-
-/// The official constructor arguments of ConViTBlock (see attnzoo/core/arg_table.h).
-template <class V>
-void visit_args(ConViTBlockOptions& o, V& v) {
-  v.required("dim", o.dim());
-  v.required("num_heads", o.num_heads());
-  v.arg("mlp_ratio", o.mlp_ratio());
-  v.arg("qkv_bias", o.qkv_bias());
-  v.nullable("qk_scale", o.qk_scale(), 0.0);
-  v.arg("drop", o.drop());
-  v.arg("attn_drop", o.attn_drop());
-  v.arg("drop_path", o.drop_path());
-  v.ignored("act_layer", "nn.GELU");
-  v.norm_layer("norm_layer", o.norm_eps());
-  v.arg("use_gpsa", o.use_gpsa());
-  v.arg("locality_strength", o.locality_strength());
-}
-
 /// x + attn(norm1(x)); x + mlp(norm2(x)). Keys: norm1, attn (GPSA or MHSA keys), norm2, mlp.
 class ConViTBlockImpl : public torch::nn::Cloneable<ConViTBlockImpl> {
  public:
@@ -93,5 +61,18 @@ class ConViTBlockImpl : public torch::nn::Cloneable<ConViTBlockImpl> {
   Mlp mlp{nullptr};
 };
 TORCH_MODULE(ConViTBlock);
+
+/// The 1-D (sequence) form, x [B, L, C] with an optional key padding mask [B, L] (see sequence.h).
+class GPSA1DImpl : public torch::nn::Cloneable<GPSA1DImpl> {
+ public:
+  explicit GPSA1DImpl(const GPSA1DOptions& options);
+  GPSA1DImpl(int64_t dim, int64_t num_heads) : GPSA1DImpl(GPSA1DOptions(dim, num_heads)) {}
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  GPSA1DOptions options;
+  at::Tensor gating_param;
+  torch::nn::Linear qk{nullptr}, v{nullptr}, pos_proj{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(GPSA1D);
 
 }  // namespace attnzoo::modules

@@ -8,6 +8,7 @@
 
 #include <array>
 
+#include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
@@ -23,19 +24,27 @@ at::Tensor deform_conv2d(const at::Tensor& input, const at::Tensor& weight, cons
 
 /// mmcv/LITv2 DeformConv2dPack: offsets predicted by `conv_offset` (zero-initialised, so the layer starts
 /// as a plain conv). Keys: weight, bias, conv_offset.{weight,bias}.
+struct DeformConv2dPackOptions {
+  DeformConv2dPackOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  TORCH_ARG(int64_t, in_channels);
+  TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(int64_t, kernel_size);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, padding) = 0;
+};
+
 class DeformConv2dPackImpl : public torch::nn::Cloneable<DeformConv2dPackImpl> {
  public:
-  DeformConv2dPackImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding)
-      : in_(in), out_(out), k_(kernel), s_(stride), p_(padding) {
-    reset();
-  }
+  explicit DeformConv2dPackImpl(const DeformConv2dPackOptions& options) : options(options) { reset(); }
+  DeformConv2dPackImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : DeformConv2dPackImpl(DeformConv2dPackOptions(in_channels, out_channels, kernel_size)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
+  DeformConv2dPackOptions options;
   at::Tensor weight, bias;
   torch::nn::Conv2d conv_offset{nullptr};
-
- private:
-  int64_t in_, out_, k_, s_, p_;
 };
 TORCH_MODULE(DeformConv2dPack);
 

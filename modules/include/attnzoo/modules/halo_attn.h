@@ -7,6 +7,7 @@
 // as in timm), with relative position logits per axis. Stride 2 subsamples the queries with a strided
 // 1x1 q-conv (even block sizes) or average-pools the output (avg_down or odd block sizes).
 // Keys: q, kv (1x1 convs), pos_embed.height_rel, pos_embed.width_rel.
+#include <attnzoo/modules/options/halo_attn.h>
 #include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
 
@@ -34,5 +35,17 @@ class HaloAttentionImpl : public torch::nn::Cloneable<HaloAttentionImpl> {
   RelPosEmbed2d pos_embed{nullptr};
 };
 TORCH_MODULE(HaloAttention);
+
+/// The 1-D (sequence) form, x [B, L, C] with an optional key padding mask [B, L] (see sequence.h).
+class BlockLocalAttention1DImpl : public torch::nn::Cloneable<BlockLocalAttention1DImpl> {
+ public:
+  explicit BlockLocalAttention1DImpl(const BlockLocalAttention1DOptions& options);
+  BlockLocalAttention1DImpl(int64_t dim, int64_t num_heads) : BlockLocalAttention1DImpl(BlockLocalAttention1DOptions(dim, num_heads)) {}
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  BlockLocalAttention1DOptions options;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(BlockLocalAttention1D);
 
 }  // namespace attnzoo::modules

@@ -13,13 +13,13 @@ namespace attnzoo::modules {
 /// Depthwise 3x3 conv wrapped in a module whose conv is called `dwconv` (official key `*.dwconv.dwconv.*`).
 class DWConvImpl : public torch::nn::Cloneable<DWConvImpl> {
  public:
-  explicit DWConvImpl(int64_t dim) : dim_(dim) { reset(); }
+  explicit DWConvImpl(const DWConvOptions& options) : options(options) { reset(); }
+  explicit DWConvImpl(int64_t dim) : DWConvImpl(DWConvOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
+  DWConvOptions options;
   torch::nn::Conv2d dwconv{nullptr};
-
- private:
-  int64_t dim_;
 };
 TORCH_MODULE(DWConv);
 

@@ -87,18 +87,6 @@ class NeighborhoodAttention1DImpl : public torch::nn::Cloneable<NeighborhoodAtte
 };
 TORCH_MODULE(NeighborhoodAttention1D);
 
-/// Global self-attention with a relative position bias over a fixed square map (isotropic.py MHSARPB).
-/// Keys rpb [heads, 2L-1, 2L-1], relative_position_index [L^2, L^2] (persistent buffer), qkv, proj.
-struct MHSARPBOptions {
-  MHSARPBOptions(int64_t dim, int64_t input_size, int64_t num_heads)
-      : dim_(dim), input_size_(input_size), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, input_size);  // the side L of the L x L map
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(bool, qkv_bias) = true;
-  TORCH_ARG(double, qk_scale) = 0.0;  // 0: head_dim^-0.5
-};
-
 class MHSARPBImpl : public torch::nn::Cloneable<MHSARPBImpl> {
  public:
   explicit MHSARPBImpl(const MHSARPBOptions& options) : options(options) { reset(); }
@@ -113,23 +101,6 @@ class MHSARPBImpl : public torch::nn::Cloneable<MHSARPBImpl> {
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };
 TORCH_MODULE(MHSARPB);
-
-struct NATLayerOptions {
-  NATLayerOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, num_heads);
-  TORCH_ARG(int64_t, kernel_size) = 7;
-  TORCH_ARG(int64_t, dilation) = 1;
-  TORCH_ARG(double, mlp_ratio) = 4.0;
-  TORCH_ARG(bool, qkv_bias) = true;
-  TORCH_ARG(double, qk_scale) = 0.0;
-  TORCH_ARG(double, drop) = 0.0;
-  TORCH_ARG(double, attn_drop) = 0.0;
-  TORCH_ARG(double, drop_path) = 0.0;
-  TORCH_ARG(double, layer_scale) = 0.0;  // > 0: gamma1 / gamma2 initialised to it (Python: a number, not None)
-  TORCH_ARG(double, norm_eps) = 1e-5;
-  TORCH_ARG(int64_t, global_size) = 0;  // > 0: MHSARPB instead of neighborhood attention
-};
 
 class NATLayerImpl : public torch::nn::Cloneable<NATLayerImpl> {
  public:

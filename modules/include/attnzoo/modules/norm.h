@@ -1,16 +1,11 @@
 #pragma once
 // Normalisation layers that LibTorch lacks.
+#include <attnzoo/modules/options/layers.h>
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 
 namespace attnzoo::modules {
-
-struct LayerNorm2dOptions {
-  explicit LayerNorm2dOptions(int64_t channels) : channels_(channels) {}
-  TORCH_ARG(int64_t, channels);
-  TORCH_ARG(double, eps) = 1e-6;
-};
 
 /// timm LayerNorm2d: LayerNorm over the channels of an NCHW tensor (keys weight, bias; eps 1e-6).
 class LayerNorm2dImpl : public torch::nn::Cloneable<LayerNorm2dImpl> {

@@ -3,6 +3,7 @@
 // concatenated as [x(0::2, 0::2), x(1::2, 0::2), x(0::2, 1::2), x(1::2, 1::2)], LayerNorm(4C), then
 // Linear(4C, 2C) without bias. Odd maps are zero-padded at the bottom/right first (dinats.py; Swin asserts
 // even sizes). Keys reduction, norm.
+#include <attnzoo/modules/options/layers.h>
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/linear.h>
@@ -10,12 +11,6 @@
 #include <torch/nn/pimpl.h>
 
 namespace attnzoo::modules {
-
-struct PatchMergingOptions {
-  explicit PatchMergingOptions(int64_t dim) : dim_(dim) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(double, eps) = 1e-5;  // of the LayerNorm(4C)
-};
 
 class PatchMergingImpl : public torch::nn::Cloneable<PatchMergingImpl> {
  public:

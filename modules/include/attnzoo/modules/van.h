@@ -62,4 +62,16 @@ class VANBlockImpl : public torch::nn::Cloneable<VANBlockImpl> {
 };
 TORCH_MODULE(VANBlock);
 
+/// The 1-D (sequence) form, x [B, L, C] with an optional key padding mask [B, L] (see sequence.h).
+class LKA1DImpl : public torch::nn::Cloneable<LKA1DImpl> {
+ public:
+  explicit LKA1DImpl(const LKA1DOptions& options);
+  explicit LKA1DImpl(int64_t dim) : LKA1DImpl(LKA1DOptions(dim)) {}
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+  LKA1DOptions options;
+  torch::nn::Conv1d conv0{nullptr}, conv_spatial{nullptr}, conv1{nullptr};
+};
+TORCH_MODULE(LKA1D);
+
 }  // namespace attnzoo::modules

@@ -19,6 +19,12 @@ struct DWConvMlpOptions {
 };
 
 /// fc1 (Linear) -> GELU -> dropout -> fc2 (Linear) -> dropout on [..., C] (timm Mlp).
+/// Depthwise 3x3 conv (stride 1, padding 1, bias) under the key `dwconv`.
+struct DWConvOptions {
+  explicit DWConvOptions(int64_t dim) : dim_(dim) {}
+  TORCH_ARG(int64_t, dim);
+};
+
 struct MlpOptions {
   explicit MlpOptions(int64_t in_features) : in_features_(in_features) {}
   TORCH_ARG(int64_t, in_features);
@@ -48,6 +54,18 @@ struct OverlapPatchEmbedOptions {
   TORCH_ARG(int64_t, embed_dim);
   TORCH_ARG(int64_t, patch_size) = 7;
   TORCH_ARG(int64_t, stride) = 4;
+};
+
+struct LayerNorm2dOptions {
+  explicit LayerNorm2dOptions(int64_t channels) : channels_(channels) {}
+  TORCH_ARG(int64_t, channels);
+  TORCH_ARG(double, eps) = 1e-6;
+};
+
+struct PatchMergingOptions {
+  explicit PatchMergingOptions(int64_t dim) : dim_(dim) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(double, eps) = 1e-5;  // of the LayerNorm(4C)
 };
 
 }  // namespace attnzoo::modules

@@ -55,4 +55,11 @@ void visit_args(VANBlockOptions& o, V& v) {
   v.ignored("act_layer", "nn.GELU");
 }
 
+/// VAN's large-kernel gate along a sequence (attnzoo's 1-D form of LKA): depthwise k5 -> depthwise k7
+/// dilation 3 -> 1x1, multiplied with the input. Keys conv0, conv_spatial, conv1.
+struct LKA1DOptions {
+  explicit LKA1DOptions(int64_t dim) : dim_(dim) {}
+  TORCH_ARG(int64_t, dim);
+};
+
 }  // namespace attnzoo::modules
