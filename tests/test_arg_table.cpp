@@ -13,9 +13,13 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/modules/byobnet.h>
+#include <attnzoo/modules/litv2.h>
+#include <attnzoo/modules/van.h>
 #include <attnzoo/modules/module_registry.h>
 
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace {
 
@@ -122,6 +126,23 @@ TEST(ArgTable, OneArgumentTablePerOfficialAgentAttention) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("dim_out must equal dim"), std::string::npos) << e.what();
   }
+}
+
+TEST(ArgTable, ModulesPrintTheirArguments) {
+  // pretty_print comes from the argument table: what a module prints is what builds it again.
+  auto printed = [](const auto& holder) {
+    std::ostringstream os;
+    holder->pretty_print(os);  // the module itself, without its children
+    return os.str();
+  };
+  EXPECT_EQ(printed(modules::LKA1D(16)), "attnzoo::LKA1D(dim=16)");
+  const std::string hilo = printed(modules::HiLo(modules::HiLoOptions(64).num_heads(4).alpha(0.25)));
+  EXPECT_EQ(hilo.rfind("attnzoo::HiLo(", 0), 0u) << hilo;
+  EXPECT_NE(hilo.find("alpha=0.25"), std::string::npos) << hilo;
+  EXPECT_NE(hilo.find("num_heads=4"), std::string::npos) << hilo;
+  EXPECT_NE(hilo.find("qk_scale=null"), std::string::npos) << hilo;  // Python None
+  // Positional convenience constructors delegate to the Options, as LibTorch's LinearImpl(in, out).
+  EXPECT_EQ(modules::HiLo(64)->options.num_heads(), modules::HiLoOptions(64).num_heads());
 }
 
 TEST(ArgTable, FamilyDefaultsAreTheOptionsDefaults) {

@@ -56,6 +56,7 @@
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/rel_pos.h>
 #include <attnzoo/modules/sequence.h>
 #include <attnzoo/modules/sequence_registry.h>

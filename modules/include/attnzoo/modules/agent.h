@@ -14,6 +14,7 @@
 //  - AgentSwinAttention (agent_swin.py): windows [num_windows * B, ws * ws, C]; qkv, proj, dwc.
 // Keys: an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, [ac_bias, ca_bias], then the layers.
 // The blocks: AgentDeiTBlock, AgentPVTBlock, AgentSwinBlock (the official block of each file).
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/options/agent.h>
 
@@ -29,7 +30,8 @@ namespace attnzoo::modules {
 class AgentDeiTAttentionImpl : public torch::nn::Cloneable<AgentDeiTAttentionImpl> {
  public:
   explicit AgentDeiTAttentionImpl(const AgentDeiTAttentionOptions& options);
-  AgentDeiTAttentionImpl(int64_t dim, int64_t num_heads) : AgentDeiTAttentionImpl(AgentDeiTAttentionOptions(dim, num_heads)) {}
+  AgentDeiTAttentionImpl(int64_t dim, int64_t num_heads)
+      : AgentDeiTAttentionImpl(AgentDeiTAttentionOptions(dim, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   /// x [B, 1 + window^2, C].
@@ -115,6 +117,7 @@ TORCH_MODULE(SwinWindowAttention);
 class AgentDeiTBlockImpl : public torch::nn::Cloneable<AgentDeiTBlockImpl> {
  public:
   explicit AgentDeiTBlockImpl(const AgentDeiTBlockOptions& options);
+  AgentDeiTBlockImpl(int64_t dim, int64_t num_heads) : AgentDeiTBlockImpl(AgentDeiTBlockOptions(dim, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   /// x [B, 1 + window^2, C].
@@ -131,6 +134,8 @@ TORCH_MODULE(AgentDeiTBlock);
 class AgentPVTBlockImpl : public torch::nn::Cloneable<AgentPVTBlockImpl> {
  public:
   explicit AgentPVTBlockImpl(const AgentPVTBlockOptions& options);
+  AgentPVTBlockImpl(int64_t dim, int64_t num_patches, int64_t num_heads)
+      : AgentPVTBlockImpl(AgentPVTBlockOptions(dim, num_patches, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
@@ -146,6 +151,8 @@ TORCH_MODULE(AgentPVTBlock);
 class AgentSwinBlockImpl : public torch::nn::Cloneable<AgentSwinBlockImpl> {
  public:
   explicit AgentSwinBlockImpl(const AgentSwinBlockOptions& options);
+  AgentSwinBlockImpl(int64_t dim, std::vector<int64_t> input_resolution, int64_t num_heads)
+      : AgentSwinBlockImpl(AgentSwinBlockOptions(dim, input_resolution, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   /// x [B, H*W, C].
@@ -167,8 +174,10 @@ TORCH_MODULE(AgentSwinBlock);
 class AgentAttention1DImpl : public torch::nn::Cloneable<AgentAttention1DImpl> {
  public:
   explicit AgentAttention1DImpl(const AgentAttention1DOptions& options);
-  AgentAttention1DImpl(int64_t dim, int64_t num_heads) : AgentAttention1DImpl(AgentAttention1DOptions(dim, num_heads)) {}
+  AgentAttention1DImpl(int64_t dim, int64_t num_heads)
+      : AgentAttention1DImpl(AgentAttention1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::AgentAttention1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   AgentAttention1DOptions options;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

@@ -58,7 +58,8 @@ TORCH_MODULE(CSWinAgentAttention);
 class CSWinBlockImpl : public torch::nn::Cloneable<CSWinBlockImpl> {
  public:
   explicit CSWinBlockImpl(const CSWinBlockOptions& options);
-  CSWinBlockImpl(int64_t dim, int64_t reso, int64_t num_heads) : CSWinBlockImpl(CSWinBlockOptions(dim, reso, num_heads)) {}
+  CSWinBlockImpl(int64_t dim, int64_t reso, int64_t num_heads)
+      : CSWinBlockImpl(CSWinBlockOptions(dim, reso, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   /// x [B, reso * reso, dim].

@@ -1,5 +1,6 @@
 #pragma once
 // Plain multi-head self-attention on [B, N, C] tokens (the baseline every family is compared with).
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/attention.h>
 
 #include <torch/nn/cloneable.h>
@@ -13,7 +14,10 @@ namespace attnzoo::modules {
 class MultiHeadSelfAttentionImpl : public torch::nn::Cloneable<MultiHeadSelfAttentionImpl> {
  public:
   explicit MultiHeadSelfAttentionImpl(const MultiHeadSelfAttentionOptions& options);
+  MultiHeadSelfAttentionImpl(int64_t dim, int64_t num_heads)
+      : MultiHeadSelfAttentionImpl(MultiHeadSelfAttentionOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::MultiHeadSelfAttention", options); }
   at::Tensor forward(const at::Tensor& x);
 
   MultiHeadSelfAttentionOptions options;

@@ -7,6 +7,7 @@
 //   topk > 0  -> BiLevelRoutingAttention;  -1 -> plain attention (8 heads);
 //   -2 -> AttentionLePE (8 heads, the Block does not pass num_heads);  0 -> a conv stand-in.
 // Input and output NCHW; attention and MLP run in NHWC.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/biformer.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
@@ -56,7 +57,10 @@ TORCH_MODULE(QKVLinear);
 class BiLevelRoutingAttentionImpl : public torch::nn::Cloneable<BiLevelRoutingAttentionImpl> {
  public:
   explicit BiLevelRoutingAttentionImpl(const BiLevelRoutingAttentionOptions& options);
+  explicit BiLevelRoutingAttentionImpl(int64_t dim)
+      : BiLevelRoutingAttentionImpl(BiLevelRoutingAttentionOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::BiLevelRoutingAttention", options); }
   /// x: [N, H, W, C] with H, W multiples of n_win (unless auto_pad) -> [N, H, W, C].
   at::Tensor forward(const at::Tensor& x);
   /// The routing indices [N, n_win^2, topk] of the last forward (for inspection).
@@ -78,7 +82,9 @@ TORCH_MODULE(BiLevelRoutingAttention);
 class AttentionLePEImpl : public torch::nn::Cloneable<AttentionLePEImpl> {
  public:
   explicit AttentionLePEImpl(const AttentionLePEOptions& options);
+  explicit AttentionLePEImpl(int64_t dim) : AttentionLePEImpl(AttentionLePEOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::AttentionLePE", options); }
   at::Tensor forward(const at::Tensor& x);  // NHWC
 
   AttentionLePEOptions options;
@@ -108,7 +114,9 @@ TORCH_MODULE(DWConvNHWC);
 class BiFormerBlockImpl : public torch::nn::Cloneable<BiFormerBlockImpl> {
  public:
   explicit BiFormerBlockImpl(const BiFormerBlockOptions& options);
+  explicit BiFormerBlockImpl(int64_t dim) : BiFormerBlockImpl(BiFormerBlockOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::BiFormerBlock", options); }
   at::Tensor forward(const at::Tensor& x);  // NCHW
 
   BiFormerBlockOptions options;
@@ -132,8 +140,12 @@ TORCH_MODULE(BiFormerBlock);
 class BiLevelRoutingAttention1DImpl : public torch::nn::Cloneable<BiLevelRoutingAttention1DImpl> {
  public:
   explicit BiLevelRoutingAttention1DImpl(const BiLevelRoutingAttention1DOptions& options);
-  BiLevelRoutingAttention1DImpl(int64_t dim, int64_t num_heads) : BiLevelRoutingAttention1DImpl(BiLevelRoutingAttention1DOptions(dim, num_heads)) {}
+  BiLevelRoutingAttention1DImpl(int64_t dim, int64_t num_heads)
+      : BiLevelRoutingAttention1DImpl(BiLevelRoutingAttention1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override {
+    print_options(os, "attnzoo::BiLevelRoutingAttention1D", options);
+  }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   BiLevelRoutingAttention1DOptions options;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

@@ -5,6 +5,7 @@
 // count_include_pad=False (non-divisible maps get extra, smaller regions), q/k/v are zero-padded to whole
 // regions after the projection, the scale is dim^-0.5 (not head_dim^-0.5), and routing runs on the
 // (detached) pooled q/k of all channels. Keys: lepe, qkv_linear, output_linear.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/biformer_stl.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/any.h>
@@ -25,7 +26,9 @@ at::Tensor regional_routing_attention(const at::Tensor& query, const at::Tensor&
 class NchwBRAImpl : public torch::nn::Cloneable<NchwBRAImpl> {
  public:
   explicit NchwBRAImpl(const NchwBRAOptions& options);
+  explicit NchwBRAImpl(int64_t dim) : NchwBRAImpl(NchwBRAOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NchwBRA", options); }
   /// x [B, dim, H, W] with H, W >= n_win -> [B, dim, H, W].
   at::Tensor forward(const at::Tensor& x);
 
@@ -39,7 +42,9 @@ TORCH_MODULE(NchwBRA);
 class NchwAttentionLePEImpl : public torch::nn::Cloneable<NchwAttentionLePEImpl> {
  public:
   explicit NchwAttentionLePEImpl(const NchwAttentionLePEOptions& options);
+  explicit NchwAttentionLePEImpl(int64_t dim) : NchwAttentionLePEImpl(NchwAttentionLePEOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NchwAttentionLePE", options); }
   at::Tensor forward(const at::Tensor& x);
 
   NchwAttentionLePEOptions options;
@@ -52,7 +57,9 @@ TORCH_MODULE(NchwAttentionLePE);
 class NchwBiFormerBlockImpl : public torch::nn::Cloneable<NchwBiFormerBlockImpl> {
  public:
   explicit NchwBiFormerBlockImpl(const NchwBiFormerBlockOptions& options);
+  explicit NchwBiFormerBlockImpl(int64_t dim) : NchwBiFormerBlockImpl(NchwBiFormerBlockOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NchwBiFormerBlock", options); }
   at::Tensor forward(const at::Tensor& x);
 
   NchwBiFormerBlockOptions options;

@@ -6,6 +6,7 @@
 //  - LambdaLayer: LambdaNetworks (Bello, arXiv 2102.08602; timm LambdaLayer): a content lambda
 //    softmax(k) v^T shared by all queries plus a positional lambda from a local Conv3d of radius r
 //    (or relative position embeddings when r == 0). Keys: qkv, norm_q, norm_v, conv_lambda | pos_emb.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
 
@@ -19,7 +20,10 @@ namespace attnzoo::modules {
 class BottleneckAttentionImpl : public torch::nn::Cloneable<BottleneckAttentionImpl> {
  public:
   explicit BottleneckAttentionImpl(const BottleneckAttentionOptions& options);
+  BottleneckAttentionImpl(int64_t dim, std::vector<int64_t> feat_size)
+      : BottleneckAttentionImpl(BottleneckAttentionOptions(dim, feat_size)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::BottleneckAttention", options); }
   void reset_parameters();
   /// x [B, dim, H, W] with (H, W) == feat_size -> [B, dim_out, H / stride, W / stride].
   at::Tensor forward(const at::Tensor& x);
@@ -35,7 +39,9 @@ TORCH_MODULE(BottleneckAttention);
 class LambdaLayerImpl : public torch::nn::Cloneable<LambdaLayerImpl> {
  public:
   explicit LambdaLayerImpl(const LambdaLayerOptions& options);
+  explicit LambdaLayerImpl(int64_t dim) : LambdaLayerImpl(LambdaLayerOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::LambdaLayer", options); }
   void reset_parameters();
   /// x [B, dim, H, W] -> [B, dim_out, H / stride, W / stride].
   at::Tensor forward(const at::Tensor& x);

@@ -1,6 +1,7 @@
 #pragma once
 // timm's conv-norm-act layers: ConvNormAct (keys conv.*, bn.*) and BatchNormAct2d (BatchNorm2d whose
 // parameters sit directly under the module, followed by an activation).
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/byobnet.h>
 
 #include <torch/nn/cloneable.h>
@@ -21,7 +22,10 @@ void check_activation(const std::string& act, const std::string& owner);
 class ConvNormActImpl : public torch::nn::Cloneable<ConvNormActImpl> {
  public:
   explicit ConvNormActImpl(const ConvNormActOptions& options);
+  ConvNormActImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : ConvNormActImpl(ConvNormActOptions(in_channels, out_channels, kernel_size)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::ConvNormAct", options); }
   at::Tensor forward(const at::Tensor& x);
 
   ConvNormActOptions options;

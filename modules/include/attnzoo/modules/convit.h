@@ -4,6 +4,7 @@
 // row-major order and no class token.
 //
 // ConViT's transformer block: pre-norm, GPSA (local layers) or plain MHSA (later layers), timm Mlp.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/convit.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
@@ -23,7 +24,9 @@ namespace attnzoo::modules {
 class GPSAImpl : public torch::nn::Cloneable<GPSAImpl> {
  public:
   explicit GPSAImpl(const GPSAOptions& options);
+  GPSAImpl(int64_t dim, int64_t num_heads) : GPSAImpl(GPSAOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::GPSA", options); }
   at::Tensor forward(const at::Tensor& x);
   /// The attention map [B, heads, N, N] (for inspection, e.g. locality of heads).
   at::Tensor attention(const at::Tensor& x);
@@ -49,7 +52,9 @@ at::Tensor gpsa_relative_indices(int64_t num_patches, const at::TensorOptions& o
 class ConViTBlockImpl : public torch::nn::Cloneable<ConViTBlockImpl> {
  public:
   explicit ConViTBlockImpl(const ConViTBlockOptions& options);
+  ConViTBlockImpl(int64_t dim, int64_t num_heads) : ConViTBlockImpl(ConViTBlockOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::ConViTBlock", options); }
   at::Tensor forward(const at::Tensor& x);
 
   ConViTBlockOptions options;
@@ -68,6 +73,7 @@ class GPSA1DImpl : public torch::nn::Cloneable<GPSA1DImpl> {
   explicit GPSA1DImpl(const GPSA1DOptions& options);
   GPSA1DImpl(int64_t dim, int64_t num_heads) : GPSA1DImpl(GPSA1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::GPSA1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   GPSA1DOptions options;
   at::Tensor gating_param;

@@ -1,6 +1,7 @@
 #pragma once
 // DaViT's dual attention (Ding et al., ECCV 2022, arXiv 2204.03645), official code dingmyu/davit
 // (timm/models/davit.py of its vendored timm). Blocks work on tokens [B, N, C] with the map size (H, W).
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/davit.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
@@ -32,7 +33,8 @@ TORCH_MODULE(ConvPosEnc);
 class ChannelAttentionImpl : public torch::nn::Cloneable<ChannelAttentionImpl> {
  public:
   explicit ChannelAttentionImpl(const ChannelAttentionOptions& options) : options(options) { reset(); }
-  ChannelAttentionImpl(int64_t dim, int64_t num_heads) : ChannelAttentionImpl(ChannelAttentionOptions(dim, num_heads)) {}
+  ChannelAttentionImpl(int64_t dim, int64_t num_heads)
+      : ChannelAttentionImpl(ChannelAttentionOptions(dim, num_heads)) {}
   void reset() override;
   void pretty_print(std::ostream& os) const override;
   at::Tensor forward(const at::Tensor& x);
@@ -48,7 +50,9 @@ TORCH_MODULE(ChannelAttention);
 class DaViTSpatialBlockImpl : public torch::nn::Cloneable<DaViTSpatialBlockImpl> {
  public:
   explicit DaViTSpatialBlockImpl(const DaViTBlockOptions& options);
+  DaViTSpatialBlockImpl(int64_t dim, int64_t num_heads) : DaViTSpatialBlockImpl(DaViTBlockOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::DaViTSpatialBlock", options); }
   at::Tensor forward(const at::Tensor& x, Size2 size);
 
   DaViTBlockOptions options;
@@ -65,7 +69,9 @@ TORCH_MODULE(DaViTSpatialBlock);
 class DaViTChannelBlockImpl : public torch::nn::Cloneable<DaViTChannelBlockImpl> {
  public:
   explicit DaViTChannelBlockImpl(const DaViTBlockOptions& options);
+  DaViTChannelBlockImpl(int64_t dim, int64_t num_heads) : DaViTChannelBlockImpl(DaViTBlockOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::DaViTChannelBlock", options); }
   at::Tensor forward(const at::Tensor& x, Size2 size);
 
   DaViTBlockOptions options;
@@ -96,8 +102,10 @@ TORCH_MODULE(DaViTPatchEmbed);
 class ChannelGroupAttention1DImpl : public torch::nn::Cloneable<ChannelGroupAttention1DImpl> {
  public:
   explicit ChannelGroupAttention1DImpl(const ChannelGroupAttention1DOptions& options);
-  ChannelGroupAttention1DImpl(int64_t dim, int64_t num_heads) : ChannelGroupAttention1DImpl(ChannelGroupAttention1DOptions(dim, num_heads)) {}
+  ChannelGroupAttention1DImpl(int64_t dim, int64_t num_heads)
+      : ChannelGroupAttention1DImpl(ChannelGroupAttention1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::ChannelGroupAttention1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   ChannelGroupAttention1DOptions options;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

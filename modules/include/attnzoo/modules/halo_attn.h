@@ -7,6 +7,7 @@
 // as in timm), with relative position logits per axis. Stride 2 subsamples the queries with a strided
 // 1x1 q-conv (even block sizes) or average-pools the output (avg_down or odd block sizes).
 // Keys: q, kv (1x1 convs), pos_embed.height_rel, pos_embed.width_rel.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/halo_attn.h>
 #include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
@@ -20,7 +21,9 @@ namespace attnzoo::modules {
 class HaloAttentionImpl : public torch::nn::Cloneable<HaloAttentionImpl> {
  public:
   explicit HaloAttentionImpl(const HaloAttentionOptions& options);
+  explicit HaloAttentionImpl(int64_t dim) : HaloAttentionImpl(HaloAttentionOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::HaloAttention", options); }
   /// timm reset_parameters: q/kv trunc_normal(fan_in^-0.5), rel tables trunc_normal(scale).
   void reset_parameters();
   /// x [B, dim, H, W] (H, W multiples of block_size) -> [B, dim_out, H / stride, W / stride].
@@ -40,8 +43,10 @@ TORCH_MODULE(HaloAttention);
 class BlockLocalAttention1DImpl : public torch::nn::Cloneable<BlockLocalAttention1DImpl> {
  public:
   explicit BlockLocalAttention1DImpl(const BlockLocalAttention1DOptions& options);
-  BlockLocalAttention1DImpl(int64_t dim, int64_t num_heads) : BlockLocalAttention1DImpl(BlockLocalAttention1DOptions(dim, num_heads)) {}
+  BlockLocalAttention1DImpl(int64_t dim, int64_t num_heads)
+      : BlockLocalAttention1DImpl(BlockLocalAttention1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::BlockLocalAttention1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   BlockLocalAttention1DOptions options;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

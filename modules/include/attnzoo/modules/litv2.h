@@ -2,6 +2,7 @@
 // LITv2's HiLo attention (Pan et al., NeurIPS 2022, arXiv 2205.13213), official code ziplab/LITv2:
 // alpha of the heads (Lo-Fi) attend from every token to average-pooled keys/values; the rest (Hi-Fi)
 // attend inside ws x ws windows. Outputs are concatenated, Hi-Fi channels first. Tokens [B, N, C].
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/litv2.h>
 #include <attnzoo/modules/deform_conv.h>
 #include <attnzoo/modules/drop_path.h>
@@ -19,7 +20,9 @@ namespace attnzoo::modules {
 class HiLoImpl : public torch::nn::Cloneable<HiLoImpl> {
  public:
   explicit HiLoImpl(const HiLoOptions& options);
+  explicit HiLoImpl(int64_t dim) : HiLoImpl(HiLoOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::HiLo", options); }
   /// x [B, H*W, C]. H and W need not be multiples of window_size: the map is zero-padded at the
   /// bottom/right before both branches and cropped after (the official detection rule; the
   /// classification copy requires divisible sizes, where both agree).
@@ -51,7 +54,9 @@ TORCH_MODULE(TokenDWMlp);
 class LITBlockImpl : public torch::nn::Cloneable<LITBlockImpl> {
  public:
   explicit LITBlockImpl(const LITBlockOptions& options);
+  LITBlockImpl(int64_t dim, int64_t num_heads) : LITBlockImpl(LITBlockOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::LITBlock", options); }
   at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
 
   LITBlockOptions options;
@@ -83,6 +88,7 @@ class HiLo1DImpl : public torch::nn::Cloneable<HiLo1DImpl> {
   explicit HiLo1DImpl(const HiLo1DOptions& options);
   HiLo1DImpl(int64_t dim, int64_t num_heads) : HiLo1DImpl(HiLo1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::HiLo1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   HiLo1DOptions options;
   int64_t l_heads = 0, h_heads = 0, head_dim = 0;

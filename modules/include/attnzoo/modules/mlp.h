@@ -1,5 +1,6 @@
 #pragma once
 // MLP blocks shared by the model families.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/layers.h>
 
 #include <torch/nn/cloneable.h>
@@ -26,7 +27,9 @@ TORCH_MODULE(DWConv);
 class DWConvMlpImpl : public torch::nn::Cloneable<DWConvMlpImpl> {
  public:
   explicit DWConvMlpImpl(const DWConvMlpOptions& options);
+  explicit DWConvMlpImpl(int64_t in_features) : DWConvMlpImpl(DWConvMlpOptions(in_features)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::DWConvMlp", options); }
   at::Tensor forward(const at::Tensor& x);
 
   DWConvMlpOptions options;
@@ -41,7 +44,9 @@ TORCH_MODULE(DWConvMlp);
 class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
  public:
   explicit MlpImpl(const MlpOptions& options);
+  explicit MlpImpl(int64_t in_features) : MlpImpl(MlpOptions(in_features)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::Mlp", options); }
   at::Tensor forward(const at::Tensor& x);
 
   MlpOptions options;

@@ -18,6 +18,7 @@
 // attn = NeighborhoodAttention2D, or (global_size > 0) MHSARPB: global attention over a fixed
 // global_size x global_size map with a relative position bias (the ViT-RPB baseline).
 // Keys: gamma1, gamma2 (layer scale only), norm1, attn, norm2, mlp.fc1, mlp.fc2.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/nat.h>
 #include <attnzoo/modules/mlp.h>
 
@@ -62,7 +63,10 @@ std::array<at::Tensor, 2> na_axis_indices(int64_t length, int64_t kernel, int64_
 class NeighborhoodAttention2DImpl : public torch::nn::Cloneable<NeighborhoodAttention2DImpl> {
  public:
   explicit NeighborhoodAttention2DImpl(const NeighborhoodAttentionOptions& options);
+  NeighborhoodAttention2DImpl(int64_t dim, int64_t num_heads, int64_t kernel_size)
+      : NeighborhoodAttention2DImpl(NeighborhoodAttentionOptions(dim, num_heads, kernel_size)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NeighborhoodAttention2D", options); }
   at::Tensor forward(const at::Tensor& x);
 
   NeighborhoodAttentionOptions options;
@@ -76,7 +80,10 @@ TORCH_MODULE(NeighborhoodAttention2D);
 class NeighborhoodAttention1DImpl : public torch::nn::Cloneable<NeighborhoodAttention1DImpl> {
  public:
   explicit NeighborhoodAttention1DImpl(const NeighborhoodAttentionOptions& options);
+  NeighborhoodAttention1DImpl(int64_t dim, int64_t num_heads, int64_t kernel_size)
+      : NeighborhoodAttention1DImpl(NeighborhoodAttentionOptions(dim, num_heads, kernel_size)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NeighborhoodAttention1D", options); }
   /// key_padding_mask [B, L] bool (true = padding): padded neighbours are masked, padded outputs are zero.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& key_padding_mask = {});
 
@@ -105,7 +112,9 @@ TORCH_MODULE(MHSARPB);
 class NATLayerImpl : public torch::nn::Cloneable<NATLayerImpl> {
  public:
   explicit NATLayerImpl(const NATLayerOptions& options);
+  NATLayerImpl(int64_t dim, int64_t num_heads) : NATLayerImpl(NATLayerOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::NATLayer", options); }
   at::Tensor forward(const at::Tensor& x);  // [B, H, W, C]
 
   NATLayerOptions options;

@@ -1,5 +1,6 @@
 #pragma once
 // Patch embeddings (stems and stage down-sampling layers).
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/layers.h>
 
 #include <torch/nn/cloneable.h>
@@ -14,7 +15,10 @@ namespace attnzoo::modules {
 class OverlapPatchEmbedImpl : public torch::nn::Cloneable<OverlapPatchEmbedImpl> {
  public:
   explicit OverlapPatchEmbedImpl(const OverlapPatchEmbedOptions& options);
+  OverlapPatchEmbedImpl(int64_t in_chans, int64_t embed_dim)
+      : OverlapPatchEmbedImpl(OverlapPatchEmbedOptions(in_chans, embed_dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::OverlapPatchEmbed", options); }
   /// NCHW -> NCHW (H' = floor((H + 2p - k)/s) + 1).
   at::Tensor forward(const at::Tensor& x);
 
@@ -29,7 +33,10 @@ TORCH_MODULE(OverlapPatchEmbed);
 class PatchEmbedImpl : public torch::nn::Cloneable<PatchEmbedImpl> {
  public:
   explicit PatchEmbedImpl(const PatchEmbedOptions& options);
+  PatchEmbedImpl(int64_t img_size, int64_t patch_size, int64_t in_chans, int64_t embed_dim)
+      : PatchEmbedImpl(PatchEmbedOptions(img_size, patch_size, in_chans, embed_dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::PatchEmbed", options); }
   at::Tensor forward(const at::Tensor& x);
   int64_t num_patches() const;
 

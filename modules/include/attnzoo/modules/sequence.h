@@ -23,6 +23,7 @@
 //                              positions (delta, delta^2): a per-head sigmoid gate mixes content and
 //                              positional attention (O(L^2))
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>
 
 #include <torch/nn/cloneable.h>
@@ -37,8 +38,10 @@ at::Tensor zero_padding(const at::Tensor& x, const at::Tensor& mask);
 class SoftmaxAttention1DImpl : public torch::nn::Cloneable<SoftmaxAttention1DImpl> {
  public:
   explicit SoftmaxAttention1DImpl(const SoftmaxAttention1DOptions& options);
-  SoftmaxAttention1DImpl(int64_t dim, int64_t num_heads) : SoftmaxAttention1DImpl(SoftmaxAttention1DOptions(dim, num_heads)) {}
+  SoftmaxAttention1DImpl(int64_t dim, int64_t num_heads)
+      : SoftmaxAttention1DImpl(SoftmaxAttention1DOptions(dim, num_heads)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::SoftmaxAttention1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   SoftmaxAttention1DOptions options;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

@@ -1,6 +1,7 @@
 #pragma once
 // Channel gates of timm's ResNet-family blocks: squeeze-and-excitation (Hu et al. 2018) and efficient
 // channel attention (Wang et al. 2020). NCHW in and out.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/byobnet.h>
 
 #include <torch/nn/cloneable.h>
@@ -13,7 +14,9 @@ namespace attnzoo::modules {
 class SEModuleImpl : public torch::nn::Cloneable<SEModuleImpl> {
  public:
   explicit SEModuleImpl(const SEModuleOptions& options);
+  explicit SEModuleImpl(int64_t channels) : SEModuleImpl(SEModuleOptions(channels)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::SEModule", options); }
   at::Tensor forward(const at::Tensor& x);
 
   SEModuleOptions options;
@@ -26,7 +29,9 @@ TORCH_MODULE(SEModule);
 class EcaModuleImpl : public torch::nn::Cloneable<EcaModuleImpl> {
  public:
   explicit EcaModuleImpl(const EcaModuleOptions& options);
+  explicit EcaModuleImpl(int64_t channels) : EcaModuleImpl(EcaModuleOptions(channels)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::EcaModule", options); }
   at::Tensor forward(const at::Tensor& x);
   int64_t kernel_size() const;
 

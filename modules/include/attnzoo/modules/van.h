@@ -4,6 +4,7 @@
 // A K x K convolution is decomposed into a depthwise conv (5x5), a depthwise dilated conv
 // (7x7, dilation 3: receptive field 19x19 here, 21 in the paper's notation) and a 1x1 conv; the result
 // gates the input element-wise. Submodule names follow the official code so checkpoints load unchanged.
+#include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/options/van.h>
@@ -19,7 +20,9 @@ namespace attnzoo::modules {
 class LKAImpl : public torch::nn::Cloneable<LKAImpl> {
  public:
   explicit LKAImpl(const LKAOptions& options);
+  explicit LKAImpl(int64_t dim) : LKAImpl(LKAOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::LKA", options); }
   at::Tensor forward(const at::Tensor& x);
 
   LKAOptions options;
@@ -34,7 +37,9 @@ TORCH_MODULE(LKA);
 class LKAAttentionImpl : public torch::nn::Cloneable<LKAAttentionImpl> {
  public:
   explicit LKAAttentionImpl(const LKAAttentionOptions& options);
+  explicit LKAAttentionImpl(int64_t d_model) : LKAAttentionImpl(LKAAttentionOptions(d_model)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::LKAAttention", options); }
   at::Tensor forward(const at::Tensor& x);
 
   LKAAttentionOptions options;
@@ -49,7 +54,9 @@ TORCH_MODULE(LKAAttention);
 class VANBlockImpl : public torch::nn::Cloneable<VANBlockImpl> {
  public:
   explicit VANBlockImpl(const VANBlockOptions& options);
+  explicit VANBlockImpl(int64_t dim) : VANBlockImpl(VANBlockOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::VANBlock", options); }
   at::Tensor forward(const at::Tensor& x);
 
   VANBlockOptions options;
@@ -68,6 +75,7 @@ class LKA1DImpl : public torch::nn::Cloneable<LKA1DImpl> {
   explicit LKA1DImpl(const LKA1DOptions& options);
   explicit LKA1DImpl(int64_t dim) : LKA1DImpl(LKA1DOptions(dim)) {}
   void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::LKA1D", options); }
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
   LKA1DOptions options;
   torch::nn::Conv1d conv0{nullptr}, conv_spatial{nullptr}, conv1{nullptr};

@@ -183,4 +183,12 @@ struct AgentAttention1DOptions {
   TORCH_ARG(int64_t, agent_num) = 64;
 };
 
+template <class V>
+void visit_args(AgentAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("agent_num", o.agent_num());
+}
+
 }  // namespace attnzoo::modules

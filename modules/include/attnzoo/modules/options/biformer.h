@@ -129,6 +129,15 @@ struct BiLevelRoutingAttention1DOptions {
   TORCH_ARG(int64_t, topk) = 4;
 };
 
+template <class V>
+void visit_args(BiLevelRoutingAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("block", o.block());
+  v.arg("topk", o.topk());
+}
+
 struct BiFormerBlockOptions {
   explicit BiFormerBlockOptions(int64_t dim) : dim_(dim) {}
   TORCH_ARG(int64_t, dim);

@@ -42,6 +42,14 @@ struct GPSA1DOptions {
   TORCH_ARG(double, locality_strength) = 1.0;
 };
 
+template <class V>
+void visit_args(GPSA1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("locality_strength", o.locality_strength());
+}
+
 struct ConViTBlockOptions {
   ConViTBlockOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
   TORCH_ARG(int64_t, dim);

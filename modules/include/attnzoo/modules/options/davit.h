@@ -79,4 +79,11 @@ struct ChannelGroupAttention1DOptions {
   TORCH_ARG(bool, qkv_bias) = true;
 };
 
+template <class V>
+void visit_args(ChannelGroupAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+}
+
 }  // namespace attnzoo::modules

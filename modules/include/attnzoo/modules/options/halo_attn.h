@@ -20,4 +20,13 @@ struct BlockLocalAttention1DOptions {
   TORCH_ARG(int64_t, halo) = 32;
 };
 
+template <class V>
+void visit_args(BlockLocalAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("block", o.block());
+  v.arg("halo", o.halo());
+}
+
 }  // namespace attnzoo::modules

@@ -95,4 +95,13 @@ struct HiLo1DOptions {
   TORCH_ARG(double, alpha) = 0.5;   // share of Lo-Fi heads
 };
 
+template <class V>
+void visit_args(HiLo1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("window", o.window());
+  v.arg("alpha", o.alpha());
+}
+
 }  // namespace attnzoo::modules

@@ -16,4 +16,12 @@ struct SoftmaxAttention1DOptions {
   TORCH_ARG(bool, causal) = false;
 };
 
+template <class V>
+void visit_args(SoftmaxAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("qkv_bias", o.qkv_bias());
+  v.arg("causal", o.causal());
+}
+
 }  // namespace attnzoo::modules

@@ -62,4 +62,9 @@ struct LKA1DOptions {
   TORCH_ARG(int64_t, dim);
 };
 
+template <class V>
+void visit_args(LKA1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+}
+
 }  // namespace attnzoo::modules
