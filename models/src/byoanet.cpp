@@ -177,10 +177,7 @@ void register_byoanet(Registry& r) {
                       {"global_pool", nullptr},    {"output_stride", 32},  {"img_size", nullptr},
                       {"drop_rate", 0.0},          {"drop_block_rate", 0.0}, {"drop_block_size", 3},
                       {"drop_path_rate", 0.0},     {"zero_init_last", true}};
-  for (const char* f : {"blocks", "downsample", "stem_type", "stem_pool", "stem_chs", "width_factor", "num_features",
-                        "fixed_input_size", "act_layer", "norm_layer", "aa_layer", "head_hidden_size", "head_type",
-                        "attn_layer", "attn_kwargs", "self_attn_layer", "self_attn_kwargs", "block_kwargs"})
-    fam.default_args[f] = nullptr;  // overlays onto cfg when set
+  for (const std::string& f : byo_model_cfg_overlay_fields()) fam.default_args[f] = nullptr;  // overlays cfg when set
   fam.build = [](const json& args) -> ClassifierPtr { return ByobNet(byobnet_options_from_args(args)).ptr(); };
   fam.pretrained = byoa_pretrained(256, 0.95, "");
   r.add_family(fam);

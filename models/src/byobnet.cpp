@@ -308,15 +308,21 @@ void ByobNetImpl::reset_classifier(int64_t num_classes) {
 
 std::vector<FeatureInfo> ByobNetImpl::feature_info() const { return feature_info_; }
 
+const std::vector<std::string>& byo_model_cfg_overlay_fields() {
+  static const std::vector<std::string> fields = {
+      "blocks",     "downsample", "stem_type",        "stem_pool",  "stem_chs",        "width_factor",
+      "num_features", "fixed_input_size", "act_layer", "norm_layer", "aa_layer",       "head_hidden_size",
+      "head_type",  "attn_layer", "attn_kwargs",      "self_attn_layer", "self_attn_kwargs", "block_kwargs"};
+  return fields;
+}
+
 ByobNetOptions byobnet_options_from_args(const json& args) {
   ArgReader a(args, "halonet");
   ByobNetOptions o;
   json cfg = a.get<json>("cfg");
   if (!cfg.is_object()) throw std::invalid_argument("halonet: 'cfg' must be a ByoModelCfg object");
   // Top-level ByoModelCfg fields overlay cfg, as timm's ByobNet(**kwargs) does.
-  for (const char* f : {"blocks", "downsample", "stem_type", "stem_pool", "stem_chs", "width_factor", "num_features",
-                        "fixed_input_size", "act_layer", "norm_layer", "aa_layer", "head_hidden_size", "head_type",
-                        "attn_layer", "attn_kwargs", "self_attn_layer", "self_attn_kwargs", "block_kwargs"}) {
+  for (const std::string& f : byo_model_cfg_overlay_fields()) {
     if (a.has(f) && !args.at(f).is_null()) cfg[f] = args.at(f);
     a.ignore(f);
   }

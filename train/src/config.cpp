@@ -14,12 +14,9 @@
 namespace attnzoo::train {
 namespace {
 
-std::string normalise(std::string k) {
-  for (auto& c : k)
-    if (c == '-') c = '_';
-  if (k == "label_smoothing") return "smoothing";
-  if (k == "set") return "model_args";
-  return k;
+std::string normalise(const std::string& key) {
+  const std::string k = recipe_field(key);
+  return k == "label_smoothing" ? "smoothing" : k;
 }
 
 // What each numeric key allows (values beyond these train nothing, overflow, or exhaust the machine).
@@ -118,8 +115,7 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
       continue;
     }
     if (k == "model_args") {
-      if (!it.value().is_object()) throw std::invalid_argument(value_label(what, "model_args") + ": must be a mapping");
-      for (auto a = it.value().begin(); a != it.value().end(); ++a) model_args[a.key()] = a.value();
+      merge_model_args(it.value(), model_args, what);
       continue;
     }
     bool known = false;

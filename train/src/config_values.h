@@ -33,6 +33,19 @@ inline std::string value_label(const std::string& what, const std::string& key) 
   return "--" + flag;
 }
 
+/// A recipe key or flag name as its config field: dashes become underscores; `set` is model_args.
+inline std::string recipe_field(std::string key) {
+  for (auto& c : key)
+    if (c == '-') c = '_';
+  return key == "set" ? "model_args" : key;
+}
+
+/// Merges a recipe's model_args / --set mapping into `model_args` (later keys win).
+inline void merge_model_args(const nlohmann::json& v, nlohmann::json& model_args, const std::string& what) {
+  if (!v.is_object()) throw std::invalid_argument(value_label(what, "model_args") + ": must be a mapping");
+  for (auto a = v.begin(); a != v.end(); ++a) model_args[a.key()] = a.value();
+}
+
 inline std::string number_text(double x) {
   if (std::floor(x) == x && std::fabs(x) < 1e15) return std::to_string(static_cast<long long>(x));
   std::ostringstream os;

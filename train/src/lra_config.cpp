@@ -51,14 +51,11 @@ std::string lra_keys() {
 void LRATrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) throw std::invalid_argument(what + ": expected a mapping of flag: value");
   for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string k = it.key();
-    for (auto& ch : k)
-      if (ch == '-') ch = '_';
+    std::string k = recipe_field(it.key());
     if (k == "dataset") k = "data";
     if (k == "num_classes") k = "text_classes";
-    if (k == "model_args" || k == "set") {
-      if (!it.value().is_object()) throw std::invalid_argument(value_label(what, "model_args") + ": must be a mapping");
-      for (auto a = it.value().begin(); a != it.value().end(); ++a) model_args[a.key()] = a.value();
+    if (k == "model_args") {
+      merge_model_args(it.value(), model_args, what);
       continue;
     }
     bool known = false;

@@ -97,8 +97,12 @@ class ByobNetImpl : public ClassifierImpl {
 };
 TORCH_MODULE(ByobNet);
 
+/// The ByoModelCfg fields that may also be given at top level, where they overlay cfg (timm's
+/// `replace(cfg, **kwargs)`).
+const std::vector<std::string>& byo_model_cfg_overlay_fields();
+
 /// Parses the family arguments: cfg (ByoModelCfg JSON) plus ByobNet's constructor arguments, and any
-/// ByoModelCfg field given at top level overlays cfg (timm's `replace(cfg, **kwargs)`).
+/// ByoModelCfg field given at top level overlays cfg.
 ByobNetOptions byobnet_options_from_args(const nlohmann::json& args);
 
 }  // namespace attnzoo::models
