@@ -105,10 +105,32 @@ nn::AnyModule make_self_attn(const std::string& name, const nlohmann::json& kwar
 }
 
 ByobDownsample byob_downsample_from_name(const std::string& name, const std::string& where) {
-  if (name == "avg") return ByobDownsample::Avg;
-  if (name == "conv1x1") return ByobDownsample::Conv1x1;
-  if (name.empty()) return ByobDownsample::None;
+  for (const auto& [text, mode] : kByobDownsampleNames)
+    if (text == name) return mode;
   throw std::invalid_argument(where + ": downsample must be 'avg', 'conv1x1' or '', got '" + name + "'");
+}
+
+ByobLayers byob_layers_from_json(const nlohmann::json& layer_cfg) {
+  ArgReader l(layer_cfg, "layer_cfg");
+  ByobLayers layers;
+  layers.act_layer = l.get<std::string>("act_layer", layers.act_layer);
+  if (l.get<std::string>("norm_layer", "batchnorm") != "batchnorm")
+    throw std::invalid_argument("layer_cfg: only norm_layer 'batchnorm' is supported");
+  layers.attn_layer = l.get<std::string>("attn_layer", "");
+  layers.attn_kwargs = l.get<nlohmann::json>("attn_kwargs", nlohmann::json::object());
+  layers.self_attn_layer = l.get<std::string>("self_attn_layer", "");
+  layers.self_attn_kwargs = l.get<nlohmann::json>("self_attn_kwargs", nlohmann::json::object());
+  l.finish();
+  return layers;
+}
+
+void to_json(nlohmann::json& j, const ByobLayers& layers) {
+  j = {{"act_layer", layers.act_layer},
+       {"norm_layer", "batchnorm"},
+       {"attn_layer", layers.attn_layer},
+       {"attn_kwargs", layers.attn_kwargs},
+       {"self_attn_layer", layers.self_attn_layer},
+       {"self_attn_kwargs", layers.self_attn_kwargs}};
 }
 
 void ByobBlockBase::make_shortcut() {
@@ -252,50 +274,12 @@ void register_halonet_modules(ModuleEntries& e) {
   e.push_back(module_entry<LambdaLayer>("halonet", "LambdaLayer", "attnzoo::modules::LambdaLayer",
                                         "LambdaNetworks lambda layer (content + local positional lambdas, NCHW)",
                                         LambdaLayerOptions(0)));
-  auto block_entry = [&e](const char* official, const char* type, const char* cpp, const char* desc) {
-    e.push_back({"halonet", official, cpp, desc, [official, type](const nlohmann::json& c) {
-                   ArgReader a(c, std::string("halonet.") + official);
-                   ByobBlockOptions o(a.get<int64_t>("in_chs"), a.get<int64_t>("out_chs"));
-                   o.kernel_size(a.get("kernel_size", o.kernel_size()))
-                       .stride(a.get("stride", o.stride()))
-                       .group_size(a.get("group_size", o.group_size()))
-                       .bottle_ratio(a.get("bottle_ratio", o.bottle_ratio()))
-                       .downsample(byob_downsample_from_name(a.get<std::string>("downsample", "avg"), std::string("halonet.") + official))
-                       .attn_last(a.get("attn_last", std::string(type) == "basic"))
-                       .linear_out(a.get("linear_out", o.linear_out()))
-                       .extra_conv(a.get("extra_conv", o.extra_conv()))
-                       .bottle_in(a.get("bottle_in", o.bottle_in()))
-                       .post_attn_na(a.get("post_attn_na", o.post_attn_na()))
-                       .feat_size(a.get("feat_size", o.feat_size()))
-                       .drop_path_rate(a.get("drop_path_rate", o.drop_path_rate()));
-                   // layer_cfg: the ByoModelCfg fields timm's get_layer_fns reads.
-                   const nlohmann::json layer_cfg = a.get<nlohmann::json>("layer_cfg", nlohmann::json::object());
-                   ArgReader l(layer_cfg, "layer_cfg");  // ArgReader keeps a reference: no temporaries
-                   ByobLayers layers;
-                   layers.act_layer = l.get<std::string>("act_layer", "relu");
-                   if (l.get<std::string>("norm_layer", "batchnorm") != "batchnorm")
-                     throw std::invalid_argument("layer_cfg: only norm_layer 'batchnorm' is supported");
-                   layers.attn_layer = l.get<std::string>("attn_layer", "");
-                   layers.attn_kwargs = l.get<nlohmann::json>("attn_kwargs", nlohmann::json::object());
-                   layers.self_attn_layer = l.get<std::string>("self_attn_layer", "");
-                   layers.self_attn_kwargs = l.get<nlohmann::json>("self_attn_kwargs", nlohmann::json::object());
-                   l.finish();
-                   o.layers(layers);
-                   a.finish();
-                   auto block = make_byob_block(type, o);
-                   BuiltModule b;
-                   b.module = block;
-                   b.forward = [block](const std::vector<at::Tensor>& in, const nlohmann::json&) {
-                     TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
-                     return std::vector<at::Tensor>{block->forward(in[0])};
-                   };
-                   return b;
-                 }});
-  };
-  block_entry("SelfAttnBlock", "self_attn", "attnzoo::modules::SelfAttnBlock",
-              "ByobNet self-attention bottleneck: 1x1 -> self-attn -> BN+act -> 1x1 + shortcut");
-  block_entry("BottleneckBlock", "bottle", "attnzoo::modules::BottleneckBlock",
-              "ByobNet ResNet bottleneck: 1x1 -> kxk (groups) -> [SE/ECA] -> 1x1 + shortcut");
+  e.push_back(module_entry<SelfAttnBlock>("halonet", "SelfAttnBlock", "attnzoo::modules::SelfAttnBlock",
+                                         "ByobNet self-attention bottleneck: 1x1 -> self-attn -> BN+act -> 1x1 + shortcut",
+                                         ByobBlockOptions(0, 0)));
+  e.push_back(module_entry<BottleneckBlock>("halonet", "BottleneckBlock", "attnzoo::modules::BottleneckBlock",
+                                           "ByobNet ResNet bottleneck: 1x1 -> kxk (groups) -> [SE/ECA] -> 1x1 + shortcut",
+                                           ByobBlockOptions(0, 0)));
 }
 
 }  // namespace attnzoo::modules

@@ -29,9 +29,6 @@ torch::nn::AnyModule make_channel_attn(const std::string& name, const nlohmann::
 torch::nn::AnyModule make_self_attn(const std::string& name, const nlohmann::json& kwargs, int64_t dim, int64_t stride,
                                     const std::vector<int64_t>& feat_size);
 
-/// timm's spelling ("avg", "conv1x1", "") -> the mode; std::invalid_argument naming `where` otherwise.
-ByobDownsample byob_downsample_from_name(const std::string& name, const std::string& where);
-
 /// Shared residual plumbing: the shortcut (identity, 1x1 ConvNormAct, avg-pool + 1x1, or none), drop
 /// path and the output activation.
 class ByobBlockBase : public torch::nn::Module {

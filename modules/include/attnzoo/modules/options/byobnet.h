@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnzoo::modules {
@@ -202,6 +203,15 @@ enum class ByobDownsample {
   Conv1x1,  // "conv1x1": a strided 1x1 ConvNormAct
   None,     // "": no residual for that block
 };
+inline const std::vector<std::pair<std::string, ByobDownsample>> kByobDownsampleNames = {
+    {"avg", ByobDownsample::Avg}, {"conv1x1", ByobDownsample::Conv1x1}, {"", ByobDownsample::None}};
+/// timm's spelling ("avg", "conv1x1", "") -> the mode; std::invalid_argument naming `where` otherwise.
+ByobDownsample byob_downsample_from_name(const std::string& name, const std::string& where);
+
+/// ByobLayers as the `layer_cfg` object (the ByoModelCfg fields timm's get_layer_fns reads), and back.
+/// Throws std::invalid_argument on unknown fields or a norm_layer other than batchnorm.
+ByobLayers byob_layers_from_json(const nlohmann::json& layer_cfg);
+void to_json(nlohmann::json& j, const ByobLayers& layers);
 
 struct ByobBlockOptions {
   ByobBlockOptions(int64_t in_chs, int64_t out_chs) : in_chs_(in_chs), out_chs_(out_chs) {}
@@ -221,5 +231,26 @@ struct ByobBlockOptions {
   TORCH_ARG(double, drop_path_rate) = 0.0;
   TORCH_ARG(ByobLayers, layers) = ByobLayers{};
 };
+
+/// The constructor arguments of timm's ByobNet blocks (in_chs, out_chs, kernel_size, stride, group_size,
+/// bottle_ratio, downsample, ...), the layers as `layer_cfg`.
+template <class V>
+void visit_args(ByobBlockOptions& o, V& v) {
+  v.required("in_chs", o.in_chs());
+  v.required("out_chs", o.out_chs());
+  v.arg("kernel_size", o.kernel_size());
+  v.arg("stride", o.stride());
+  v.arg("group_size", o.group_size());
+  v.arg("bottle_ratio", o.bottle_ratio());
+  v.choice("downsample", o.downsample(), kByobDownsampleNames);
+  v.arg("attn_last", o.attn_last());
+  v.arg("linear_out", o.linear_out());
+  v.arg("extra_conv", o.extra_conv());
+  v.arg("bottle_in", o.bottle_in());
+  v.arg("post_attn_na", o.post_attn_na());
+  v.arg("feat_size", o.feat_size());
+  v.arg("drop_path_rate", o.drop_path_rate());
+  v.parsed("layer_cfg", o.layers(), byob_layers_from_json);
+}
 
 }  // namespace attnzoo::modules
