@@ -56,6 +56,29 @@ TEST(Registry, VariantArgsAndOverrides) {
 }
 
 // timm's model contract (tests/test_models.py) on a small VAN.
+TEST(Registry, FeaturesOnlyTheTimmWay) {
+  // timm: create_model(name, features_only=True, out_indices=..., output_fmt=...). In C++ a features-only
+  // model is not a classifier: create_model says which function builds it, create_features_model takes the
+  // same keys.
+  try {
+    models::create_model("van_b0", {{"features_only", true}});
+    ADD_FAILURE() << "create_model built a classifier for features_only=true";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("create_features_model"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(models::create_model("van_b0", {{"features_only", false}, {"num_classes", 3}})->num_classes(), 3);
+  auto last_two = models::create_features_model("van_b0", {}, {{"features_only", true}, {"out_indices", 2}, {"output_fmt", "NHWC"}});
+  EXPECT_EQ(last_two->out_indices(), (std::vector<int64_t>{2, 3}));
+  torch::NoGradGuard ng;
+  last_two->eval();
+  const auto maps = last_two->forward(torch::randn({1, 3, 64, 64}));
+  ASSERT_EQ(maps.size(), 2u);
+  EXPECT_EQ(maps[1].sizes(), (std::vector<int64_t>{1, 2, 2, 256}));  // NHWC, stride 32, van_b0's last width
+  auto first = models::create_features_model("van_b0", {}, {{"out_indices", {0, -1}}});
+  EXPECT_EQ(first->out_indices(), (std::vector<int64_t>{0, 3}));
+  EXPECT_THROW(models::create_features_model("van_b0", {1}, {{"out_indices", {0}}}), std::invalid_argument);
+}
+
 TEST(ModelContract, VanForwardHeadResetAndGradients) {
   auto m = models::create_model("van_b0", {{"depths", {1, 1, 1, 1}}, {"num_classes", 42}});
   const auto x = torch::randn({2, 3, 64, 64});

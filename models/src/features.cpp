@@ -91,7 +91,34 @@ std::vector<FeatureInfo> FeatureListNetImpl::feature_info() const {
 
 FeatureListNet create_features_model(const std::string& name, const std::vector<int64_t>& out_indices,
                                      const nlohmann::json& overrides) {
-  return FeatureListNet(create_model(name, overrides), out_indices);
+  // timm's spellings inside the overrides: features_only (must not be false), out_indices (a list, or n for the
+  // last n stages), output_fmt. The model gets the rest.
+  nlohmann::json model_args = overrides.is_null() ? nlohmann::json::object() : overrides;
+  std::vector<int64_t> indices = out_indices;
+  std::string output_fmt = "NCHW";
+  nlohmann::json last_n;  // out_indices=n: the last n stages, known once the model is built
+  if (model_args.is_object()) {
+    if (model_args.contains("features_only") && !model_args.at("features_only").get<bool>())
+      throw std::invalid_argument("create_features_model: features_only=false asks for a classifier: call create_model");
+    model_args.erase("features_only");
+    if (model_args.contains("out_indices")) {
+      if (!out_indices.empty())
+        throw std::invalid_argument("create_features_model: out_indices given twice (argument and overrides)");
+      const nlohmann::json& j = model_args.at("out_indices");
+      if (j.is_number_integer())
+        last_n = j;
+      else
+        indices = j.get<std::vector<int64_t>>();
+      model_args.erase("out_indices");
+    }
+    if (model_args.contains("output_fmt")) {
+      output_fmt = model_args.at("output_fmt").get<std::string>();
+      model_args.erase("output_fmt");
+    }
+  }
+  ClassifierPtr model = create_model(name, model_args);
+  if (!last_n.is_null()) indices = last_stages(static_cast<int64_t>(model->feature_info().size()), last_n.get<int64_t>());
+  return FeatureListNet(std::move(model), indices, output_fmt);
 }
 
 }  // namespace attnzoo::models

@@ -99,6 +99,15 @@ const Registry& registry() {
 }
 
 ClassifierPtr create_model(const std::string& name, const nlohmann::json& overrides) {
+  if (overrides.is_object() && overrides.contains("features_only")) {
+    if (overrides.at("features_only").is_boolean() && overrides.at("features_only").get<bool>())
+      throw std::invalid_argument("create_model(\"" + name + "\", features_only=true): a features-only model is not a "
+                                  "classifier; call create_features_model(name, out_indices, overrides) "
+                                  "(models/features.h), which takes timm's features_only / out_indices / output_fmt");
+    nlohmann::json rest = overrides;
+    rest.erase("features_only");  // features_only=false: the classifier, as timm
+    return registry().create(name, rest);
+  }
   return registry().create(name, overrides);
 }
 
