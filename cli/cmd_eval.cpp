@@ -7,6 +7,8 @@
 #include <attnzoo/datasets/loader.h>
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/eval/load.h>
+#include <attnzoo/eval/predict.h>
+#include <attnzoo/datasets/image.h>
 #include <attnzoo/models/features.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/train/lra.h>
@@ -165,27 +167,29 @@ int run_eval(const EvalArgs& args) {
 
 int run_predict(const EvalArgs& args) {
   const EvalArgs a = resolve_pretrained(args);
-  eval::EvalModel p = prepare(a, -1);
-  datasets::Transform tf(p.transform, false);
-  torch::NoGradGuard ng;
-  nlohmann::json all = nlohmann::json::array();
-  for (const auto& path : a.images) {
-    const at::Tensor hwc = datasets::read_image(path);
-    datasets::Rng rng(0);
-    auto x = tf(hwc, rng).unsqueeze(0).to(at::Device(a.device));
-    auto prob = torch::softmax(p.model->forward(x), 1)[0].to(at::kCPU);
-    auto [v, idx] = prob.topk(std::min<int64_t>(a.topk, prob.size(0)));
-    std::cout << path << "\n";
-    nlohmann::json preds = nlohmann::json::array();
-    for (int64_t k = 0; k < v.size(0); ++k) {
-      const int64_t c = idx[k].item<int64_t>();
-      const std::string name = c < static_cast<int64_t>(p.classes.size()) ? p.classes[c] : std::to_string(c);
-      std::printf("  %-20s %.4f\n", name.c_str(), v[k].item<double>());
-      preds.push_back({{"class", c}, {"name", name}, {"prob", v[k].item<double>()}});
-    }
-    all.push_back({{"image", path}, {"top", preds}});
+  std::vector<std::string> files;
+  try {
+    files = datasets::list_image_files(a.images);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
   }
-  if (a.json) std::cout << all.dump(1) << "\n";
+  eval::EvalModel p = prepare(a, -1);
+  const bool many = files.size() > static_cast<size_t>(a.batch_size);
+  const auto preds = eval::predict_files(p, files, a.topk, a.batch_size, a.device, [&](size_t done) {
+    if (many) std::fprintf(stderr, "\rpredict: %zu / %zu images", done, files.size());
+  });
+  if (many) std::fprintf(stderr, "\n");
+  if (!a.output.empty()) {
+    eval::write_predictions(a.output, preds);
+    std::printf("wrote %s: top-%d of %zu images (%s)\n", a.output.c_str(), a.topk, preds.size(), p.name.c_str());
+  } else if (a.json) {
+    std::cout << eval::predictions_json(preds).dump(1) << "\n";
+  } else {
+    for (const auto& pr : preds) {
+      std::cout << pr.file << "\n";
+      for (size_t k = 0; k < pr.index.size(); ++k) std::printf("  %-20s %.4f\n", pr.label[k].c_str(), pr.prob[k]);
+    }
+  }
   return 0;
 }
 
@@ -267,9 +271,12 @@ void add_eval_commands(CLI::App& app, Action& action) {
   auto* pr = app.add_subcommand("predict", "top-k classes with probabilities for image files");
   auto b = std::make_shared<EvalArgs>();
   add_common(pr, *b);
-  pr->add_option("images", b->images, "image files")->required()->check(CLI::ExistingFile);
+  pr->add_option("images", b->images, "image files and/or folders (searched recursively for .jpg .jpeg .png .bmp .webp)")
+      ->required();
   pr->add_option("--topk", b->topk, "classes to show")->check(CLI::PositiveNumber);
-  pr->add_flag("--json", b->json, "machine-readable output");
+  pr->add_option("--batch-size", b->batch_size, "images per forward pass")->check(CLI::PositiveNumber);
+  pr->add_option("--output", b->output, "write the predictions to a .csv (filename, index_i, label_i, prob_i) or .json file");
+  pr->add_flag("--json", b->json, "machine-readable output on stdout");
   pr->callback([&action, b] { action = [b] { return run_predict(*b); }; });
 
   auto* ex = app.add_subcommand("extract", "one feature row per image of a dataset (linear probes, retrieval) into safetensors");

@@ -7,6 +7,8 @@
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/core/file_util.h>
 
+#include <attnzoo/eval/imagenet_classes.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -65,6 +67,37 @@ TEST(CliTrain, ExportTrainOnFoldersEvalPredict) {
   ASSERT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " --topk 2 " + img.path().string(), &out), 0)
       << out;
   EXPECT_TRUE(contains(out, img.path().string())) << out;
+  // A folder (searched recursively, batched) into a CSV, and --json alone on stdout.
+  const std::string best_ckpt = (tmp / "run" / "best.safetensors").string();
+  const std::string folder = (tmp / "png" / "test" / "2").string();
+  ASSERT_EQ(run("predict --checkpoint " + best_ckpt + " --topk 2 --batch-size 3 --output " + (tmp / "p.csv").string() + " " +
+                    folder,
+                &out),
+            0)
+      << out;
+  std::ifstream pcsv(tmp / "p.csv");
+  std::string line;
+  std::getline(pcsv, line);
+  EXPECT_EQ(line, "filename,index_0,label_0,prob_0,index_1,label_1,prob_1");
+  int rows = 0;
+  for (; std::getline(pcsv, line); ++rows) EXPECT_EQ(line.rfind(folder, 0), 0u) << line;
+  EXPECT_EQ(rows, static_cast<int>(std::distance(fs::directory_iterator(folder), fs::directory_iterator())));
+  ASSERT_EQ(run("predict --checkpoint " + best_ckpt + " --json " + img.path().string(), &out), 0) << out;
+  const auto pj = nlohmann::json::parse(out);  // nothing but the JSON
+  ASSERT_EQ(pj.size(), 1u);
+  EXPECT_EQ(pj[0]["top"].size(), 4u);  // min(topk 5, 4 classes)
+  // A model that records no class names but has 1000 outputs is named with ImageNet's classes.
+  ASSERT_EQ(run("predict --model van_b0 --set embed_dims=[8,16,16,16] --set depths=[1,1,1,1] --in-chans 1 --img-size 16 "
+                "--num-classes 1000 --topk 3 --json " + img.path().string(),
+                &out),
+            0)
+      << out;
+  const auto& imagenet = attnzoo::eval::imagenet_class_names();
+  for (const auto& t : nlohmann::json::parse(out)[0]["top"])
+    EXPECT_EQ(t["name"].get<std::string>(), imagenet[t["class"].get<size_t>()]);
+  EXPECT_EQ(imagenet[0], "tench");
+  EXPECT_EQ(run("predict --checkpoint " + best_ckpt + " " + (tmp / "nothing_here").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "nothing_here: no such file or folder")) << out;
   // A corrupt image: one clear line, exit 1.
   attnzoo::write_file_atomic((tmp / "bad.png").string(), "not a png");
   EXPECT_EQ(run("predict --checkpoint " + (tmp / "run" / "best.safetensors").string() + " " + (tmp / "bad.png").string(), &out), 1);

@@ -18,11 +18,7 @@ namespace attnzoo::datasets {
 namespace fs = std::filesystem;
 namespace {
 
-bool is_image(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".webp";
-}
+bool is_image(const fs::path& p) { return is_image_file(p.string()); }
 
 class ImageFolderDataset : public Dataset {
  public:

@@ -87,7 +87,9 @@
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/eval/flops.h>
 #include <attnzoo/eval/gemm_peak.h>
+#include <attnzoo/eval/imagenet_classes.h>
 #include <attnzoo/eval/load.h>
+#include <attnzoo/eval/predict.h>
 #include <attnzoo/eval/profile.h>
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/distributed.h>

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace attnzoo::datasets {
 
@@ -30,5 +31,12 @@ at::Tensor decode_image(const std::string& bytes, const std::string& what);
 /// Decodes an image file to HWC uint8 RGB (or 1-channel gray); throws naming the file when corrupt,
 /// unsupported, or larger than max_image_pixels().
 at::Tensor read_image(const std::string& path);
+
+/// Whether `path` names an image attnzoo reads, by extension (.jpg .jpeg .png .bmp .webp, any case).
+bool is_image_file(const std::string& path);
+
+/// The image files named by `inputs`: files as given, folders searched recursively for image files (in natural
+/// order). Throws std::invalid_argument naming an input that does not exist or a folder without images.
+std::vector<std::string> list_image_files(const std::vector<std::string>& inputs);
 
 }  // namespace attnzoo::datasets
