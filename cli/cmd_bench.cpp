@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "model_args.h"
 
+#include <attnzoo/core/file_util.h>
 #include <attnzoo/eval/bench.h>
 #include <attnzoo/eval/gemm_peak.h>
 #include <attnzoo/eval/profile.h>
@@ -9,7 +10,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <iostream>
 
@@ -39,6 +43,117 @@ nlohmann::json run_profile(models::ClassifierImpl& model, const eval::BenchOptio
   return j;
 }
 
+// The models to benchmark: --model-list FILE (one name per line, '#' comments), else --model, which may be a
+// wildcard pattern over the registry's variants ('van_b*', timm's benchmark.py rule).
+std::vector<std::string> bench_models(const std::string& model, const std::string& list_file) {
+  std::vector<std::string> names;
+  if (!list_file.empty()) {
+    std::ifstream in(list_file);
+    if (!in) throw UsageError("--model-list " + list_file + ": cannot read");
+    for (std::string line; std::getline(in, line);) {
+      line = line.substr(0, line.find('#'));
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.empty()) throw UsageError("--model-list " + list_file + ": names no model");
+    return names;
+  }
+  if (model.empty()) throw UsageError("--model or --model-list is required");
+  if (model.find_first_of("*?") == std::string::npos) return {model};
+  names = models::registry().list(model);
+  if (names.empty()) throw UsageError("--model " + model + ": no variant matches");
+  return names;
+}
+
+// timm benchmark.py's columns (model, <mode>_samples_per_sec, _step_time, _batch_size, _img_size, _gmacs,
+// param_count in millions), then attnzoo's (latency percentiles, peak memory, dtype, threads).
+nlohmann::ordered_json results_row(const std::string& name, const nlohmann::json& j) {
+  const std::string m = j["mode"].get<std::string>() + "_";
+  nlohmann::ordered_json row = nlohmann::ordered_json::object();
+  row["model"] = name;
+  row[m + "samples_per_sec"] = j["images_per_second"];
+  row[m + "step_time"] = j["latency_ms_p50"];
+  row[m + "batch_size"] = j["batch"];
+  row[m + "img_size"] = j["img_size"];
+  row[m + "gmacs"] = j["gmacs"];
+  row["param_count"] = j["param_count"].get<double>() / 1e6;
+  row[m + "latency_ms_p90"] = j["latency_ms_p90"];
+  row[m + "peak_memory_mb"] = j["peak_memory_bytes"].get<double>() / 1048576.0;
+  row["dtype"] = j["dtype"];
+  row["threads"] = j["threads"];
+  return row;
+}
+
+// timm's write_results: CSV columns in row order, or a JSON array, by the file's extension.
+void write_results(const std::string& path, const std::vector<nlohmann::ordered_json>& rows) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".json") {
+    write_file_atomic(path, nlohmann::ordered_json(rows).dump(1) + "\n");
+    return;
+  }
+  if (ext != ".csv") throw UsageError("--results-file " + path + ": expected a .csv or .json file");
+  std::ostringstream csv;
+  std::vector<std::string> columns;
+  for (const auto& row : rows)
+    for (const auto& [key, value] : row.items())
+      if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+  for (size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << columns[i];
+  csv << "\n";
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const nlohmann::ordered_json v = row.contains(columns[i]) ? row.at(columns[i]) : nlohmann::ordered_json();
+      csv << (i ? "," : "") << (v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    csv << "\n";
+  }
+  write_file_atomic(path, csv.str());
+}
+
+struct SweepArgs {
+  std::string model_list, results_file;
+};
+
+// Benchmarks one model; returns attnzoo's result JSON (with the profile when asked).
+nlohmann::json bench_one(const ModelArgs& m, const eval::BenchOptions& o, const ProfileArgs& prof, const PretrainedArgs& pretrained) {
+  auto model = m.build();
+  if (pretrained.pretrained) models::load_weights(*model, pretrained.resolve(m.name));
+  eval::BenchOptions opts = o;
+  if (opts.img_size <= 0) opts.img_size = model->pretrained_cfg().input_size[1];
+  opts.in_chans = models::registry().resolve_args(m.name, m.overrides()).value("in_chans", int64_t{3});
+  auto r = eval::benchmark(*model, opts);
+  nlohmann::json j = r.to_json();
+  j["model"] = m.name;
+  j["batch"] = opts.batch;
+  j["img_size"] = opts.img_size;
+  j["mode"] = opts.train ? "train" : "infer";
+  j["dtype"] = opts.dtype;
+  j["threads"] = at::get_num_threads();
+  if (prof.wanted()) j["profile"] = run_profile(*model, opts, prof);
+  return j;
+}
+
+void print_result(nlohmann::json j, bool as_json, bool table) {
+  if (as_json) {
+    if (j.contains("profile")) j["profile"].erase("table");
+    std::cout << j.dump(1) << "\n";
+    return;
+  }
+  const bool train = j["mode"] == "train";
+  std::printf("%s %s bs%ld %ldpx %s, %d threads: %.1f img/s, latency p50 %.1f ms p90 %.1f ms p99 %.1f ms, peak RSS %.0f MiB, "
+              "%.2f M params, %.3f GMACs (%.3f GFLOPs) per image\n",
+              j["model"].get<std::string>().c_str(), train ? "train" : "infer", long(j["batch"].get<int64_t>()),
+              long(j["img_size"].get<int64_t>()), j["dtype"].get<std::string>().c_str(), j["threads"].get<int>(),
+              j["images_per_second"].get<double>(), j["latency_ms_p50"].get<double>(), j["latency_ms_p90"].get<double>(),
+              j["latency_ms_p99"].get<double>(), j["peak_memory_bytes"].get<double>() / 1048576.0,
+              j["param_count"].get<double>() / 1e6, j["gmacs"].get<double>(), j["gflops"].get<double>());
+  if (j.value("peak_gflops_per_s", 0.0) > 0)
+    std::printf("achieved %.1f GFLOP/s = %.1f %% of this machine's %d-thread float32 GEMM peak (%.1f GFLOP/s%s)\n",
+                j["achieved_gflops_per_s"].get<double>(), 100.0 * j["peak_share"].get<double>(), j["threads"].get<int>(),
+                j["peak_gflops_per_s"].get<double>(), train ? "; a training step counts 3x the forward FLOPs" : "");
+  if (table) std::cout << j["profile"]["table"].get<std::string>();
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, Action& action) {
@@ -49,7 +164,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   auto prof = std::make_shared<ProfileArgs>();
   auto pretrained = std::make_shared<PretrainedArgs>();
   o->img_size = -1;
-  m->add_to(*cmd);
+  m->add_to(*cmd, /*positional_name=*/false, /*required=*/false);
   pretrained->add_to(*cmd);
   cmd->add_option("--batch,--batch-size,-b", o->batch, "batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--img-size", o->img_size, "input resolution (default: pretrained config)");
@@ -65,37 +180,36 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--profile-top", prof->top, "ops shown in the --profile table (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_flag_function("--no-peak", [o](int64_t) { o->compare_to_peak = false; }, "skip the GEMM peak probe (no share of peak)");
   cmd->add_flag("--refresh-peak", prof->refresh_peak, "measure the GEMM peak again instead of using the cached value");
-  cmd->callback([&action, m, o, json, prof, pretrained] {
-    action = [m, o, json, prof, pretrained] {
-      auto model = m->build();
-      if (pretrained->pretrained) models::load_weights(*model, pretrained->resolve(m->name));
-      eval::BenchOptions opts = *o;
-      if (opts.img_size <= 0) opts.img_size = model->pretrained_cfg().input_size[1];
-      opts.in_chans = models::registry().resolve_args(m->name, m->overrides()).value("in_chans", int64_t{3});
-      if (prof->refresh_peak && opts.compare_to_peak) eval::gemm_peak(/*refresh=*/true);
-      auto r = eval::benchmark(*model, opts);
-      nlohmann::json j = r.to_json();
-      j["model"] = m->name;
-      j["batch"] = opts.batch;
-      j["img_size"] = opts.img_size;
-      j["mode"] = opts.train ? "train" : "infer";
-      j["dtype"] = opts.dtype;
-      j["threads"] = at::get_num_threads();
-      if (prof->wanted()) j["profile"] = run_profile(*model, opts, *prof);
-      if (*json) {
-        if (j.contains("profile")) j["profile"].erase("table");
-        std::cout << j.dump(1) << "\n";
-      } else {
-        std::printf("%s %s bs%ld %ldpx %s, %d threads: %.1f img/s, latency p50 %.1f ms p90 %.1f ms p99 %.1f ms, peak RSS %.0f MiB, "
-                    "%.2f M params, %.3f GMACs (%.3f GFLOPs) per image\n",
-                    m->name.c_str(), opts.train ? "train" : "infer", long(opts.batch), long(opts.img_size), opts.dtype.c_str(),
-                    at::get_num_threads(), r.images_per_second, r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99,
-                    r.peak_memory_bytes / 1048576.0, r.param_count / 1e6, r.gmacs, r.gflops);
-        if (r.peak_gflops_per_s > 0)
-          std::printf("achieved %.1f GFLOP/s = %.1f %% of this machine's %d-thread float32 GEMM peak (%.1f GFLOP/s%s)\n",
-                      r.achieved_gflops_per_s, 100.0 * r.peak_share(), at::get_num_threads(), r.peak_gflops_per_s,
-                      opts.train ? "; a training step counts 3x the forward FLOPs" : "");
-        if (prof->table) std::cout << j["profile"]["table"].get<std::string>();
+  auto sweep = std::make_shared<SweepArgs>();
+  cmd->add_option("--model-list", sweep->model_list, "benchmark every model named in this file (one per line); --model may also be a "
+                                                    "wildcard ('van_b*')")->check(CLI::ExistingFile);
+  cmd->add_option("--results-file", sweep->results_file, "write timm benchmark.py's columns for every model to a .csv or .json file");
+  cmd->callback([&action, m, o, json, prof, pretrained, sweep] {
+    action = [m, o, json, prof, pretrained, sweep] {
+      if (prof->refresh_peak && o->compare_to_peak) eval::gemm_peak(/*refresh=*/true);
+      const std::vector<std::string> names = bench_models(m->name, sweep->model_list);
+      std::vector<nlohmann::ordered_json> rows;
+      nlohmann::json all = nlohmann::json::array();  // --json over several models: one array
+      for (const std::string& name : names) {
+        ModelArgs one = *m;
+        one.name = name;
+        nlohmann::json j = bench_one(one, *o, *prof, *pretrained);
+        rows.push_back(results_row(name, j));
+        if (*json && names.size() > 1) {
+          if (j.contains("profile")) j["profile"].erase("table");
+          all.push_back(j);
+        } else {
+          print_result(j, *json, prof->table);
+        }
+      }
+      if (*json && names.size() > 1) std::cout << all.dump(1) << "\n";
+      if (!sweep->results_file.empty()) {
+        const std::string rate = std::string(o->train ? "train" : "infer") + "_samples_per_sec";
+        std::stable_sort(rows.begin(), rows.end(), [&rate](const auto& x, const auto& y) {  // fastest first, as timm
+          return x.at(rate).template get<double>() > y.at(rate).template get<double>();
+        });
+        write_results(sweep->results_file, rows);
+        if (!*json) std::printf("wrote %s: %zu models\n", sweep->results_file.c_str(), rows.size());
       }
       return 0;
     };

@@ -8,12 +8,10 @@
 
 namespace attnzoo::cli {
 
-void ModelArgs::add_to(CLI::App& cmd, bool positional_name) {
-  if (positional_name) {
-    cmd.add_option("model,--model", name, "variant (e.g. van_b0) or family (e.g. van)")->required();
-  } else {
-    cmd.add_option("--model", name, "variant (e.g. van_b0) or family (e.g. van)")->required();
-  }
+void ModelArgs::add_to(CLI::App& cmd, bool positional_name, bool required) {
+  CLI::Option* opt = positional_name ? cmd.add_option("model,--model", name, "variant (e.g. van_b0) or family (e.g. van)")
+                                     : cmd.add_option("--model", name, "variant (e.g. van_b0) or family (e.g. van)");
+  opt->required(required);
   cmd.add_option("--config", config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
   cmd.add_option("--set", sets, "override one constructor argument: key=value (value as JSON/YAML)")->take_all();
 }

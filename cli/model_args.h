@@ -15,7 +15,8 @@ struct ModelArgs {
   std::string config;
   std::vector<std::string> sets;
 
-  void add_to(CLI::App& cmd, bool positional_name = false);
+  /// `required` false: the command can name its models another way (bench --model-list).
+  void add_to(CLI::App& cmd, bool positional_name = false, bool required = true);
   /// Overrides from --config then --set (flags win).
   nlohmann::json overrides() const;
   /// Builds the model; unknown names/arguments are usage errors naming the flag.

@@ -178,6 +178,27 @@ TEST(CliTrain, BenchPrintsRealNumbers) {
   EXPECT_LT(j["gmacs"].get<double>(), 0.9 * 64 * 64 / (224.0 * 224));  // far below full van_b0 at 224
   ASSERT_EQ(run("bench --model van_b0 --set depths=[1,1,1,1] --img-size 32 --batch 2 --iters 1 --warmup 0 --train", &out), 0) << out;
   EXPECT_TRUE(contains(out, "img/s")) << out;
+  // timm benchmark.py's sweep: --model-list (or a wildcard --model) and a results file in its columns.
+  const auto tmp = test::temp_dir("bench_sweep");
+  attnzoo::write_file_atomic((tmp / "models.txt").string(), "van_b0\n# a comment\n\nvan_b1  \n");
+  ASSERT_EQ(run("bench --model-list " + (tmp / "models.txt").string() +
+                    " --set depths=[1,1,1,1] --img-size 32 --batch 1 --iters 1 --warmup 0 --no-peak --results-file " +
+                    (tmp / "r.csv").string(),
+                &out),
+            0)
+      << out;
+  EXPECT_TRUE(contains(out, "wrote " + (tmp / "r.csv").string() + ": 2 models")) << out;
+  std::ifstream csv(tmp / "r.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("model,infer_samples_per_sec,infer_step_time,infer_batch_size,infer_img_size,infer_gmacs,param_count", 0),
+            0u)
+      << header;
+  std::set<std::string> models;
+  while (std::getline(csv, row)) models.insert(row.substr(0, row.find(',')));
+  EXPECT_EQ(models, (std::set<std::string>{"van_b0", "van_b1"}));
+  EXPECT_EQ(run("bench --set depths=[1,1,1,1]", &out), 2);
+  EXPECT_TRUE(contains(out, "--model or --model-list is required")) << out;
 }
 
 // timm's short and alternative flag names, and the lr derived from --lr-base printed with its rule.
