@@ -43,29 +43,6 @@ nlohmann::json run_profile(models::ClassifierImpl& model, const eval::BenchOptio
   return j;
 }
 
-// The models to benchmark: --model-list FILE (one name per line, '#' comments), else --model, which may be a
-// wildcard pattern over the registry's variants ('van_b*', timm's benchmark.py rule).
-std::vector<std::string> bench_models(const std::string& model, const std::string& list_file) {
-  std::vector<std::string> names;
-  if (!list_file.empty()) {
-    std::ifstream in(list_file);
-    if (!in) throw UsageError("--model-list " + list_file + ": cannot read");
-    for (std::string line; std::getline(in, line);) {
-      line = line.substr(0, line.find('#'));
-      line.erase(0, line.find_first_not_of(" \t\r"));
-      line.erase(line.find_last_not_of(" \t\r") + 1);
-      if (!line.empty()) names.push_back(line);
-    }
-    if (names.empty()) throw UsageError("--model-list " + list_file + ": names no model");
-    return names;
-  }
-  if (model.empty()) throw UsageError("--model or --model-list is required");
-  if (model.find_first_of("*?") == std::string::npos) return {model};
-  names = models::registry().list(model);
-  if (names.empty()) throw UsageError("--model " + model + ": no variant matches");
-  return names;
-}
-
 // timm benchmark.py's columns (model, <mode>_samples_per_sec, _step_time, _batch_size, _img_size, _gmacs,
 // param_count in millions), then attnzoo's (latency percentiles, peak memory, dtype, threads).
 nlohmann::ordered_json results_row(const std::string& name, const nlohmann::json& j) {
@@ -187,7 +164,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->callback([&action, m, o, json, prof, pretrained, sweep] {
     action = [m, o, json, prof, pretrained, sweep] {
       if (prof->refresh_peak && o->compare_to_peak) eval::gemm_peak(/*refresh=*/true);
-      const std::vector<std::string> names = bench_models(m->name, sweep->model_list);
+      const std::vector<std::string> names = model_names(m->name, sweep->model_list);
       std::vector<nlohmann::ordered_json> rows;
       nlohmann::json all = nlohmann::json::array();  // --json over several models: one array
       for (const std::string& name : names) {

@@ -38,6 +38,7 @@ struct EvalArgs {
   std::vector<std::string> images;
   int topk = 5;
   std::string layer = "pre_logits", output;  // extract
+  std::string model_list;                     // eval sweeps
 };
 
 // The model and its eval transform, from the flags and an attnzoo checkpoint's record.
@@ -133,10 +134,8 @@ datasets::LoaderOptions in_order(const EvalArgs& a) {
   return lo;
 }
 
-int run_eval(const EvalArgs& args) {
-  const EvalArgs a = resolve_pretrained(args);
-  if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
-  const datasets::DatasetPtr ds = open_eval_data(a);
+// One model on the data: timm validate.py's result (and its results-CSV row when asked).
+nlohmann::json eval_one(const EvalArgs& a, const datasets::DatasetPtr& ds) {
   eval::EvalModel p = prepare(a, static_cast<int64_t>(ds->classes().size()));
   datasets::Loader loader(ds, datasets::Transform(p.transform, false), in_order(a));
   auto r = eval::evaluate(*p.model, loader, at::Device(a.device));
@@ -156,12 +155,50 @@ int run_eval(const EvalArgs& args) {
         << params / 1e6 << "," << p.transform.img_size << "," << p.transform.crop_pct << "," << p.transform.interpolation
         << "\n";
   }
-  if (a.json) {
-    std::cout << j.dump(1) << "\n";
-  } else {
-    std::printf("%s on %s: top1 %.3f  top5 %.3f  loss %.4f  (%ld images, %.0f img/s)\n", p.name.c_str(),
-                ds->describe().c_str(), r.top1, r.top5, r.loss, long(r.count), r.images_per_second());
+  return j;
+}
+
+void print_eval(const nlohmann::json& j) {
+  std::printf("%s on %s: top1 %.3f  top5 %.3f  loss %.4f  (%ld images, %.0f img/s)\n", j["model"].get<std::string>().c_str(),
+              j["data"].get<std::string>().c_str(), j["top1"].get<double>(), j["top5"].get<double>(), j["loss"].get<double>(),
+              long(j["count"].get<int64_t>()), j["images_per_second"].get<double>());
+}
+
+// timm validate.py's sweep: every model of --model-list or of a wildcard --model, each with its released
+// weights (--pretrained) or as built; a model that fails is reported and the others still run (exit 1).
+int run_eval_sweep(const EvalArgs& args, const std::vector<std::string>& names) {
+  if (!args.checkpoint.empty()) throw UsageError("--checkpoint names one model's weights: not with a model sweep (use --pretrained)");
+  const datasets::DatasetPtr ds = open_eval_data(args);
+  nlohmann::json all = nlohmann::json::array();
+  int failed = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    EvalArgs one = args;
+    one.model.name = names[i];
+    std::fprintf(stderr, "eval %zu / %zu: %s\n", i + 1, names.size(), names[i].c_str());
+    try {
+      const nlohmann::json j = eval_one(resolve_pretrained(one), ds);
+      if (args.json) all.push_back(j);
+      else print_eval(j);
+    } catch (const std::exception& e) {
+      ++failed;
+      std::fprintf(stderr, "attnzoo: %s: %s\n", names[i].c_str(), e.what());
+      if (args.json) all.push_back({{"model", names[i]}, {"error", e.what()}});
+    }
   }
+  if (args.json) std::cout << all.dump(1) << "\n";
+  return failed > 0 ? 1 : 0;
+}
+
+int run_eval(const EvalArgs& args) {
+  if (!args.model_list.empty() || args.model.name.find_first_of("*?") != std::string::npos)
+    return run_eval_sweep(args, model_names(args.model.name, args.model_list));
+  const EvalArgs a = resolve_pretrained(args);
+  if (is_lra_checkpoint(a.checkpoint)) return run_lra_eval(a);
+  const nlohmann::json j = eval_one(a, open_eval_data(a));
+  if (a.json)
+    std::cout << j.dump(1) << "\n";
+  else
+    print_eval(j);
   return 0;
 }
 
@@ -265,6 +302,9 @@ void add_eval_commands(CLI::App& app, Action& action) {
   ev->add_option("--batch-size", a->batch_size, "batch size")->check(CLI::PositiveNumber);
   ev->add_option("--workers", a->workers, "loader threads")->check(CLI::Range(1, 256));
   ev->add_option("--results-csv", a->results_csv, "append a row in timm's results columns");
+  ev->add_option("--model-list", a->model_list, "evaluate every model named in this file (one per line; --model may also be a "
+                                               "wildcard 'van_b*'), e.g. with --pretrained and --results-csv")
+      ->check(CLI::ExistingFile);
   ev->add_flag("--json", a->json, "machine-readable output");
   ev->callback([&action, a] { action = [a] { return run_eval(*a); }; });
 

@@ -6,6 +6,8 @@
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
 
+#include <fstream>
+
 namespace attnzoo::cli {
 
 void ModelArgs::add_to(CLI::App& cmd, bool positional_name, bool required) {
@@ -62,6 +64,27 @@ std::string dtype_name(at::ScalarType t) {
     case at::kBool: return "bool";
     default: return c10::toString(t);
   }
+}
+
+std::vector<std::string> model_names(const std::string& model, const std::string& list_file) {
+  std::vector<std::string> names;
+  if (!list_file.empty()) {
+    std::ifstream in(list_file);
+    if (!in) throw UsageError("--model-list " + list_file + ": cannot read");
+    for (std::string line; std::getline(in, line);) {
+      line = line.substr(0, line.find('#'));
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.empty()) throw UsageError("--model-list " + list_file + ": names no model");
+    return names;
+  }
+  if (model.empty()) throw UsageError("--model or --model-list is required");
+  if (model.find_first_of("*?") == std::string::npos) return {model};
+  names = models::registry().list(model);
+  if (names.empty()) throw UsageError("--model " + model + ": no variant matches");
+  return names;
 }
 
 }  // namespace attnzoo::cli

@@ -35,6 +35,11 @@ struct PretrainedArgs {
   std::string resolve(const std::string& model) const;
 };
 
+/// The models a sweep covers (timm's benchmark.py / validate.py rule): --model-list FILE (one name per line, '#'
+/// comments), else --model, which may be a wildcard pattern over the registry's variants ('van_b*').
+/// Usage errors name the flag.
+std::vector<std::string> model_names(const std::string& model, const std::string& list_file);
+
 /// "float32", "int64", ... as in the fixtures' key lists.
 std::string dtype_name(at::ScalarType t);
 

@@ -166,6 +166,32 @@ TEST(CliTrain, EvalReadsAReleaseCheckpoint) {
   EXPECT_GE(j["top5"].get<double>(), j["top1"].get<double>());
 }
 
+TEST(CliTrain, EvalSweepsAModelList) {
+  // timm validate.py's --model-list: every model runs; one that fails is reported and the exit code says so.
+  const auto tmp = test::temp_dir("eval_sweep");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 8, 12);
+  attnzoo::write_file_atomic((tmp / "models.txt").string(), "van_b0\nvan_b1\nno_such_model\n");
+  std::string out;
+  const std::string flags = " --data mnist:" + idx.string() +
+                            " --set depths=[1,1,1,1] --in-chans 1 --img-size 16 --crop-pct 1 --mean 0.2 0.2 0.2 --std 0.3 0.3 0.3"
+                            " --num-classes 4 --workers 1 --json --results-csv " + (tmp / "r.csv").string();
+  EXPECT_EQ(run("eval --model-list " + (tmp / "models.txt").string() + flags, &out), 1) << out;
+  EXPECT_TRUE(contains(out, "eval 3 / 3: no_such_model")) << out;  // progress on stderr
+  const auto j = nlohmann::json::parse(out.substr(out.find("[\n")));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["model"], "van_b0");
+  EXPECT_EQ(j[0]["count"], 12);
+  EXPECT_EQ(j[1]["model"], "van_b1");
+  EXPECT_TRUE(contains(j[2]["error"].get<std::string>(), "no_such_model")) << j.dump();
+  std::ifstream csv(tmp / "r.csv");
+  std::string line;
+  int rows = -1;  // the header
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 2);
+  EXPECT_EQ(run("eval --model 'van_b*' --checkpoint " + (tmp / "models.txt").string() + flags, &out), 2);
+  EXPECT_TRUE(contains(out, "--checkpoint names one model's weights")) << out;
+}
+
 TEST(CliTrain, BenchPrintsRealNumbers) {
   std::string out;
   ASSERT_EQ(run("bench --model van_b0 --set depths=[1,1,1,1] --img-size 64 --batch 2 --iters 2 --warmup 1 --json", &out), 0) << out;
