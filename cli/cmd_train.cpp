@@ -211,6 +211,63 @@ int run_train(const TrainArgs& a) {
   return 0;
 }
 
+// --help sections, as timm's train.py groups its arguments: each starts at its first flag in kFlags.
+struct FlagGroup {
+  const char* first;
+  const char* title;
+};
+constexpr FlagGroup kFlagGroups[] = {
+    {"model", "Model"},
+    {"dataset", "Dataset"},
+    {"interpolation", "Augmentation and regularization"},
+    {"epochs", "Optimizer"},
+    {"warmup-epochs", "Learning rate schedule"},
+    {"clip-grad", "Gradients and EMA"},
+    {"seed", "Run, output and checkpoints"},
+    {"task", "Long Range Arena (--task lra-*)"},
+    {"dist-timeout", "Data parallel (--nproc or torchrun)"},
+};
+
+// The value's type and default in --help, from the defaults of the config the flag sets (image training, or
+// LRA training for the LRA-only flags); sentinel defaults (-1, "", 0 = "from the model / data") are not shown.
+void describe_value(CLI::Option* o, const std::string& flag) {
+  static const nlohmann::json image = train::TrainConfig{}.to_json();
+  static const nlohmann::json lra = train::LRATrainConfig{}.to_json();
+  std::string key = flag;
+  for (auto& c : key)
+    if (c == '-') c = '_';
+  if (key == "label_smoothing") key = "smoothing";
+  const nlohmann::json* d = image.contains(key) ? &image.at(key) : lra.contains(key) ? &lra.at(key) : nullptr;
+  if (!d) return;
+  if (d->is_array()) {
+    o->type_name(d->empty() || d->at(0).is_number_integer() ? "INT ..." : "FLOAT ...");
+  } else if (d->is_number_integer()) {
+    o->type_name("INT");
+  } else if (d->is_number()) {
+    o->type_name("FLOAT");
+  } else if (d->is_string()) {
+    o->type_name("TEXT");
+  }
+  // --model's default is the built-in recipe's model; --lr 0 means "from --lr-base" (both said in the help text).
+  const bool sentinel = flag == "model" || flag == "lr" || d->is_null() || (d->is_number() && d->get<double>() == -1) || (d->is_string() && d->get<std::string>().empty()) ||
+                        (d->is_array() && !d->empty() && d->at(0).is_number() && d->at(0).get<double>() == -1);
+  if (sentinel) return;
+  auto show = [](const nlohmann::json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (!v.is_number_float()) return v.dump();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v.get<double>());
+    return std::string(buf);
+  };
+  std::string text;
+  if (d->is_array()) {
+    for (const auto& v : *d) text += (text.empty() ? "" : " ") + show(v);
+  } else {
+    text = show(*d);
+  }
+  o->default_str(text);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
@@ -222,13 +279,16 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--nproc", a->nproc,
                   "data parallel: run N local worker processes (torchrun-style env; gradients averaged with c10d Gloo)")
       ->check(CLI::Range(1, 256));
+  const char* group = "Model";
   for (const auto& f : kFlags) {
+    for (const auto& g : kFlagGroups)
+      if (std::string(g.first) == f.name) group = g.title;
     const std::string name = (*f.aliases ? std::string(f.aliases) + "," : std::string()) + "--" + f.name;
-    if (f.nargs == 0) {
-      a->opts[f.name] = cmd->add_flag(name, a->flags[f.name], f.help);
-    } else {
-      a->opts[f.name] = cmd->add_option(name, a->values[f.name], f.help)->expected(f.nargs);
-    }
+    CLI::Option* o = f.nargs == 0 ? cmd->add_flag(name, a->flags[f.name], f.help)
+                                  : cmd->add_option(name, a->values[f.name], f.help)->expected(f.nargs);
+    o->group(group);
+    if (f.nargs != 0) describe_value(o, f.name);
+    a->opts[f.name] = o;
   }
   cmd->callback([&action, a] { action = [a] { return run_train(*a); }; });
 }

@@ -241,7 +241,14 @@ TEST(CliTrain, TimmFlagNamesAndLrBase) {
   const auto args = nlohmann::json::parse(attnzoo::read_file_bytes((tmp / "run" / "args.json").string()));
   EXPECT_EQ(args["batch_size"], 16);
   ASSERT_EQ(run("train --help", &out), 0);
-  EXPECT_TRUE(contains(out, "-j,--workers")) << out;
+  EXPECT_TRUE(contains(out, "-j,--workers INT=2")) << out;
+  // Grouped as timm's train.py, each value with its type and default.
+  for (const char* section : {"Model:", "Dataset:", "Augmentation and regularization:", "Optimizer:", "Learning rate schedule:",
+                              "Run, output and checkpoints:", "Long Range Arena (--task lra-*):"})
+    EXPECT_TRUE(contains(out, section)) << section << "\n" << out;
+  EXPECT_TRUE(contains(out, "-b,--batch-size INT=128")) << out;
+  EXPECT_TRUE(contains(out, "--ratio FLOAT ...=0.75 1.33333")) << out;
+  EXPECT_TRUE(contains(out, "--steps INT=1000")) << out;
   EXPECT_DOUBLE_EQ(args["smoothing"].get<double>(), 0.2);
 }
 
