@@ -35,5 +35,6 @@ void add_eval_commands(CLI::App& app, Action& action);  // eval, predict, extrac
 void add_bench_command(CLI::App& app, Action& action);
 void add_data_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
+void add_plot_command(CLI::App& app, Action& action);
 
 }  // namespace attnzoo::cli

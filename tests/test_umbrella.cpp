@@ -20,7 +20,7 @@ TEST(Umbrella, IncludesEveryPublicHeader) {
   ss << in.rdbuf();
   const std::string umbrella = ss.str();
   int checked = 0;
-  for (const char* lib : {"core", "checkpoint", "modules", "models", "datasets", "eval", "train"}) {
+  for (const char* lib : {"core", "checkpoint", "modules", "models", "datasets", "eval", "train", "viz"}) {
     const fs::path inc = root / lib / "include";
     for (const auto& e : fs::recursive_directory_iterator(inc)) {
       if (e.path().extension() != ".h") continue;

@@ -101,3 +101,5 @@
 #include <attnzoo/train/schedule.h>
 #include <attnzoo/train/timm_args.h>
 #include <attnzoo/train/trainer.h>
+#include <attnzoo/viz/plot.h>
+#include <attnzoo/viz/run_log.h>
