@@ -199,8 +199,6 @@ void svg_chart(std::ostringstream& s, const Chart& c, const std::vector<RunSerie
     << "' fill='none' stroke='#3c3c3c'/>\n<text x='" << c.left + c.width / 2 << "' y='" << c.top - 10
     << "' text-anchor='middle' font-size='15'>" << xml(c.metric + unit_of(c.metric)) << "</text>\n<text x='"
     << c.left + c.width / 2 << "' y='" << c.top + c.height + 38 << "' text-anchor='middle'>" << c.x_name << "</text>\n";
-  s << "<rect x='" << c.left + c.width - 156 << "' y='" << c.top + 4 << "' width='152' height='"
-    << 8 + 16 * runs.size() << "' fill='white' stroke='#e1e1e1'/>\n";
   for (size_t r = 0; r < runs.size(); ++r) {
     const auto it = runs[r].metrics.find(c.metric);
     if (it == runs[r].metrics.end()) continue;
@@ -208,6 +206,11 @@ void svg_chart(std::ostringstream& s, const Chart& c, const std::vector<RunSerie
     for (size_t i = 0; i < runs[r].x.size(); ++i)
       if (std::isfinite(it->second[i])) s << c.px(runs[r].x[i]) << "," << c.py(it->second[i]) << " ";
     s << "'/>\n";
+  }
+  // The legend after the lines, on a white box, as in the PNG.
+  s << "<rect x='" << c.left + c.width - 156 << "' y='" << c.top + 4 << "' width='152' height='"
+    << 8 + 16 * runs.size() << "' fill='white' stroke='#e1e1e1'/>\n";
+  for (size_t r = 0; r < runs.size(); ++r) {
     const int y = c.top + 16 + static_cast<int>(r) * 16, x = c.left + c.width - 150;
     s << "<line x1='" << x << "' x2='" << x + 20 << "' y1='" << y - 4 << "' y2='" << y - 4 << "' stroke-width='2' stroke='"
       << rgb(r) << "'/><text x='" << x + 26 << "' y='" << y << "'>" << xml(runs[r].label) << "</text>\n";
