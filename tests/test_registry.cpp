@@ -217,6 +217,9 @@ const std::vector<SmallConfig>& small_configs() {
         {"split_size", {1, 2, 2, 2}}, {"la_split_size", "16-4-4-2"}, {"agent_num", {4, 4, 4, 1}}, {"attn_type", "AMBA1"},
         {"num_classes", 7}},
        64},
+      {"sigmoid_vit",
+       {{"img_size", 32}, {"patch_size", 8}, {"embed_dim", 16}, {"depth", 2}, {"num_heads", 2}, {"num_classes", 7}},
+       32},
       // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
       // BoTNet attention (fixed size, avg-pool stride), final conv.
       {"halonet",

@@ -8,6 +8,7 @@
 #include <attnzoo/modules/halo_attn.h>
 #include <attnzoo/modules/litv2.h>
 #include <attnzoo/modules/nat.h>
+#include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
 
@@ -48,6 +49,15 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"channel_group", cga.ptr(), [cga](const at::Tensor& x, const at::Tensor& m) mutable { return cga(x, m); }});
   GPSA1D gpsa(GPSA1DOptions(C, 4));
   v.push_back({"gpsa", gpsa.ptr(), [gpsa](const at::Tensor& x, const at::Tensor& m) mutable { return gpsa(x, m); }});
+  SigmoidAttention1D sig(SigmoidAttention1DOptions(C, 4));
+  v.push_back({"sigmoid", sig.ptr(), [sig](const at::Tensor& x, const at::Tensor& m) mutable { return sig(x, m); }});
+  SigmoidAttention1D sig2(SigmoidAttention1DOptions(C, 4)
+                              .attn_activ_fn(AttnActivation::SeqLenNormalizedSigmoid)
+                              .qk_transform(QKTransform::RoPE)
+                              .attn_logits_transform(AttnLogitsTransform::ALiBi)
+                              .causal(true));
+  v.push_back({"sigmoid_rope_alibi_causal", sig2.ptr(),
+               [sig2](const at::Tensor& x, const at::Tensor& m) mutable { return sig2(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
 }
@@ -88,10 +98,11 @@ TEST(SequenceModules, CausalSoftmaxAndNeighborhoodSeeOnlyThePast) {
   torch::manual_seed(2);
   SoftmaxAttention1D sm(SoftmaxAttention1DOptions(16, 2).causal(true));
   NeighborhoodAttention1D na(NeighborhoodAttentionOptions(16, 2, 4).causal(true).bias(false));
+  SigmoidAttention1D sig(SigmoidAttention1DOptions(16, 2).causal(true).qk_transform(QKTransform::RoPE));
   const at::Tensor x = torch::randn({1, 20, 16});
   at::Tensor x2 = x.clone();
   x2.select(1, 15).add_(10.0);
-  for (auto y : {std::make_pair(sm(x), sm(x2)), std::make_pair(na(x), na(x2))}) {
+  for (auto y : {std::make_pair(sm(x), sm(x2)), std::make_pair(na(x), na(x2)), std::make_pair(sig(x), sig(x2))}) {
     EXPECT_LT((y.first.slice(1, 0, 15) - y.second.slice(1, 0, 15)).abs().max().item<double>(), 1e-6);
     EXPECT_GT((y.first.select(1, 15) - y.second.select(1, 15)).abs().max().item<double>(), 1e-4);
   }

@@ -11,6 +11,9 @@ namespace attnzoo::test {
 
 std::string model_family_for(const std::string& folder, const nlohmann::json& spec) {
   if (models::registry().find_family(folder)) return folder;
+  // A case may name its registry family itself (sigmoid_attn/'s ViT cases: "family": "sigmoid_vit").
+  const std::string named = spec.value("family", "");
+  if (!named.empty() && models::registry().find_family(named)) return named;
   // One folder, several official files (agent/: agent_deit.py, agent_pvt.py, ...): the file names the family.
   const std::string stem = official_file_stem(spec);
   if (!stem.empty() && models::registry().find_family(stem)) return stem;

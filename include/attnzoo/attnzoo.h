@@ -53,6 +53,7 @@
 #include <attnzoo/modules/options/litv2.h>
 #include <attnzoo/modules/options/nat.h>
 #include <attnzoo/modules/options/sequence.h>
+#include <attnzoo/modules/options/sigmoid_attn.h>
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
@@ -60,6 +61,7 @@
 #include <attnzoo/modules/rel_pos.h>
 #include <attnzoo/modules/sequence.h>
 #include <attnzoo/modules/sequence_registry.h>
+#include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/models/agent.h>
@@ -77,6 +79,7 @@
 #include <attnzoo/models/nat.h>
 #include <attnzoo/models/pretrained_cfg.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/models/sigmoid_attn.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>

@@ -94,6 +94,7 @@ const Registry& registry() {
     register_nat(r);
     register_agent(r);
     register_agent_cswin(r);
+    register_sigmoid_vit(r);
   });
   return r;
 }

@@ -61,6 +61,18 @@ struct MapForward {
   }
 };
 
+/// forward(x, mask): x and an optional second input, a boolean (or 0/1 integer) attention mask.
+struct MaskedForward {
+  template <typename Holder>
+  BuiltModule operator()(Holder m) const {
+    return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
+              TORCH_CHECK(in.size() == 1 || in.size() == 2, "module takes x and an optional mask, got ", in.size(), " inputs");
+              const at::Tensor mask = in.size() == 2 ? in[1].to(at::kBool) : at::Tensor();
+              return std::vector<at::Tensor>{m->forward(in[0], mask)};
+            }};
+  }
+};
+
 /// An entry built from `Options`' argument table; `prototype` holds the official class's defaults.
 template <class Module, class Options, class Forward = UnaryForward>
 ModuleEntry module_entry(const std::string& family, const std::string& official, std::string cpp_name,

@@ -26,6 +26,7 @@ ModuleEntries make_entries() {
   register_agent_modules(e);
   register_agent_cswin_modules(e);
   register_halonet_modules(e);
+  register_sigmoid_attn_modules(e);
   return e;
 }
 

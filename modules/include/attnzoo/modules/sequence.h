@@ -22,6 +22,8 @@
 //  - GPSA1D                    (convit.h) ConViT's gated positional self-attention with 1-D relative
 //                              positions (delta, delta^2): a per-head sigmoid gate mixes content and
 //                              positional attention (O(L^2))
+//  - SigmoidAttention1D        (sigmoid_attn.h) sigmoid(q k^T / sqrt(d) + b), b = -log n, QK norm; optional
+//                              causal mask, RoPE / ALiBi (O(L^2))
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>

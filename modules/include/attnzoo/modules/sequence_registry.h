@@ -67,5 +67,6 @@ void register_litv2_sequence_attentions(SequenceAttentionEntries& e);
 void register_convit_sequence_attentions(SequenceAttentionEntries& e);
 void register_davit_sequence_attentions(SequenceAttentionEntries& e);
 void register_biformer_sequence_attentions(SequenceAttentionEntries& e);
+void register_sigmoid_attn_sequence_attentions(SequenceAttentionEntries& e);
 
 }  // namespace attnzoo::modules
