@@ -88,6 +88,7 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
     spec.kernel_size = o.kernel_size();
     spec.dilation = o.dilation();
     spec.layer = i;
+    spec.num_layers = o.num_layers();
     SequenceAttention attn = attention.build(spec);
     m->register_module("attn", attn.module);
     b.attn = std::move(attn.forward);

@@ -27,6 +27,7 @@ ModuleEntries make_entries() {
   register_agent_cswin_modules(e);
   register_halonet_modules(e);
   register_sigmoid_attn_modules(e);
+  register_lightning_attn_modules(e);
   return e;
 }
 

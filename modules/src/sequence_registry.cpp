@@ -17,6 +17,7 @@ SequenceAttentionEntries make_entries() {
   register_davit_sequence_attentions(e);
   register_biformer_sequence_attentions(e);
   register_sigmoid_attn_sequence_attentions(e);
+  register_lightning_attn_sequence_attentions(e);
   return e;
 }
 

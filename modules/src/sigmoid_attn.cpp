@@ -1,5 +1,6 @@
 #include <attnzoo/modules/sigmoid_attn.h>
 
+#include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/module_registry.h>
 
 #include <torch/torch.h>
@@ -25,24 +26,6 @@ double lowest_finite(at::ScalarType t) {
     case at::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
     default: TORCH_CHECK(false, "sigmoid attention: unsupported dtype ", t);
   }
-}
-
-/// position_embedding._get_slopes: the ALiBi head slopes (geometric from 2^(-8/n); for n not a power of two,
-/// those of the next lower power and every other one of the next higher).
-std::vector<double> alibi_slopes(int64_t n) {
-  auto power_of_2 = [](int64_t m) {
-    const double start = std::pow(2.0, -std::pow(2.0, -(std::log2(static_cast<double>(m)) - 3)));
-    std::vector<double> s;
-    for (int64_t i = 0; i < m; ++i) s.push_back(start * std::pow(start, static_cast<double>(i)));
-    return s;
-  };
-  const double lg = std::log2(static_cast<double>(n));
-  if (lg == std::floor(lg)) return power_of_2(n);
-  const int64_t closest = int64_t{1} << static_cast<int64_t>(std::floor(lg));
-  std::vector<double> s = power_of_2(closest);
-  const std::vector<double> next = alibi_slopes(2 * closest);
-  for (size_t i = 0; i < next.size() && static_cast<int64_t>(s.size()) < n; i += 2) s.push_back(next[i]);
-  return s;
 }
 
 

@@ -24,6 +24,8 @@
 //                              positional attention (O(L^2))
 //  - SigmoidAttention1D        (sigmoid_attn.h) sigmoid(q k^T / sqrt(d) + b), b = -log n, QK norm; optional
 //                              causal mask, RoPE / ALiBi (O(L^2))
+//  - TnlAttention              (lightning_attn.h) decayed linear attention, Lightning Attention-2 blocks
+//                              (O(L d^2)), bidirectional in encoders
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>
