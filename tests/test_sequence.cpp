@@ -9,6 +9,7 @@
 #include <attnzoo/modules/litv2.h>
 #include <attnzoo/modules/lightning_attn.h>
 #include <attnzoo/modules/nat.h>
+#include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
@@ -61,6 +62,8 @@ std::vector<Named> all_modules(int64_t C) {
                [sig2](const at::Tensor& x, const at::Tensor& m) mutable { return sig2(x, m); }});
   TnlAttention tnl(TnlAttentionOptions(C, 4).causal(false).block_size(8));
   v.push_back({"lightning", tnl.ptr(), [tnl](const at::Tensor& x, const at::Tensor& m) mutable { return tnl(x, m); }});
+  GConv sg(GConvOptions(C).l_max(64).kernel_dim(8).transposed(false).bidirectional(true).postact(GConvPostAct::GLU));
+  v.push_back({"sgconv", sg.ptr(), [sg](const at::Tensor& x, const at::Tensor& m) mutable { return sg(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
 }
@@ -103,11 +106,13 @@ TEST(SequenceModules, CausalSoftmaxAndNeighborhoodSeeOnlyThePast) {
   NeighborhoodAttention1D na(NeighborhoodAttentionOptions(16, 2, 4).causal(true).bias(false));
   SigmoidAttention1D sig(SigmoidAttention1DOptions(16, 2).causal(true).qk_transform(QKTransform::RoPE));
   TnlAttention tnl(TnlAttentionOptions(16, 2).block_size(4));
+  GConv sg(GConvOptions(16).l_max(32).kernel_dim(4).transposed(false));
   const at::Tensor x = torch::randn({1, 20, 16});
   at::Tensor x2 = x.clone();
   x2.select(1, 15).add_(10.0);
   for (auto y : {std::make_pair(sm(x), sm(x2)), std::make_pair(na(x), na(x2)), std::make_pair(sig(x), sig(x2)),
-                 std::make_pair(tnl(x), tnl(x2))}) {
+                 std::make_pair(tnl(x), tnl(x2)),
+                 std::make_pair(sg(x), sg(x2))}) {
     EXPECT_LT((y.first.slice(1, 0, 15) - y.second.slice(1, 0, 15)).abs().max().item<double>(), 1e-6);
     EXPECT_GT((y.first.select(1, 15) - y.second.select(1, 15)).abs().max().item<double>(), 1e-4);
   }

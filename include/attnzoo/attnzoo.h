@@ -55,6 +55,7 @@
 #include <attnzoo/modules/options/sequence.h>
 #include <attnzoo/modules/options/sigmoid_attn.h>
 #include <attnzoo/modules/options/lightning_attn.h>
+#include <attnzoo/modules/options/sgconv.h>
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
@@ -64,6 +65,7 @@
 #include <attnzoo/modules/sequence_registry.h>
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/lightning_attn.h>
+#include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>

@@ -89,6 +89,7 @@ LRAEncoderImpl::LRAEncoderImpl(const LRAEncoderOptions& o) : options(o) {
     spec.dilation = o.dilation();
     spec.layer = i;
     spec.num_layers = o.num_layers();
+    spec.max_len = o.max_len() + 1;
     SequenceAttention attn = attention.build(spec);
     m->register_module("attn", attn.module);
     b.attn = std::move(attn.forward);

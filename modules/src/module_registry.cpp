@@ -28,6 +28,7 @@ ModuleEntries make_entries() {
   register_halonet_modules(e);
   register_sigmoid_attn_modules(e);
   register_lightning_attn_modules(e);
+  register_sgconv_modules(e);
   return e;
 }
 

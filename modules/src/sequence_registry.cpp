@@ -18,6 +18,7 @@ SequenceAttentionEntries make_entries() {
   register_biformer_sequence_attentions(e);
   register_sigmoid_attn_sequence_attentions(e);
   register_lightning_attn_sequence_attentions(e);
+  register_sgconv_sequence_attentions(e);
   return e;
 }
 

@@ -26,6 +26,8 @@
 //                              causal mask, RoPE / ALiBi (O(L^2))
 //  - TnlAttention              (lightning_attn.h) decayed linear attention, Lightning Attention-2 blocks
 //                              (O(L d^2)), bidirectional in encoders
+//  - GConv                     (sgconv.h) SGConv's multi-scale decaying global convolution via FFT
+//                              (O(L log L)), bidirectional in encoders
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>

@@ -31,6 +31,7 @@ struct SequenceAttentionSpec {
   int64_t dilation = 1;      // neighborhood
   int64_t layer = 0;
   int64_t num_layers = 1;   // the encoder's depth (lightning: per-layer decay rates)
+  int64_t max_len = 1024;   // the longest sequence, class token included (sgconv: its number of kernel scales)
 };
 
 /// One layer's attention: the module (the caller registers it as "attn") and its forward(x [B, L, C],
@@ -70,5 +71,6 @@ void register_davit_sequence_attentions(SequenceAttentionEntries& e);
 void register_biformer_sequence_attentions(SequenceAttentionEntries& e);
 void register_sigmoid_attn_sequence_attentions(SequenceAttentionEntries& e);
 void register_lightning_attn_sequence_attentions(SequenceAttentionEntries& e);
+void register_sgconv_sequence_attentions(SequenceAttentionEntries& e);
 
 }  // namespace attnzoo::modules
