@@ -220,6 +220,10 @@ const std::vector<SmallConfig>& small_configs() {
       {"sigmoid_vit",
        {{"img_size", 32}, {"patch_size", 8}, {"embed_dim", 16}, {"depth", 2}, {"num_heads", 2}, {"num_classes", 7}},
        32},
+      {"volo",
+       {{"layers", {1, 1, 1, 1}}, {"img_size", 64}, {"stem_hidden_dim", 8}, {"embed_dims", {16, 32, 32, 32}},
+        {"num_heads", {2, 4, 4, 4}}, {"num_classes", 7}},
+       64},
       // Every ByobNet layer kind at once: SE bottleneck, lambda (local conv), halo with strided queries,
       // BoTNet attention (fixed size, avg-pool stride), final conv.
       {"halonet",

@@ -56,6 +56,7 @@
 #include <attnzoo/modules/options/sigmoid_attn.h>
 #include <attnzoo/modules/options/lightning_attn.h>
 #include <attnzoo/modules/options/sgconv.h>
+#include <attnzoo/modules/options/volo.h>
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
@@ -66,6 +67,7 @@
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/lightning_attn.h>
 #include <attnzoo/modules/sgconv.h>
+#include <attnzoo/modules/volo.h>
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>
@@ -85,6 +87,7 @@
 #include <attnzoo/models/pretrained_cfg.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/sigmoid_attn.h>
+#include <attnzoo/models/volo.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>

@@ -95,6 +95,7 @@ const Registry& registry() {
     register_agent(r);
     register_agent_cswin(r);
     register_sigmoid_vit(r);
+    register_volo(r);
   });
   return r;
 }

@@ -29,6 +29,7 @@ ModuleEntries make_entries() {
   register_sigmoid_attn_modules(e);
   register_lightning_attn_modules(e);
   register_sgconv_modules(e);
+  register_volo_modules(e);
   return e;
 }
 
