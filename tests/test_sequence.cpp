@@ -10,6 +10,7 @@
 #include <attnzoo/modules/lightning_attn.h>
 #include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sgconv.h>
+#include <attnzoo/modules/unireplknet.h>
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
@@ -64,6 +65,9 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"lightning", tnl.ptr(), [tnl](const at::Tensor& x, const at::Tensor& m) mutable { return tnl(x, m); }});
   GConv sg(GConvOptions(C).l_max(64).kernel_dim(8).transposed(false).bidirectional(true).postact(GConvPostAct::GLU));
   v.push_back({"sgconv", sg.ptr(), [sg](const at::Tensor& x, const at::Tensor& m) mutable { return sg(x, m); }});
+  DilatedReparamBlock1D drb(C, 13);
+  drb->eval();  // BatchNorm statistics of the batch would mix padded zeros in
+  v.push_back({"dilated_reparam", drb.ptr(), [drb](const at::Tensor& x, const at::Tensor& m) mutable { return drb(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
 }

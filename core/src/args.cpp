@@ -11,7 +11,7 @@ namespace {
 bool is_size_argument(const std::string& key) {
   static const std::set<std::string> sizes = {
       "dim", "dims", "embed_dim", "embed_dims", "num_heads", "heads", "in_chans", "img_size", "patch_size",
-      "patch_sizes", "num_stages", "kernel_size", "window_size", "mlp_ratio", "mlp_ratios", "head_dim",
+      "patch_sizes", "num_stages", "window_size", "mlp_ratio", "mlp_ratios", "head_dim",
       "hidden_dim", "hidden_features", "in_features", "out_features", "channels", "stem_chs", "block_size"};
   return sizes.count(key) > 0;
 }
@@ -45,6 +45,8 @@ void check_integer_arg(const std::string& owner, const std::string& key, const n
     if (std::fabs(x) > kMaxInteger)
       throw std::invalid_argument(what + "is out of range: " + value.dump() + " (|value| <= 1048576)");
     if (is_size_argument(key) && x < 1) throw std::invalid_argument(what + "must be at least 1, got " + value.dump());
+    // kernel_size 0 means "no convolution" in UniRepLKNetBlock; the modules that need a kernel check it themselves.
+    if (key == "kernel_size" && x < 0) throw std::invalid_argument(what + "must not be negative, got " + value.dump());
     if ((key == "depths" || key == "depth") && x < 0)
       throw std::invalid_argument(what + "must not be negative, got " + value.dump());
     total += x;

@@ -57,6 +57,7 @@
 #include <attnzoo/modules/options/lightning_attn.h>
 #include <attnzoo/modules/options/sgconv.h>
 #include <attnzoo/modules/options/volo.h>
+#include <attnzoo/modules/options/unireplknet.h>
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
@@ -68,6 +69,7 @@
 #include <attnzoo/modules/lightning_attn.h>
 #include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/volo.h>
+#include <attnzoo/modules/unireplknet.h>
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>
@@ -88,6 +90,7 @@
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/sigmoid_attn.h>
 #include <attnzoo/models/volo.h>
+#include <attnzoo/models/unireplknet.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>

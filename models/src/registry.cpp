@@ -96,6 +96,7 @@ const Registry& registry() {
     register_agent_cswin(r);
     register_sigmoid_vit(r);
     register_volo(r);
+    register_unireplknet(r);
   });
   return r;
 }

@@ -49,6 +49,7 @@ void ConvNormActImpl::reset() {
   const auto& o = options;
   TORCH_CHECK(o.in_channels() % o.groups() == 0 && o.out_channels() % o.groups() == 0, "ConvNormAct: channels ",
               o.in_channels(), " -> ", o.out_channels(), " not divisible by groups ", o.groups());
+  TORCH_CHECK(o.kernel_size() >= 1, "ConvNormAct: kernel_size must be at least 1, got ", o.kernel_size());
   const int64_t pad = ((o.stride() - 1) + o.dilation() * (o.kernel_size() - 1)) / 2;
   conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
                                                  .stride(o.stride())

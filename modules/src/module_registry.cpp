@@ -30,6 +30,7 @@ ModuleEntries make_entries() {
   register_lightning_attn_modules(e);
   register_sgconv_modules(e);
   register_volo_modules(e);
+  register_unireplknet_modules(e);
   return e;
 }
 

@@ -92,6 +92,7 @@ void register_nat(Registry& r);
 void register_agent(Registry& r);
 void register_sigmoid_vit(Registry& r);
 void register_volo(Registry& r);
+void register_unireplknet(Registry& r);
 void register_agent_cswin(Registry& r);
 
 }  // namespace attnzoo::models

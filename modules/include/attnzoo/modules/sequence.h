@@ -28,6 +28,7 @@
 //                              (O(L d^2)), bidirectional in encoders
 //  - GConv                     (sgconv.h) SGConv's multi-scale decaying global convolution via FFT
 //                              (O(L log L)), bidirectional in encoders
+//  - DilatedReparamBlock1D     (unireplknet.h) UniRepLKNet's large depthwise kernel + dilated branches (O(L k))
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>
