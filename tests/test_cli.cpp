@@ -32,7 +32,7 @@ TEST(Cli, ListAndListModules) {
   // The sequence attentions are the names lra_encoder's `attention` accepts.
   ASSERT_EQ(run("list --attentions", &out), 0);
   for (const auto& a : modules::sequence_attentions()) EXPECT_TRUE(contains(out, a.name + "\t")) << out;
-  EXPECT_EQ(modules::sequence_attentions().size(), 13u);
+  EXPECT_EQ(modules::sequence_attentions().size(), 14u);
 }
 
 TEST(Cli, InfoKeysJsonEqualsOfficialKeyList) {

@@ -11,6 +11,7 @@
 #include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/unireplknet.h>
+#include <attnzoo/modules/moh.h>
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
@@ -68,6 +69,8 @@ std::vector<Named> all_modules(int64_t C) {
   DilatedReparamBlock1D drb(C, 13);
   drb->eval();  // BatchNorm statistics of the batch would mix padded zeros in
   v.push_back({"dilated_reparam", drb.ptr(), [drb](const at::Tensor& x, const at::Tensor& m) mutable { return drb(x, m); }});
+  MoHAttention1D moh(MoHAttention1DOptions(C, 4).shared_head(2).routed_head(1));
+  v.push_back({"moh", moh.ptr(), [moh](const at::Tensor& x, const at::Tensor& m) mutable { return moh(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);
   return v;
 }

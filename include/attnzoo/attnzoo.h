@@ -58,6 +58,7 @@
 #include <attnzoo/modules/options/sgconv.h>
 #include <attnzoo/modules/options/volo.h>
 #include <attnzoo/modules/options/unireplknet.h>
+#include <attnzoo/modules/options/moh.h>
 #include <attnzoo/modules/options/van.h>
 #include <attnzoo/modules/patch_embed.h>
 #include <attnzoo/modules/patch_merging.h>
@@ -70,6 +71,7 @@
 #include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/volo.h>
 #include <attnzoo/modules/unireplknet.h>
+#include <attnzoo/modules/moh.h>
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>

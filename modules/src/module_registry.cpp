@@ -31,6 +31,7 @@ ModuleEntries make_entries() {
   register_sgconv_modules(e);
   register_volo_modules(e);
   register_unireplknet_modules(e);
+  register_moh_modules(e);
   return e;
 }
 

@@ -20,6 +20,7 @@ SequenceAttentionEntries make_entries() {
   register_lightning_attn_sequence_attentions(e);
   register_sgconv_sequence_attentions(e);
   register_unireplknet_sequence_attentions(e);
+  register_moh_sequence_attentions(e);
   return e;
 }
 

@@ -51,6 +51,7 @@ void register_lightning_attn_modules(ModuleEntries& e);
 void register_sgconv_modules(ModuleEntries& e);
 void register_volo_modules(ModuleEntries& e);
 void register_unireplknet_modules(ModuleEntries& e);
+void register_moh_modules(ModuleEntries& e);
 
 /// Every module, in family order.
 const std::vector<ModuleEntry>& module_entries();

@@ -29,6 +29,7 @@
 //  - GConv                     (sgconv.h) SGConv's multi-scale decaying global convolution via FFT
 //                              (O(L log L)), bidirectional in encoders
 //  - DilatedReparamBlock1D     (unireplknet.h) UniRepLKNet's large depthwise kernel + dilated branches (O(L k))
+//  - MoHAttention1D            (moh.h) mixture-of-head attention: shared + top-k routed heads per token (O(L^2))
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>

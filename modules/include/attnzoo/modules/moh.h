@@ -1,0 +1,66 @@
+#pragma once
+// MoH, mixture-of-head attention (SkyworkAI/MoH MoH-ViT/attention.py `Attention`): MoHAttention, its 1-D form, and
+// TransNeXt's relative position tables (transnext.py get_relative_position_cpb) that its forward takes.
+// In training, each forward with routed heads records the router's load-balance loss
+// (mean(gates) . mean(top-k mask) * E^2, E = routed experts) in `load_balancing_loss`, to be added to the task
+// loss by the caller (the official code collects it in a class-level list).
+#include <attnzoo/modules/options/moh.h>
+#include <attnzoo/modules/pretty_print.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <utility>
+
+namespace attnzoo::modules {
+
+/// get_relative_position_cpb: (idx_map [Nq * Nk] int64, relative_coords_table [T, 2]) for a query grid, a key grid
+/// (adaptive-average-pooled positions) and the pretraining size; the table is log-spaced as Swin V2's.
+std::pair<at::Tensor, at::Tensor> relative_position_cpb(std::vector<int64_t> query_size, std::vector<int64_t> key_size,
+                                                        std::vector<int64_t> pretrain_size = {});
+
+/// The per-token weights of the heads [B, N, heads] (official MoH gating) and the load-balance loss (undefined
+/// unless training with routed heads).
+struct HeadGates {
+  at::Tensor gates, load_balancing_loss;
+};
+
+class MoHAttentionImpl : public torch::nn::Cloneable<MoHAttentionImpl> {
+ public:
+  explicit MoHAttentionImpl(const MoHAttentionOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::MoHAttention", options); }
+  /// x [B, N = H * W, C] with the tables of relative_position_cpb(input_resolution, input_resolution).
+  at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W, const at::Tensor& relative_pos_index,
+                     const at::Tensor& relative_coords_table);
+  /// The same with the tables computed for the H x W map.
+  at::Tensor forward(const at::Tensor& x, int64_t H, int64_t W);
+
+  MoHAttentionOptions options;
+  at::Tensor temperature, query_embedding;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr}, cpb_fc1{nullptr}, cpb_fc2{nullptr};
+  torch::nn::Linear wg{nullptr}, wg_0{nullptr}, wg_1{nullptr};
+  torch::nn::Dropout attn_drop{nullptr}, proj_drop{nullptr};
+  at::Tensor load_balancing_loss;  // of the last training forward
+};
+TORCH_MODULE(MoHAttention);
+
+class MoHAttention1DImpl : public torch::nn::Cloneable<MoHAttention1DImpl> {
+ public:
+  explicit MoHAttention1DImpl(const MoHAttention1DOptions& options);
+  MoHAttention1DImpl(int64_t dim, int64_t num_heads) : MoHAttention1DImpl(MoHAttention1DOptions(dim, num_heads)) {}
+  void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::MoHAttention1D", options); }
+  /// x [B, L, C], key padding mask [B, L] (true = padding).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+
+  MoHAttention1DOptions options;
+  at::Tensor temperature, query_embedding;
+  torch::nn::Linear qkv{nullptr}, proj{nullptr}, wg{nullptr}, wg_0{nullptr}, wg_1{nullptr};
+  at::Tensor load_balancing_loss;
+};
+TORCH_MODULE(MoHAttention1D);
+
+}  // namespace attnzoo::modules
