@@ -109,65 +109,64 @@ std::pair<at::Tensor, at::Tensor> merged_kernel(Conv& lk_origin, BN& origin_bn, 
 
 }  // namespace
 
-DilatedReparamBlockImpl::DilatedReparamBlockImpl(const DilatedReparamBlockOptions& o) : options(o) { reset(); }
+namespace {
 
-void DilatedReparamBlockImpl::reset() {
-  const int64_t C = options.channels(), k = options.kernel_size();
+/// The 1-D and 2-D blocks share everything but the conv / BN types (NATTEN-style thin specialisations).
+/// Registration in the official order: lk_origin (biased in the deploy form), origin_bn, each branch's conv and BN.
+template <class Conv, class ConvOptions, class BN, class Impl>
+void build_reparam_block(Impl& m) {
+  const int64_t C = m.options.channels(), k = m.options.kernel_size();
   const auto table = dilated_reparam_branches(k);
-  lk_origin = register_module(
-      "lk_origin", nn::Conv2d(nn::Conv2dOptions(C, C, k).padding(k / 2).groups(C).bias(options.deploy())));
-  branches.clear();
-  if (options.deploy()) return;
-  origin_bn = register_module("origin_bn", nn::BatchNorm2d(C));
+  m.lk_origin = m.register_module("lk_origin", Conv(ConvOptions(C, C, k).padding(k / 2).groups(C).bias(m.options.deploy())));
+  m.branches.clear();
+  if (m.options.deploy()) return;
+  m.origin_bn = m.register_module("origin_bn", BN(C));
   for (const auto& [kb, r] : table) {
     const std::string tag = "k" + std::to_string(kb) + "_" + std::to_string(r);
-    nn::Conv2d conv = register_module(
-        "dil_conv_" + tag, nn::Conv2d(nn::Conv2dOptions(C, C, kb).padding((r * (kb - 1) + 1) / 2).dilation(r).groups(C).bias(false)));
-    nn::BatchNorm2d bn = register_module("dil_bn_" + tag, nn::BatchNorm2d(C));
-    branches.emplace_back(conv, bn);
+    Conv conv = m.register_module(
+        "dil_conv_" + tag, Conv(ConvOptions(C, C, kb).padding((r * (kb - 1) + 1) / 2).dilation(r).groups(C).bias(false)));
+    BN bn = m.register_module("dil_bn_" + tag, BN(C));
+    m.branches.emplace_back(conv, bn);
   }
 }
 
-at::Tensor DilatedReparamBlockImpl::forward(const at::Tensor& x) {
-  if (merged()) return lk_origin(x);
-  at::Tensor out = origin_bn(lk_origin(x));
-  for (auto& [conv, bn] : branches) out = out + bn(conv(x));
+template <class Impl>
+at::Tensor run_reparam_block(Impl& m, const at::Tensor& x) {
+  if (m.merged()) return m.lk_origin(x);
+  at::Tensor out = m.origin_bn(m.lk_origin(x));
+  for (auto& [conv, bn] : m.branches) out = out + bn(conv(x));
   return out;
 }
 
-void DilatedReparamBlockImpl::merge_dilated_branches() {
-  if (merged()) return;
-  const auto [kernel, bias] = merged_kernel(lk_origin, origin_bn, branches, dilated_reparam_branches(options.kernel_size()));
-  for (const auto& name : named_children().keys()) unregister_module(name);
-  const int64_t C = options.channels(), k = options.kernel_size();
-  lk_origin = register_module("lk_origin", nn::Conv2d(nn::Conv2dOptions(C, C, k).padding(k / 2).groups(C).bias(true)));
-  lk_origin->to(kernel.device(), kernel.scalar_type());  // a fresh module is float32 on the CPU
+template <class Conv, class ConvOptions, class Impl>
+void merge_reparam_block(Impl& m) {
+  if (m.merged()) return;
+  const auto [kernel, bias] = merged_kernel(m.lk_origin, m.origin_bn, m.branches, dilated_reparam_branches(m.options.kernel_size()));
+  for (const auto& name : m.named_children().keys()) m.unregister_module(name);
+  const int64_t C = m.options.channels(), k = m.options.kernel_size();
+  m.lk_origin = m.register_module("lk_origin", Conv(ConvOptions(C, C, k).padding(k / 2).groups(C).bias(true)));
+  m.lk_origin->to(kernel.device(), kernel.scalar_type());  // a fresh module is float32 on the CPU
   torch::NoGradGuard ng;
-  lk_origin->weight.copy_(kernel);
-  lk_origin->bias.copy_(bias);
-  origin_bn = nullptr;
-  branches.clear();
-  options.deploy(true);
+  m.lk_origin->weight.copy_(kernel);
+  m.lk_origin->bias.copy_(bias);
+  m.origin_bn = nullptr;
+  m.branches.clear();
+  m.options.deploy(true);
 }
+
+}  // namespace
+
+DilatedReparamBlockImpl::DilatedReparamBlockImpl(const DilatedReparamBlockOptions& o) : options(o) { reset(); }
+
+void DilatedReparamBlockImpl::reset() { build_reparam_block<nn::Conv2d, nn::Conv2dOptions, nn::BatchNorm2d>(*this); }
+
+at::Tensor DilatedReparamBlockImpl::forward(const at::Tensor& x) { return run_reparam_block(*this, x); }
+
+void DilatedReparamBlockImpl::merge_dilated_branches() { merge_reparam_block<nn::Conv2d, nn::Conv2dOptions>(*this); }
 
 DilatedReparamBlock1DImpl::DilatedReparamBlock1DImpl(const DilatedReparamBlock1DOptions& o) : options(o) { reset(); }
 
-void DilatedReparamBlock1DImpl::reset() {
-  const int64_t C = options.channels(), k = options.kernel_size();
-  const auto table = dilated_reparam_branches(k);
-  lk_origin = register_module(
-      "lk_origin", nn::Conv1d(nn::Conv1dOptions(C, C, k).padding(k / 2).groups(C).bias(options.deploy())));
-  branches.clear();
-  if (options.deploy()) return;
-  origin_bn = register_module("origin_bn", nn::BatchNorm1d(C));
-  for (const auto& [kb, r] : table) {
-    const std::string tag = "k" + std::to_string(kb) + "_" + std::to_string(r);
-    nn::Conv1d conv = register_module(
-        "dil_conv_" + tag, nn::Conv1d(nn::Conv1dOptions(C, C, kb).padding((r * (kb - 1) + 1) / 2).dilation(r).groups(C).bias(false)));
-    nn::BatchNorm1d bn = register_module("dil_bn_" + tag, nn::BatchNorm1d(C));
-    branches.emplace_back(conv, bn);
-  }
-}
+void DilatedReparamBlock1DImpl::reset() { build_reparam_block<nn::Conv1d, nn::Conv1dOptions, nn::BatchNorm1d>(*this); }
 
 at::Tensor DilatedReparamBlock1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == options.channels(), "DilatedReparamBlock1D: expected [B, L, ", options.channels(),
@@ -178,32 +177,11 @@ at::Tensor DilatedReparamBlock1DImpl::forward(const at::Tensor& x, const at::Ten
                 "DilatedReparamBlock1D: key padding mask must be bool [", x.size(0), ", ", x.size(1), "], got ", mask.sizes());
     u = u.masked_fill(mask.unsqueeze(-1), 0.0);
   }
-  u = u.transpose(1, 2);
-  at::Tensor out;
-  if (merged()) {
-    out = lk_origin(u);
-  } else {
-    out = origin_bn(lk_origin(u));
-    for (auto& [conv, bn] : branches) out = out + bn(conv(u));
-  }
-  out = out.transpose(1, 2);
+  const at::Tensor out = run_reparam_block(*this, u.transpose(1, 2)).transpose(1, 2);
   return mask.defined() ? out.masked_fill(mask.unsqueeze(-1), 0.0) : out;
 }
 
-void DilatedReparamBlock1DImpl::merge_dilated_branches() {
-  if (merged()) return;
-  const auto [kernel, bias] = merged_kernel(lk_origin, origin_bn, branches, dilated_reparam_branches(options.kernel_size()));
-  for (const auto& name : named_children().keys()) unregister_module(name);
-  const int64_t C = options.channels(), k = options.kernel_size();
-  lk_origin = register_module("lk_origin", nn::Conv1d(nn::Conv1dOptions(C, C, k).padding(k / 2).groups(C).bias(true)));
-  lk_origin->to(kernel.device(), kernel.scalar_type());  // a fresh module is float32 on the CPU
-  torch::NoGradGuard ng;
-  lk_origin->weight.copy_(kernel);
-  lk_origin->bias.copy_(bias);
-  origin_bn = nullptr;
-  branches.clear();
-  options.deploy(true);
-}
+void DilatedReparamBlock1DImpl::merge_dilated_branches() { merge_reparam_block<nn::Conv1d, nn::Conv1dOptions>(*this); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // UniRepLKNetBlock
