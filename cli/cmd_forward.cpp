@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -21,6 +22,7 @@ struct ForwardArgs {
   PretrainedArgs pretrained;
   std::string module;
   std::string weights, input, output, dtype = "float32", checkpoint_key, device = "cpu";
+  std::vector<std::string> forward_args;  // NAME=VALUE, the module's non-tensor forward arguments
   bool features = false;
   bool non_strict = false;
 };
@@ -37,6 +39,47 @@ at::Tensor pick_input(const checkpoint::SafetensorsFile& f, const std::string& p
   std::string names;
   for (const auto& item : f.tensors) names += (names.empty() ? "" : ", ") + item.key();
   throw UsageError("--input " + path + ": no tensor named 'x' and more than one tensor (" + names + ")");
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// The module's tensors from the --input file, by the names of its forward (the first also as the file's only
+// tensor); floating tensors in --dtype, masks and indices as stored. Other tensors (e.g. the outputs a fixture
+// file stores beside its inputs) are not read.
+std::vector<at::Tensor> module_inputs(const checkpoint::SafetensorsFile& f, const modules::ModuleEntry& entry,
+                                      const std::string& path, at::ScalarType dtype, const at::Device& device) {
+  std::vector<at::Tensor> in;
+  for (size_t i = 0; i < entry.inputs.size(); ++i) {
+    const at::Tensor* t = f.tensors.find(entry.inputs[i]);
+    if (!t && i == 0 && f.tensors.size() == 1) t = &f.tensors[0].value();
+    if (!t) {
+      if (i == 0) throw UsageError("--input " + path + ": no tensor '" + entry.inputs[0] + "' (" + entry.family + "." +
+                                   entry.official + " takes " + joined(entry.inputs) + ")");
+      break;  // the remaining inputs are optional
+    }
+    in.push_back((t->is_floating_point() ? t->to(dtype) : *t).to(device));
+  }
+  return in;
+}
+
+// --forward-arg NAME=VALUE (VALUE as JSON, else a string) for the names the module's forward reads.
+nlohmann::json module_forward_args(const std::vector<std::string>& given, const modules::ModuleEntry& entry) {
+  nlohmann::json extra = nlohmann::json::object();
+  for (const auto& kv : given) {
+    const auto eq = kv.find('=');
+    const std::string name = kv.substr(0, eq);
+    if (eq == std::string::npos || name.empty()) throw UsageError("--forward-arg " + kv + ": expected NAME=VALUE");
+    if (std::find(entry.forward_args.begin(), entry.forward_args.end(), name) == entry.forward_args.end())
+      throw UsageError("--forward-arg " + name + ": " + entry.family + "." + entry.official + " takes " +
+                       (entry.forward_args.empty() ? std::string("no forward arguments") : joined(entry.forward_args)));
+    const std::string value = kv.substr(eq + 1);
+    extra[name] = nlohmann::json::accept(value) ? nlohmann::json::parse(value) : nlohmann::json(value);
+  }
+  return extra;
 }
 
 std::string shape_text(const at::Tensor& t) {
@@ -68,7 +111,6 @@ int run_forward(const ForwardArgs& a) {
   const at::ScalarType dtype = parse_dtype(a.dtype);
   auto input_file = checkpoint::read_safetensors(a.input);
   const at::Device device(a.device);
-  at::Tensor x = pick_input(input_file, a.input).to(dtype).to(device);
   checkpoint::TensorDict out;
   torch::NoGradGuard no_grad;
 
@@ -77,11 +119,15 @@ int run_forward(const ForwardArgs& a) {
     if (dot == std::string::npos) throw UsageError("--module " + a.module + ": expected family.Class, e.g. van.LKA");
     nlohmann::json cfg = a.model.overrides();
     modules::BuiltModule m;
+    const modules::ModuleEntry* entry = nullptr;
     try {
-      m = modules::find_module(a.module.substr(0, dot), a.module.substr(dot + 1)).build(cfg);
+      entry = &modules::find_module(a.module.substr(0, dot), a.module.substr(dot + 1));
+      m = entry->build(cfg);
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--module ") + a.module + ": " + e.what());
     }
+    const std::vector<at::Tensor> inputs = module_inputs(input_file, *entry, a.input, dtype, device);
+    const nlohmann::json extra = module_forward_args(a.forward_args, *entry);
     m.module->to(dtype);
     m.module->eval();
     if (!a.weights.empty()) {
@@ -89,9 +135,11 @@ int run_forward(const ForwardArgs& a) {
       checkpoint::load_state_dict(*m.module, w.tensors, !a.non_strict, a.weights);
     }
     m.module->to(device);
-    auto ys = naming_input(x, a.input, [&] { return m.forward({x}, nlohmann::json::object()); });
+    auto ys = naming_input(inputs[0], a.input, [&] { return m.forward(inputs, extra); });
     for (size_t i = 0; i < ys.size(); ++i) out.insert(ys.size() == 1 ? "y" : "y." + std::to_string(i), ys[i]);
   } else {
+    if (!a.forward_args.empty()) throw UsageError("--forward-arg: only with --module");
+    const at::Tensor x = pick_input(input_file, a.input).to(dtype).to(device);
     auto model = a.model.build();
     model->to(dtype);
     model->eval();
@@ -138,12 +186,16 @@ void add_forward_command(CLI::App& app, Action& action) {
   a->pretrained.add_to(*cmd, "--weights");
   cmd->add_option("--checkpoint-key", a->checkpoint_key, "entry of the checkpoint dict holding the weights");
   cmd->add_flag("--non-strict", a->non_strict, "allow missing/unexpected keys");
-  cmd->add_option("--input", a->input, "safetensors file with the input tensor 'x' (or a single tensor)")
+  cmd->add_option("--input", a->input,
+                  "safetensors file with the input tensor 'x' (or a single tensor); for --module, its tensors by the "
+                  "forward's input names (e.g. x, mask; 'list --modules --json' names them)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", a->output, "safetensors file to write: logits [, features.N]")->required();
   cmd->add_option("--device", a->device, "cpu or cuda[:N]")->check(device_validator());
   cmd->add_option("--dtype", a->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}));
+  cmd->add_option("--forward-arg", a->forward_args, "NAME=VALUE: a non-tensor forward argument of --module (e.g. H=7 W=7)")
+      ->take_all();
   cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
   cmd->callback([&action, a] {
     if (a->model.name.empty() == a->module.empty()) throw CLI::ValidationError("forward", "give exactly one of --model or --module");

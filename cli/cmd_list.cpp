@@ -40,17 +40,25 @@ void add_list_command(CLI::App& app, Action& action) {
   cmd->add_flag("--attentions", *attentions, "list the sequence attentions (lra_encoder's attention=NAME) instead");
   cmd->add_flag("--pretrained", *pretrained,
                 "only variants with released weights: name, published top-1, file name, local copy (or -)");
-  cmd->add_flag("--json", *json, "model variants as JSON: name, family, pretrained config (with the weights' file, URL, top-1)");
+  cmd->add_flag("--json", *json,
+                "model variants as JSON: name, family, pretrained config (with the weights' file, URL, top-1); with "
+                "--modules: each module's input tensors, forward arguments and constructor arguments");
   cmd->callback([&action, pattern, modules, families, attentions, pretrained, json] {
     action = [pattern, modules, families, attentions, pretrained, json] {
       std::string p = *pattern;
       if (!p.empty() && p.find_first_of("*?") == std::string::npos) p = "*" + p + "*";
       if (*modules) {
+        nlohmann::json out = nlohmann::json::array();
         for (const auto& m : modules::module_entries()) {
           const std::string name = m.family + "." + m.official;
-          if (p.empty() || models::wildcard_match(p, name))
+          if (!p.empty() && !models::wildcard_match(p, name)) continue;
+          if (*json)  // what `forward --module` reads: the input tensors by name and the forward arguments
+            out.push_back({{"name", name}, {"class", m.cpp_name}, {"description", m.description}, {"inputs", m.inputs},
+                           {"forward_args", m.forward_args}, {"args", m.default_args}});
+          else
             std::cout << name << "\t" << m.cpp_name << "\t" << m.description << "\n";
         }
+        if (*json) std::cout << out.dump(2) << "\n";
       } else if (*attentions) {
         for (const auto& a : modules::sequence_attentions())
           if (p.empty() || models::wildcard_match(p, a.name)) std::cout << a.name << "\t" << a.description << "\n";

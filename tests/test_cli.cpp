@@ -1,6 +1,7 @@
 // The attnzoo executable end to end: outputs, exit codes (2 usage, 1 failure) and one-line errors.
 #include "test_util.h"
 
+#include <attnzoo/modules/module_registry.h>
 #include <attnzoo/modules/sequence_registry.h>
 
 #include <attnzoo/core/file_util.h>
@@ -32,7 +33,60 @@ TEST(Cli, ListAndListModules) {
   // The sequence attentions are the names lra_encoder's `attention` accepts.
   ASSERT_EQ(run("list --attentions", &out), 0);
   for (const auto& a : modules::sequence_attentions()) EXPECT_TRUE(contains(out, a.name + "\t")) << out;
-  EXPECT_EQ(modules::sequence_attentions().size(), 14u);
+  EXPECT_EQ(modules::sequence_attentions().size(), 15u);
+}
+
+// `forward --module` runs every module case of the fixtures from the command line: the --input file's tensors by
+// the forward's input names (masks, q/k/v stacks, relative-position tables), --forward-arg for H / W / size, and
+// every output written under its name.
+TEST(Cli, ForwardRunsEveryModuleFixture) {
+  auto dir = test::temp_dir("cli_forward_modules");
+  const std::string out_file = (dir / "out.safetensors").string();
+  int cases = 0;
+  for (const auto& fam : fs::directory_iterator(test::fixtures_dir())) {
+    if (!fam.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(fam.path())) {
+      if (f.path().extension() != ".json") continue;
+      const fs::path base = f.path().parent_path() / f.path().stem();
+      if (!fs::exists(base.string() + ".io.safetensors")) continue;
+      const auto spec = test::read_json(f.path());
+      if (spec.at("kind") != "module") continue;
+      const std::string cls = spec.at("official").at("class");
+      std::string family = fam.path().filename().string();
+      for (const auto& m : modules::module_entries())
+        if (m.family == test::official_file_stem(spec) && m.official == cls) family = m.family;
+      attnzoo::write_file_atomic((dir / "cfg.json").string(), spec.at("config").dump());
+      std::string args;
+      const nlohmann::json extra = spec.value("extra_forward_args", nlohmann::json::object());  // kept: items() refers to it
+      for (const auto& [k, v] : extra.items()) args += " " + k + "=" + v.dump();
+      std::string out;
+      const std::string cmd = "forward --module " + family + "." + cls + " --config " + (dir / "cfg.json").string() +
+                              " --weights " + base.string() + ".weights.safetensors --input " + base.string() +
+                              ".io.safetensors --output " + out_file + " --dtype float64" +
+                              (args.empty() ? "" : " --forward-arg" + args);
+      ASSERT_EQ(run(cmd, &out), 0) << cmd << "\n" << out;
+      const auto got = checkpoint::read_safetensors(out_file).tensors;
+      const auto want = checkpoint::read_safetensors(base.string() + ".io.safetensors").tensors;
+      const auto outputs = spec.at("output_names").get<std::vector<std::string>>();
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        const std::string name = outputs.size() == 1 ? "y" : "y." + std::to_string(i);
+        ASSERT_NE(got.find(name), nullptr) << f.path() << " " << name;
+        EXPECT_LT(test::max_abs_diff(got[name], want[outputs[i]]), 1e-8) << f.path() << " " << outputs[i];
+      }
+      ++cases;
+    }
+  }
+  EXPECT_GT(cases, 40);
+  // Forward arguments the module does not read, and a missing first input, are one-line usage errors.
+  const fs::path F = test::fixtures_dir() / "van";
+  std::string out;
+  EXPECT_EQ(run("forward --module van.LKA --set dim=32 --input " + (F / "lka_dim32.io.safetensors").string() +
+                    " --output " + out_file + " --forward-arg H=7",
+                &out),
+            2);
+  EXPECT_TRUE(contains(out, "--forward-arg H: van.LKA takes no forward arguments")) << out;
+  EXPECT_EQ(run("list --modules moh.Attention --json", &out), 0) << out;
+  EXPECT_TRUE(contains(out, "\"relative_pos_index\"")) << out;
 }
 
 TEST(Cli, InfoKeysJsonEqualsOfficialKeyList) {

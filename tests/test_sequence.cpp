@@ -12,6 +12,7 @@
 #include <attnzoo/modules/sgconv.h>
 #include <attnzoo/modules/unireplknet.h>
 #include <attnzoo/modules/moh.h>
+#include <attnzoo/modules/volo.h>
 #include <attnzoo/modules/sigmoid_attn.h>
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/sequence.h>
@@ -68,7 +69,9 @@ std::vector<Named> all_modules(int64_t C) {
   v.push_back({"sgconv", sg.ptr(), [sg](const at::Tensor& x, const at::Tensor& m) mutable { return sg(x, m); }});
   DilatedReparamBlock1D drb(C, 13);
   drb->eval();  // BatchNorm statistics of the batch would mix padded zeros in
-  v.push_back({"dilated_reparam", drb.ptr(), [drb](const at::Tensor& x, const at::Tensor& m) mutable { return drb(x, m); }});
+  v.push_back({"replk", drb.ptr(), [drb](const at::Tensor& x, const at::Tensor& m) mutable { return drb(x, m); }});
+  OutlookAttention1D volo(OutlookAttention1DOptions(C, 4).kernel_size(5));
+  v.push_back({"volo", volo.ptr(), [volo](const at::Tensor& x, const at::Tensor& m) mutable { return volo(x, m); }});
   MoHAttention1D moh(MoHAttention1DOptions(C, 4).shared_head(2).routed_head(1));
   v.push_back({"moh", moh.ptr(), [moh](const at::Tensor& x, const at::Tensor& m) mutable { return moh(x, m); }});
   for (auto& n : v) n.module->to(torch::kDouble);

@@ -198,6 +198,8 @@ namespace {
 // The stripe attentions' official forward takes the block's stacked qkv [3, B, H*W, dim].
 struct StackedQkvForward {
   std::string owner;
+  static std::vector<std::string> inputs() { return {"qkv"}; }
+  static std::vector<std::string> forward_args() { return {}; }
   template <typename Holder>
   BuiltModule operator()(Holder m) const {
     const std::string who = owner;

@@ -17,6 +17,8 @@ namespace attnzoo::modules {
 
 /// forward(x): one NCHW / NLC tensor in, one out.
 struct UnaryForward {
+  static std::vector<std::string> inputs() { return {"x"}; }
+  static std::vector<std::string> forward_args() { return {}; }
   template <typename Holder>
   BuiltModule operator()(Holder m) const {
     return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
@@ -28,6 +30,8 @@ struct UnaryForward {
 
 /// forward(tokens, {H, W}): the map size from extra {"size": [H, W]}.
 struct SizedForward {
+  static std::vector<std::string> inputs() { return {"x"}; }
+  static std::vector<std::string> forward_args() { return {"size"}; }
   template <typename Holder>
   BuiltModule operator()(Holder m) const {
     return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
@@ -44,6 +48,8 @@ struct SizedForward {
 /// square side sqrt(N) (the official classification code's assumption).
 struct MapForward {
   int64_t fixed_h = 0, fixed_w = 0;
+  static std::vector<std::string> inputs() { return {"x"}; }
+  static std::vector<std::string> forward_args() { return {"H", "W"}; }
   template <typename Holder>
   BuiltModule operator()(Holder m) const {
     const int64_t fh = fixed_h, fw = fixed_w;
@@ -63,6 +69,8 @@ struct MapForward {
 
 /// forward(x, mask): x and an optional second input, a boolean (or 0/1 integer) attention mask.
 struct MaskedForward {
+  static std::vector<std::string> inputs() { return {"x", "mask"}; }
+  static std::vector<std::string> forward_args() { return {}; }
   template <typename Holder>
   BuiltModule operator()(Holder m) const {
     return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
@@ -78,7 +86,8 @@ template <class Module, class Options, class Forward = UnaryForward>
 ModuleEntry module_entry(const std::string& family, const std::string& official, std::string cpp_name,
                          std::string description, Options prototype, Forward forward = {}) {
   const std::string owner = family + "." + official;
-  ModuleEntry e{family, official, std::move(cpp_name), std::move(description), {}, args_of(prototype)};
+  ModuleEntry e{family, official, std::move(cpp_name), std::move(description), {}, args_of(prototype),
+                Forward::inputs(), Forward::forward_args()};
   e.build = [owner, prototype, forward](const nlohmann::json& config) {
     return forward(Module(options_from_args(config, owner, prototype)));
   };

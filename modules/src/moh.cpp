@@ -183,6 +183,8 @@ namespace {
 
 /// forward(x, H, W[, relative_pos_index, relative_coords_table]): the map size from extra {"H", "W"}.
 struct MoHForward {
+  static std::vector<std::string> inputs() { return {"x", "relative_pos_index", "relative_coords_table"}; }
+  static std::vector<std::string> forward_args() { return {"H", "W"}; }
   BuiltModule operator()(MoHAttention m) const {
     return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
               TORCH_CHECK(in.size() == 1 || in.size() == 3, "MoHAttention takes x [, relative_pos_index, relative_coords_table]");

@@ -21,6 +21,7 @@ SequenceAttentionEntries make_entries() {
   register_sgconv_sequence_attentions(e);
   register_unireplknet_sequence_attentions(e);
   register_moh_sequence_attentions(e);
+  register_volo_sequence_attentions(e);
   return e;
 }
 

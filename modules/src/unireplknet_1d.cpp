@@ -7,7 +7,7 @@
 namespace attnzoo::modules {
 
 void register_unireplknet_sequence_attentions(SequenceAttentionEntries& e) {
-  e.push_back({"dilated_reparam", "DilatedReparamBlock1D (UniRepLKNet): depthwise kernel 13 + dilated branches, O(L)",
+  e.push_back({"replk", "DilatedReparamBlock1D (UniRepLKNet): depthwise kernel 13 + dilated branches, O(L)",
                [](const SequenceAttentionSpec& s) { return sequence_attention(DilatedReparamBlock1D(s.dim, 13)); }});
 }
 

@@ -209,6 +209,9 @@ void register_volo_modules(ModuleEntries& e) {
                                        "CaiT class-attention block (updates token 0)", ClassBlockOptions(0, 0)));
   e.push_back(module_entry<VOLOPatchEmbed>("volo", "PatchEmbed", "attnzoo::modules::VOLOPatchEmbed",
                                            "conv stem + patch projection (NCHW)", VOLOPatchEmbedOptions()));
+  e.push_back(module_entry<OutlookAttention1D>("volo", "OutlookAttention1D", "attnzoo::modules::OutlookAttention1D",
+                                               "outlook attention along a sequence [B, L, C] (key padding mask)",
+                                               OutlookAttention1DOptions(0, 0), MaskedForward{}));
 }
 
 }  // namespace attnzoo::modules

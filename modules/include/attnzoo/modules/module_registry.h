@@ -31,6 +31,10 @@ struct ModuleEntry {
   /// The official constructor arguments with their defaults (required ones: placeholders); null where
   /// the entry has no single table.
   nlohmann::json default_args;
+  /// The tensors the forward takes, in call order (the first is required, later ones may be left out).
+  std::vector<std::string> inputs{"x"};
+  /// Its non-tensor arguments, read from `extra` (e.g. "H", "W", "size").
+  std::vector<std::string> forward_args;
 };
 
 using ModuleEntries = std::vector<ModuleEntry>;

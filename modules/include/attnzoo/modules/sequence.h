@@ -30,6 +30,7 @@
 //                              (O(L log L)), bidirectional in encoders
 //  - DilatedReparamBlock1D     (unireplknet.h) UniRepLKNet's large depthwise kernel + dilated branches (O(L k))
 //  - MoHAttention1D            (moh.h) mixture-of-head attention: shared + top-k routed heads per token (O(L^2))
+//  - OutlookAttention1D        (volo.h) VOLO's outlook attention over 3-token windows, folded (O(L k^2))
 // The registry of them by name (lra_encoder's `attention`) is sequence_registry.h.
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/sequence.h>

@@ -74,5 +74,6 @@ void register_lightning_attn_sequence_attentions(SequenceAttentionEntries& e);
 void register_sgconv_sequence_attentions(SequenceAttentionEntries& e);
 void register_unireplknet_sequence_attentions(SequenceAttentionEntries& e);
 void register_moh_sequence_attentions(SequenceAttentionEntries& e);
+void register_volo_sequence_attentions(SequenceAttentionEntries& e);
 
 }  // namespace attnzoo::modules

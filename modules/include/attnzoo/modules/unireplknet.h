@@ -4,7 +4,7 @@
 //  - SEBlock              squeeze-excite with `down` / `up` 1x1 convs
 //  - DilatedReparamBlock  large depthwise kernel + parallel dilated branches; merge_dilated_branches() folds them
 //  - UniRepLKNetBlock     the block; reparameterize() folds every BN, the layer scale and the GRN bias
-//  - DilatedReparamBlock1D  attnzoo's 1-D form (sequences, time series; `dilated_reparam` sequence attention)
+//  - DilatedReparamBlock1D  attnzoo's 1-D form (sequences, time series; `replk` sequence attention)
 // The re-parameterisations give the same outputs as the training form (eval mode) to float64 rounding.
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/options/unireplknet.h>

@@ -7,6 +7,7 @@
 //  - ClassBlock         its block
 //  - VOLOPatchEmbed     `PatchEmbed`: conv stem + patch projection
 //  - VOLODownsample     `Downsample`: stride-`patch_size` conv between the stages, NHWC in and out
+//  - OutlookAttention1D attnzoo's 1-D form (sequences; `volo` sequence attention)
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/mlp.h>
@@ -104,6 +105,20 @@ class ClassBlockImpl : public torch::nn::Cloneable<ClassBlockImpl> {
   Mlp mlp{nullptr};
 };
 TORCH_MODULE(ClassBlock);
+
+class OutlookAttention1DImpl : public torch::nn::Cloneable<OutlookAttention1DImpl> {
+ public:
+  explicit OutlookAttention1DImpl(const OutlookAttention1DOptions& options);
+  OutlookAttention1DImpl(int64_t dim, int64_t num_heads) : OutlookAttention1DImpl(OutlookAttention1DOptions(dim, num_heads)) {}
+  void reset() override;
+  void pretty_print(std::ostream& os) const override { print_options(os, "attnzoo::OutlookAttention1D", options); }
+  /// x [B, L, C], key padding mask [B, L] (true = padding).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
+
+  OutlookAttention1DOptions options;
+  torch::nn::Linear v{nullptr}, attn{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(OutlookAttention1D);
 
 class VOLOPatchEmbedImpl : public torch::nn::Cloneable<VOLOPatchEmbedImpl> {
  public:

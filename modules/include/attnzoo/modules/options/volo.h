@@ -144,6 +144,25 @@ void visit_args(ClassBlockOptions& o, V& v) {
   v.norm_layer("norm_layer", o.norm_eps());
 }
 
+/// attnzoo's 1-D form of outlook attention for sequences: each token predicts the k x k weights of its k-token
+/// window (stride 1), overlapping windows add up (fold); padded tokens give no values and no windows. Keys v, attn,
+/// proj.
+struct OutlookAttention1DOptions {
+  OutlookAttention1DOptions(int64_t dim, int64_t num_heads) : dim_(dim), num_heads_(num_heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(int64_t, kernel_size) = 3;
+  TORCH_ARG(bool, qkv_bias) = false;
+};
+
+template <class V>
+void visit_args(OutlookAttention1DOptions& o, V& v) {
+  v.required("dim", o.dim());
+  v.required("num_heads", o.num_heads());
+  v.arg("kernel_size", o.kernel_size());
+  v.arg("qkv_bias", o.qkv_bias());
+}
+
 /// VOLO's patch embedding: optional stem (conv 7x7 stride stem_stride, two conv 3x3, each + BN + ReLU) then a
 /// patch_size / stem_stride convolution. Keys conv.{0,1,3,4,6,7}.*, proj.
 struct VOLOPatchEmbedOptions {
