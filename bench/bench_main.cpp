@@ -13,6 +13,12 @@
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/nat.h>
 #include <attnzoo/modules/sequence.h>
+#include <attnzoo/modules/moh.h>
+#include <attnzoo/modules/volo.h>
+#include <attnzoo/modules/unireplknet.h>
+#include <attnzoo/modules/sgconv.h>
+#include <attnzoo/modules/lightning_attn.h>
+#include <attnzoo/modules/sigmoid_attn.h>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -74,10 +80,12 @@ BENCHMARK(BM_NeighborhoodAttention)
 // Sequence attention complexity: forward of one 1-D module (dim 64, 4 heads, batch 1) over L = 1k .. 16k.
 // kinds: 0 softmax (quadratic), 1 neighborhood k=31, 2 block-local (block 128, halo 64), 3 agent (64 agents),
 // 4 LKA-1D, 5 HiLo-1D (window 16, alpha 0.5), 6 GPSA-1D, 7 bi-level routing (regions 128, top-4),
-// 8 channel group (DaViT). The quadratic ones (softmax, GPSA) skip 16k.
+// 8 channel group (DaViT), 9 sigmoid, 10 lightning (bidirectional, block 64), 11 SGConv (bidirectional, kernel 32),
+// 12 UniRepLKNet's dilated re-param block (k13), 13 VOLO outlook (k3), 14 MoH (2 shared + 1 routed of 4 heads).
+// The quadratic ones (softmax, GPSA, sigmoid, MoH) skip 16k.
 void BM_SequenceAttention(benchmark::State& st) {
   const int64_t kind = st.range(0), L = st.range(1), C = 64;
-  if ((kind == 0 || kind == 6) && L > 8192) {
+  if ((kind == 0 || kind == 6 || kind == 9 || kind == 14) && L > 8192) {
     st.SkipWithError("quadratic at 16k: 4 GiB attention matrix");
     return;
   }
@@ -91,6 +99,13 @@ void BM_SequenceAttention(benchmark::State& st) {
   modules::GPSA1D gpsa(C, 4);
   modules::BiLevelRoutingAttention1D bra(modules::BiLevelRoutingAttention1DOptions(C, 4).block(128).topk(4));
   modules::ChannelGroupAttention1D cga(C, 4);
+  modules::SigmoidAttention1D sig(C, 4);
+  modules::TnlAttention tnl(modules::TnlAttentionOptions(C, 4).causal(false));
+  modules::GConv sg(modules::GConvOptions(C).l_max(L).kernel_dim(32).bidirectional(true).transposed(false));
+  modules::DilatedReparamBlock1D replk(C, 13);
+  replk->eval();
+  modules::OutlookAttention1D volo(C, 4);
+  modules::MoHAttention1D moh(modules::MoHAttention1DOptions(C, 4).shared_head(2).routed_head(1));
   const auto x = torch::randn({1, L, C});
   torch::NoGradGuard ng;
   for (auto _ : st) {
@@ -104,6 +119,12 @@ void BM_SequenceAttention(benchmark::State& st) {
       case 6: y = gpsa(x); break;
       case 7: y = bra(x); break;
       case 8: y = cga(x); break;
+      case 9: y = sig(x); break;
+      case 10: y = tnl(x); break;
+      case 11: y = sg(x); break;
+      case 12: y = replk(x); break;
+      case 13: y = volo(x); break;
+      case 14: y = moh(x); break;
       default: y = lka(x);
     }
     benchmark::DoNotOptimize(y);
@@ -111,7 +132,7 @@ void BM_SequenceAttention(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * L);
 }
 BENCHMARK(BM_SequenceAttention)
-    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1024, 2048, 4096, 8192, 16384}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, {1024, 2048, 4096, 8192, 16384}})
     ->ArgNames({"kind", "L"})
     ->Unit(benchmark::kMillisecond);
 
