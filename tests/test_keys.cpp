@@ -79,7 +79,8 @@ INSTANTIATE_TEST_SUITE_P(EveryFamily, ExportRoundTrip,
                          ::testing::Values("van_b0", "halonet26t", "biformer_tiny", "biformer_stl", "davit_tiny", "litv2_s",
                                            "convit_tiny", "agent_deit_tiny", "agent_pvt_tiny", "agent_swin_tiny",
                                            "agent_cswin_tiny", "nat_mini", "dinat_s_tiny", "nat_isotropic_small",
-                                           "sigmoid_vit_tiny_patch16_224", "volo_d1_224", "unireplknet_a"));
+                                           "sigmoid_vit_tiny_patch16_224", "volo_d1_224", "unireplknet_a",
+                                           "moh_transnext_small_75"));
 
 // Every registered variant has a key list (so no variant goes untested).
 TEST(VariantKeys, EveryRegisteredVariantHasAKeyList) {

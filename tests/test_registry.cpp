@@ -223,6 +223,12 @@ const std::vector<SmallConfig>& small_configs() {
       {"unireplknet",
        {{"depths", {1, 1, 2, 1}}, {"dims", {8, 16, 24, 32}}, {"kernel_sizes", {{3}, {7}, {13, 0}, {5}}}, {"num_classes", 7}},
        64},
+      // Stage 1 every head shared, 2 routed + shared, 3 routed only, 4 global with one shared head.
+      {"moh_transnext",
+       {{"img_size", 64}, {"patch_size", 4}, {"embed_dims", {8, 16, 16, 32}}, {"num_heads", {2, 2, 2, 4}},
+        {"mlp_ratios", {4, 4, 4, 4}}, {"depths", {1, 1, 1, 1}}, {"shared_head", {2, 1, 0, 1}},
+        {"routed_head", {0, 1, 1, 2}}, {"num_classes", 7}},
+       64},
       {"volo",
        {{"layers", {1, 1, 1, 1}}, {"img_size", 64}, {"stem_hidden_dim", 8}, {"embed_dims", {16, 32, 32, 32}},
         {"num_heads", {2, 4, 4, 4}}, {"num_classes", 7}},

@@ -6,6 +6,7 @@
 #include <attnzoo/core/config.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/lra_encoder.h>
+#include <attnzoo/modules/sgconv.h>
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/lra.h>
 #include <attnzoo/train/ema.h>
@@ -153,6 +154,33 @@ TEST(Optim, SgdNesterovAndNoDecayGroups) {
     }
   }
   EXPECT_THROW(make_optimizer({}, [] { OptimizerOptions x; x.name = "adam9"; return x; }()), std::invalid_argument);
+}
+
+// SGConv's official `_optim` hint: its kernels (and a learnable decay) train at lr 0.001 under the same schedule;
+// every optimizer applies a parameter's lr_scale (timm's group lr_scale) to the scheduled lr.
+TEST(Optim, ModuleLrHintsScaleThoseParametersOnly) {
+  torch::manual_seed(0);
+  modules::GConv g(modules::GConvOptions(4).l_max(32).kernel_dim(8).mode("cat_randn_learnable").lr(0.002));
+  std::vector<Param> params;
+  for (const auto& p : g->named_parameters()) params.push_back({p.key(), p.value(), true});
+  const int64_t hinted = apply_lr_hints(params, *g, 0.05);
+  EXPECT_EQ(hinted, static_cast<int64_t>(g->kernel_list->size()) + 1);  // the kernels and the decay
+  for (const auto& p : params) {
+    const bool kernel = p.name.rfind("kernel_list.", 0) == 0 || p.name == "decay";
+    EXPECT_DOUBLE_EQ(p.lr_scale, kernel ? 0.002 / 0.05 : 1.0) << p.name;
+  }
+  for (const char* name : {"sgd", "adamw"}) {
+    auto w = torch::tensor({1.0}, torch::kDouble).requires_grad_();
+    auto scaled = one_param(w, /*decay=*/false);
+    scaled[0].lr_scale = 0.25;
+    OptimizerOptions o;
+    o.name = name;
+    o.momentum = 0;
+    auto opt = make_optimizer(scaled, o);
+    w.mutable_grad() = torch::tensor({1.0}, torch::kDouble);
+    opt->step(0.4);  // a unit step of lr 0.4 * 0.25 = 0.1 (SGD: the gradient; AdamW: its sign on the first step)
+    EXPECT_NEAR(w.item<double>(), 0.9, 1e-6) << name;
+  }
 }
 
 TEST(Optim, LambTrustRatioAndGradClipping) {

@@ -93,6 +93,7 @@
 #include <attnzoo/models/sigmoid_attn.h>
 #include <attnzoo/models/volo.h>
 #include <attnzoo/models/unireplknet.h>
+#include <attnzoo/models/moh.h>
 #include <attnzoo/models/van.h>
 #include <attnzoo/datasets/dataset.h>
 #include <attnzoo/datasets/image.h>

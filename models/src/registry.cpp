@@ -97,6 +97,7 @@ const Registry& registry() {
     register_sigmoid_vit(r);
     register_volo(r);
     register_unireplknet(r);
+    register_moh(r);
   });
   return r;
 }

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "module_entry.h"
+#include "moh_core.h"
 
 namespace attnzoo::modules {
 
@@ -38,12 +39,10 @@ std::pair<at::Tensor, at::Tensor> relative_position_cpb(std::vector<int64_t> que
   return {idx, table};
 }
 
-namespace {
+namespace detail {
 
-/// The official head gating: routed heads by top-k of the router (renormalised, times routed_head), shared heads
-/// always on (times shared_head, softmax-weighted by wg_1 when more than one), the groups balanced by wg_0.
-HeadGates head_gates(const at::Tensor& tokens, int64_t B, int64_t N, int64_t shared, int64_t routed, nn::Linear& wg,
-                     nn::Linear& wg_0, nn::Linear& wg_1, bool training) {
+HeadGates moh_head_gates(const at::Tensor& tokens, int64_t B, int64_t N, int64_t shared, int64_t routed, nn::Linear& wg,
+                         nn::Linear& wg_0, nn::Linear& wg_1, bool training) {
   HeadGates out;
   if (routed == 0) {
     out.gates = torch::softmax(wg_1(tokens), 1).reshape({B, N, -1}) * static_cast<double>(shared);
@@ -70,12 +69,13 @@ HeadGates head_gates(const at::Tensor& tokens, int64_t B, int64_t N, int64_t sha
   return out;
 }
 
-/// The routers of both forms (registration order: wg, wg_0, wg_1).
-void register_routers(nn::Module& m, int64_t dim, int64_t heads, int64_t shared, int64_t routed, nn::Linear& wg,
-                      nn::Linear& wg_0, nn::Linear& wg_1) {
+void register_moh_routers(nn::Module& m, int64_t dim, int64_t heads, int64_t shared, int64_t routed, nn::Linear& wg,
+                          nn::Linear& wg_0, nn::Linear& wg_1) {
   TORCH_CHECK(shared >= 0 && routed >= 0 && shared + routed <= heads, "MoH: shared_head ", shared, " + routed_head ", routed,
               " exceed num_heads ", heads);
   TORCH_CHECK(routed > 0 || shared > 1, "MoH: without routed heads the official module needs shared_head > 1 (its wg_1)");
+  TORCH_CHECK(routed > 0 || shared == heads, "MoH: without routed heads every head is shared: shared_head ", shared,
+              " != num_heads ", heads);
   if (routed > 0) {
     wg = m.register_module("wg", nn::Linear(nn::LinearOptions(dim, heads - shared).bias(false)));
     if (shared > 0) wg_0 = m.register_module("wg_0", nn::Linear(nn::LinearOptions(dim, 2).bias(false)));
@@ -83,16 +83,28 @@ void register_routers(nn::Module& m, int64_t dim, int64_t heads, int64_t shared,
   if (shared > 1) wg_1 = m.register_module("wg_1", nn::Linear(nn::LinearOptions(dim, shared).bias(false)));
 }
 
+at::Tensor moh_initial_temperature(int64_t heads) {
+  return torch::log(torch::exp(torch::ones({heads, 1, 1}) / 0.24) - 1);  // softplus(temperature) = 1 / 0.24
+}
+
+at::Tensor moh_position_bias(nn::Linear& cpb_fc1, nn::Linear& cpb_fc2, const at::Tensor& relative_pos_index,
+                             const at::Tensor& relative_coords_table, int64_t Nq, const at::Tensor& like) {
+  return cpb_fc2(torch::relu(cpb_fc1(relative_coords_table.to(like.options()))))
+      .transpose(0, 1)
+      .index_select(1, relative_pos_index.to(like.device()).reshape(-1))
+      .view({-1, Nq, relative_pos_index.numel() / Nq});
+}
+
+}  // namespace detail
+
+namespace {
+
 /// Length-scaled cosine logits: (normalize(q) + query_embedding) * softplus(temperature) * log(n) . normalize(k).
 at::Tensor cosine_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& query_embedding,
                          const at::Tensor& temperature, double length_scale) {
   const auto unit = F::NormalizeFuncOptions().dim(-1);
   return torch::matmul((F::normalize(q, unit) + query_embedding) * F::softplus(temperature) * length_scale,
                        F::normalize(k, unit).transpose(-2, -1));
-}
-
-at::Tensor initial_temperature(int64_t heads) {
-  return torch::log(torch::exp(torch::ones({heads, 1, 1}) / 0.24) - 1);  // softplus(temperature) = 1 / 0.24
 }
 
 }  // namespace
@@ -106,7 +118,7 @@ void MoHAttentionImpl::reset() {
   const int64_t C = options.dim(), H = options.num_heads();
   TORCH_CHECK(H > 0 && C % H == 0, "MoHAttention: dim ", C, " should be divided by num_heads ", H);
   TORCH_CHECK(options.input_resolution().size() == 2, "MoHAttention: input_resolution is [H, W]");
-  temperature = register_parameter("temperature", initial_temperature(H));
+  temperature = register_parameter("temperature", detail::moh_initial_temperature(H));
   qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(options.qkv_bias())));
   query_embedding = register_parameter("query_embedding", torch::empty({H, 1, C / H}));
   trunc_normal_(query_embedding, 0.02);
@@ -115,7 +127,7 @@ void MoHAttentionImpl::reset() {
   proj_drop = register_module("proj_drop", nn::Dropout(options.proj_drop()));
   cpb_fc1 = register_module("cpb_fc1", nn::Linear(2, 512));
   cpb_fc2 = register_module("cpb_fc2", nn::Linear(512, H));
-  register_routers(*this, C, H, options.shared_head(), options.routed_head(), wg, wg_0, wg_1);
+  detail::register_moh_routers(*this, C, H, options.shared_head(), options.routed_head(), wg, wg_0, wg_1);
 }
 
 at::Tensor MoHAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t Wm, const at::Tensor& relative_pos_index,
@@ -124,13 +136,10 @@ at::Tensor MoHAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t Wm
               ", ", options.dim(), "], got ", x.sizes());
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), H = options.num_heads();
   const at::Tensor tokens = x.reshape({B * N, C});
-  HeadGates g = head_gates(tokens, B, N, options.shared_head(), options.routed_head(), wg, wg_0, wg_1, is_training());
+  HeadGates g = detail::moh_head_gates(tokens, B, N, options.shared_head(), options.routed_head(), wg, wg_0, wg_1, is_training());
   load_balancing_loss = g.load_balancing_loss;
   const auto parts = qkv(x).reshape({B, N, 3 * H, C / H}).permute({0, 2, 1, 3}).chunk(3, 1);
-  const at::Tensor rel_bias = cpb_fc2(torch::relu(cpb_fc1(relative_coords_table.to(x.scalar_type()))))
-                                  .transpose(0, 1)
-                                  .index_select(1, relative_pos_index.reshape(-1))
-                                  .view({-1, N, N});
+  const at::Tensor rel_bias = detail::moh_position_bias(cpb_fc1, cpb_fc2, relative_pos_index, relative_coords_table, N, x);
   const auto& res = options.input_resolution();
   const double length_scale = std::log(static_cast<double>(res[0] * res[1]));
   at::Tensor attn = cosine_logits(parts[0], parts[1], query_embedding, temperature, length_scale) + rel_bias;
@@ -152,12 +161,12 @@ MoHAttention1DImpl::MoHAttention1DImpl(const MoHAttention1DOptions& o) : options
 void MoHAttention1DImpl::reset() {
   const int64_t C = options.dim(), H = options.num_heads();
   TORCH_CHECK(H > 0 && C % H == 0, "MoHAttention1D: dim ", C, " is not divisible by num_heads ", H);
-  temperature = register_parameter("temperature", initial_temperature(H));
+  temperature = register_parameter("temperature", detail::moh_initial_temperature(H));
   qkv = register_module("qkv", nn::Linear(nn::LinearOptions(C, 3 * C).bias(options.qkv_bias())));
   query_embedding = register_parameter("query_embedding", torch::empty({H, 1, C / H}));
   trunc_normal_(query_embedding, 0.02);
   proj = register_module("proj", nn::Linear(C, C));
-  register_routers(*this, C, H, options.shared_head(), options.routed_head(), wg, wg_0, wg_1);
+  detail::register_moh_routers(*this, C, H, options.shared_head(), options.routed_head(), wg, wg_0, wg_1);
 }
 
 at::Tensor MoHAttention1DImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
@@ -166,7 +175,7 @@ at::Tensor MoHAttention1DImpl::forward(const at::Tensor& x, const at::Tensor& ma
   if (mask.defined())
     TORCH_CHECK(mask.dim() == 2 && mask.size(0) == B && mask.size(1) == L && mask.scalar_type() == at::kBool,
                 "MoHAttention1D: key padding mask must be bool [", B, ", ", L, "], got ", mask.sizes());
-  HeadGates g = head_gates(x.reshape({B * L, C}), B, L, options.shared_head(), options.routed_head(), wg, wg_0, wg_1, is_training());
+  HeadGates g = detail::moh_head_gates(x.reshape({B * L, C}), B, L, options.shared_head(), options.routed_head(), wg, wg_0, wg_1, is_training());
   load_balancing_loss = g.load_balancing_loss;
   const auto parts = qkv(x).reshape({B, L, 3 * H, C / H}).permute({0, 2, 1, 3}).chunk(3, 1);
   at::Tensor logits = cosine_logits(parts[0], parts[1], query_embedding, temperature, std::log(static_cast<double>(std::max<int64_t>(L, 2))));
@@ -182,15 +191,28 @@ at::Tensor MoHAttention1DImpl::forward(const at::Tensor& x, const at::Tensor& ma
 namespace {
 
 /// forward(x, H, W[, relative_pos_index, relative_coords_table]): the map size from extra {"H", "W"}.
-struct MoHForward {
+struct TablesForward {
   static std::vector<std::string> inputs() { return {"x", "relative_pos_index", "relative_coords_table"}; }
   static std::vector<std::string> forward_args() { return {"H", "W"}; }
-  BuiltModule operator()(MoHAttention m) const {
+  template <typename Holder>
+  BuiltModule operator()(Holder m) const {
     return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json& extra) mutable {
-              TORCH_CHECK(in.size() == 1 || in.size() == 3, "MoHAttention takes x [, relative_pos_index, relative_coords_table]");
-              if (!extra.contains("H") || !extra.contains("W")) throw std::invalid_argument("MoHAttention needs extra {\"H\", \"W\"}");
+              TORCH_CHECK(in.size() == 1 || in.size() == 3, "this module takes x [, relative_pos_index, relative_coords_table]");
+              if (!extra.contains("H") || !extra.contains("W")) throw std::invalid_argument("this module needs extra {\"H\", \"W\"}");
               const int64_t H = extra.at("H").get<int64_t>(), W = extra.at("W").get<int64_t>();
               return std::vector<at::Tensor>{in.size() == 3 ? m->forward(in[0], H, W, in[1], in[2]) : m->forward(in[0], H, W)};
+            }};
+  }
+};
+
+/// forward(x) -> (tokens, H, W): the tokens.
+struct PatchTokensForward {
+  static std::vector<std::string> inputs() { return {"x"}; }
+  static std::vector<std::string> forward_args() { return {}; }
+  BuiltModule operator()(TransNeXtPatchEmbed m) const {
+    return {m.ptr(), [m](const std::vector<at::Tensor>& in, const nlohmann::json&) mutable {
+              TORCH_CHECK(in.size() == 1, "module takes one input tensor, got ", in.size());
+              return std::vector<at::Tensor>{std::get<0>(m->forward(in[0]))};
             }};
   }
 };
@@ -200,7 +222,19 @@ struct MoHForward {
 void register_moh_modules(ModuleEntries& e) {
   e.push_back(module_entry<MoHAttention>("moh", "Attention", "attnzoo::modules::MoHAttention",
                                          "mixture-of-head attention (TransNeXt cosine attention, routed + shared heads)",
-                                         MoHAttentionOptions(0, {0, 0}), MoHForward{}));
+                                         MoHAttentionOptions(0, {0, 0}), TablesForward{}));
+  e.push_back(module_entry<AggregatedAttention>("moh", "AggregatedAttention", "attnzoo::modules::AggregatedAttention",
+                                                "TransNeXt aggregated attention (local windows + pooled tokens) with MoH head routing",
+                                                AggregatedAttentionOptions(0, {0, 0}), TablesForward{}));
+  e.push_back(module_entry<ConvolutionalGLU>("moh", "ConvolutionalGLU", "attnzoo::modules::ConvolutionalGLU",
+                                             "TransNeXt convolutional GLU (3x3 depthwise gate) on tokens", ConvolutionalGLUOptions(0),
+                                             MapForward{}));
+  e.push_back(module_entry<TransNeXtBlock>("moh", "Block", "attnzoo::modules::TransNeXtBlock",
+                                           "MoH-TransNeXt block: aggregated (or global) MoH attention + ConvolutionalGLU",
+                                           TransNeXtBlockOptions(0, 0, {0, 0}), TablesForward{}));
+  e.push_back(module_entry<TransNeXtPatchEmbed>("moh", "OverlapPatchEmbed", "attnzoo::modules::TransNeXtPatchEmbed",
+                                                "TransNeXt overlapping patch embedding (conv + token LayerNorm)",
+                                                TransNeXtPatchEmbedOptions(), PatchTokensForward{}));
   e.push_back(module_entry<MoHAttention1D>("moh", "MoHAttention1D", "attnzoo::modules::MoHAttention1D",
                                            "mixture-of-head attention along a sequence (key padding mask)",
                                            MoHAttention1DOptions(0, 0), MaskedForward{}));

@@ -144,6 +144,13 @@ at::Tensor GConvImpl::kernel(int64_t L) {
   return k;
 }
 
+std::vector<ParameterLrHint> GConvImpl::parameter_lr_hints() const {
+  std::vector<ParameterLrHint> out;
+  for (size_t i = 0; i < kernel_list->size(); ++i) out.push_back({"kernel_list." + std::to_string(i), options.lr()});
+  if (decay.defined() && decay.requires_grad()) out.push_back({"decay", options.lr()});
+  return out;
+}
+
 at::Tensor GConvImpl::convolve(const at::Tensor& u, const at::Tensor& k) {
   const int64_t B = u.size(0), H = u.size(1), L = u.size(2), C = options.channels();
   const at::Tensor k_f = torch::fft::rfft(k, 2 * L), u_f = torch::fft::rfft(u, 2 * L);

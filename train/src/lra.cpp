@@ -283,6 +283,7 @@ LraRun::LraRun(const LRATrainConfig& c) : c_(c), device_(c.device), writer_(c.ra
   model_ = models::LRAEncoder(models::lra_encoder_options_from_args(args_));
   model_->to(device_);
   for (const auto& p : model_->named_parameters()) params_.push_back({p.key(), p.value(), true});  // Flax: decay on all
+  apply_lr_hints(params_, *model_, c.lr);  // SGConv's kernels at their own lr (its official `_optim`)
   OptimizerOptions oo;
   oo.name = "adamw";
   oo.beta1 = 0.9;

@@ -2,6 +2,8 @@
 
 #include "fused_adamw.h"
 
+#include <attnzoo/modules/optim_hints.h>
+
 #include <torch/nn/module.h>
 #include <torch/torch.h>
 
@@ -25,6 +27,18 @@ std::vector<Param> param_groups(const torch::nn::Module& model, const std::vecto
     out.push_back({p.key(), p.value(), decay});
   }
   return out;
+}
+
+int64_t apply_lr_hints(std::vector<Param>& params, const torch::nn::Module& model, double base_lr) {
+  int64_t n = 0;
+  for (const auto& h : modules::parameter_lr_hints(model))
+    for (auto& p : params)
+      if (p.name == h.name) {
+        if (!(base_lr > 0)) throw std::invalid_argument("a per-parameter lr needs a positive base lr");
+        p.lr_scale = h.lr / base_lr;
+        ++n;
+      }
+  return n;
 }
 
 void Optimizer::zero_grad() {
@@ -84,21 +98,21 @@ class AdamW : public Optimizer {
     for (size_t i = 0; i < params_.size(); ++i) {
       auto& p = params_[i].tensor;
       if (!p.grad().defined()) continue;
-      const double wd = params_[i].decay ? o_.weight_decay : 0.0;
+      const double wd = params_[i].decay ? o_.weight_decay : 0.0, plr = lr * params_[i].lr_scale;
       auto m = state(i, "exp_avg");
       auto v = state(i, "exp_avg_sq");
       if (o_.fused && fusable(p, p.grad(), m, v)) {
-        const kernels::AdamWStep s{lr, wd, o_.beta1, o_.beta2, o_.eps, bc1, bc2};
+        const kernels::AdamWStep s{plr, wd, o_.beta1, o_.beta2, o_.eps, bc1, bc2};
         AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "fused_adamw", [&] {
           kernels::fused_adamw<scalar_t>(s, p.data_ptr<scalar_t>(), p.grad().data_ptr<scalar_t>(), m.data_ptr<scalar_t>(),
                                          v.data_ptr<scalar_t>(), p.numel());
         });
         continue;
       }
-      if (wd > 0) p.mul_(1 - lr * wd);
+      if (wd > 0) p.mul_(1 - plr * wd);
       update_moments(i, p.grad());
       const auto denom = (v.sqrt() / std::sqrt(bc2)).add_(o_.eps);
-      p.addcdiv_(m, denom, -lr / bc1);
+      p.addcdiv_(m, denom, -plr / bc1);
     }
   }
 
@@ -131,7 +145,7 @@ class SGD : public Optimizer {
         else buf.mul_(o_.momentum).add_(d);
         d = o_.nesterov ? d.add(buf, o_.momentum) : buf;
       }
-      p.add_(d, -lr);
+      p.add_(d, -lr * params_[i].lr_scale);
     }
   }
 };
@@ -153,7 +167,7 @@ class Lamb : public Optimizer {
       if (params_[i].decay && o_.weight_decay > 0) update.add_(p, o_.weight_decay);
       const double wn = p.norm().item<double>(), un = update.norm().item<double>();
       const double trust = (wn > 0 && un > 0) ? wn / un : 1.0;
-      p.add_(update, -lr * trust);
+      p.add_(update, -lr * params_[i].lr_scale * trust);
     }
   }
 };

@@ -280,7 +280,9 @@ ImageRun::ImageRun(const TrainConfig& cfg)
   oo.name = cfg.opt;
   oo.weight_decay = cfg.weight_decay;
   oo.momentum = cfg.momentum;
-  opt_ = make_optimizer(param_groups(*model_, model_->no_weight_decay()), oo);
+  auto params = param_groups(*model_, model_->no_weight_decay());
+  apply_lr_hints(params, *model_, resolved_lr(cfg));
+  opt_ = make_optimizer(std::move(params), oo);
   for (const auto& prm : opt_->params()) amp_params_.push_back(prm.tensor);
   steps_per_epoch_ = train_loader_->num_batches();
   if (cfg.max_steps_per_epoch > 0) steps_per_epoch_ = std::min(steps_per_epoch_, cfg.max_steps_per_epoch);
@@ -386,6 +388,7 @@ double ImageRun::train_step(const datasets::Batch& b, int64_t epoch) {
     logits = model_->forward(x);
   }
   auto loss = -(target * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1).mean();
+  if (const at::Tensor aux = model_->auxiliary_loss(); aux.defined()) loss = loss + aux.to(torch::kFloat);
   double lv = loss.item<double>();
   if (pg_) lv = allreduce_mean(*pg_, lv);  // the stop-on-NaN decision must be the same on every rank
   if (!std::isfinite(lv)) {

@@ -32,6 +32,9 @@ class ClassifierImpl : public torch::nn::Module {
   /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
   virtual std::vector<std::string> no_weight_decay() const { return {}; }
   virtual std::vector<FeatureInfo> feature_info() const = 0;
+  /// A training loss term of the model's own to add to the task loss, from the last forward (MoH's head
+  /// load balance); undefined when the family has none.
+  virtual at::Tensor auxiliary_loss() const { return {}; }
   /// Maps other published layouts of this family's weights to the official key names (timm's
   /// checkpoint_filter_fn). Called by load_weights before matching keys; identity by default.
   virtual checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const { return weights; }

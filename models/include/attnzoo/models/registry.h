@@ -93,6 +93,7 @@ void register_agent(Registry& r);
 void register_sigmoid_vit(Registry& r);
 void register_volo(Registry& r);
 void register_unireplknet(Registry& r);
+void register_moh(Registry& r);
 void register_agent_cswin(Registry& r);
 
 }  // namespace attnzoo::models

@@ -3,6 +3,7 @@
 // TransposedLinear / TransposedLN. GConv's forward returns (y, kernel) as the official one does with
 // return_kernel; forward(x, mask) is attnzoo's 1-D form for sequence backbones (key padding mask: padded tokens are
 // zeroed before the convolution and in the output).
+#include <attnzoo/modules/optim_hints.h>
 #include <attnzoo/modules/options/sgconv.h>
 #include <attnzoo/modules/pretty_print.h>
 
@@ -38,7 +39,7 @@ class TransposedLNImpl : public torch::nn::Cloneable<TransposedLNImpl> {
 };
 TORCH_MODULE(TransposedLN);
 
-class GConvImpl : public torch::nn::Cloneable<GConvImpl> {
+class GConvImpl : public torch::nn::Cloneable<GConvImpl>, public ParameterHints {
  public:
   explicit GConvImpl(const GConvOptions& options);
   explicit GConvImpl(int64_t d_model) : GConvImpl(GConvOptions(d_model)) {}
@@ -51,6 +52,8 @@ class GConvImpl : public torch::nn::Cloneable<GConvImpl> {
   at::Tensor kernel(int64_t L);
   /// The global convolution (FFT) of u (B, H, L) with kernel(L) plus the D skip: (B, C * H, L).
   at::Tensor convolve(const at::Tensor& u, const at::Tensor& k);
+  /// kernel_list.{i} and a trainable decay at options.lr.
+  std::vector<ParameterLrHint> parameter_lr_hints() const override;
 
   GConvOptions options;
   int64_t num_scales = 0, kernel_channels = 0;

@@ -30,11 +30,18 @@ struct Param {
   std::string name;
   at::Tensor tensor;
   bool decay = true;
+  /// This parameter's learning rate over the scheduled one (timm's group "lr_scale"): a module's own lr hint
+  /// (modules/optim_hints.h) divided by the base lr.
+  double lr_scale = 1.0;
 };
 
 /// Splits the model's trainable parameters into decay / no-decay (1-D tensors and names matching
 /// `no_decay`, exactly or as a suffix after a '.').
 std::vector<Param> param_groups(const torch::nn::Module& model, const std::vector<std::string>& no_decay);
+
+/// Sets lr_scale = hint lr / base_lr on the parameters the model's modules give an lr of their own
+/// (modules::parameter_lr_hints; SGConv's kernels). Returns how many parameters got one.
+int64_t apply_lr_hints(std::vector<Param>& params, const torch::nn::Module& model, double base_lr);
 
 class Optimizer {
  public:

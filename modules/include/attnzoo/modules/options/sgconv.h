@@ -50,6 +50,9 @@ struct GConvOptions {
   TORCH_ARG(int64_t, init_scale) = 0;
   TORCH_ARG(double, decay_min) = 2.0;
   TORCH_ARG(double, decay_max) = 2.0;
+  /// The learning rate of the kernels and the learnable decay (the official `_optim` hint; attnzoo's trainers
+  /// honour it through modules/optim_hints.h).
+  TORCH_ARG(double, lr) = 0.001;
 };
 
 template <class V>
@@ -76,7 +79,7 @@ void visit_args(GConvOptions& o, V& v) {
   v.arg("init_scale", o.init_scale());
   v.arg("decay_min", o.decay_min());
   v.arg("decay_max", o.decay_max());
-  v.ignored("lr", 0.001);  // an optimizer hint on the kernels
+  v.arg("lr", o.lr());
 }
 
 }  // namespace attnzoo::modules
