@@ -1,6 +1,7 @@
 // MoH beyond the parity cases: the routing (exactly routed_head heads per token, gates summing to their counts),
-// the load-balance loss (training only, the official formula), the relative-position tables, and the 1-D form's
-// padding.
+// the load-balance loss (training only, the official formula; MoH-TransNeXt's weighted mean as its auxiliary loss),
+// the relative-position tables, the one input size of the model, and the 1-D form's padding.
+#include <attnzoo/models/moh.h>
 #include <attnzoo/modules/moh.h>
 
 #include <gtest/gtest.h>
@@ -52,4 +53,67 @@ TEST(MoH, OneDFormKeepsPaddingOutAndNeedsValidHeadCounts) {
   EXPECT_EQ(y[0].slice(0, 9).abs().max().item<double>(), 0.0);
   EXPECT_THROW(MoHAttention1D(MoHAttention1DOptions(16, 4).shared_head(3).routed_head(2)), c10::Error);
   EXPECT_THROW(MoHAttention1D(MoHAttention1DOptions(16, 4).shared_head(1).routed_head(0)), c10::Error);
+}
+
+namespace {
+
+attnzoo::models::TransNeXt small_transnext() {
+  return attnzoo::models::TransNeXt(attnzoo::models::TransNeXtOptions()
+                                        .img_size(64)
+                                        .patch_size(4)
+                                        .embed_dims({8, 16, 16, 32})
+                                        .num_heads({2, 2, 2, 4})
+                                        .depths({1, 2, 1, 1})
+                                        .shared_head({2, 1, 0, 1})
+                                        .routed_head({0, 1, 1, 2})
+                                        .num_classes(5));
+}
+
+}  // namespace
+
+// engine.py: loss + 0.01 * mean of the routed attentions' load-balance losses; nothing in eval or without routing.
+TEST(MoH, TransNeXtAuxiliaryLossIsTheWeightedMeanOfItsRoutedBlocks) {
+  torch::manual_seed(2);
+  auto m = small_transnext();
+  m->to(torch::kDouble);
+  const at::Tensor x = torch::randn({2, 3, 64, 64}, torch::kDouble);
+  m->train();
+  m->forward(x);
+  double sum = 0;
+  int n = 0;
+  for (const auto& stage : m->blocks)
+    for (const auto& b : *stage) {
+      const at::Tensor l = b->as<TransNeXtBlock>()->load_balancing_loss();
+      if (l.defined()) sum += l.item<double>(), ++n;
+    }
+  EXPECT_EQ(n, 4);  // stages 2 (two blocks), 3 and 4 route; stage 1 only shares
+  ASSERT_TRUE(m->auxiliary_loss().defined());
+  EXPECT_NEAR(m->auxiliary_loss().item<double>(), 0.01 * sum / n, 1e-14);
+  m->eval();
+  m->forward(x);
+  EXPECT_FALSE(m->auxiliary_loss().defined());
+}
+
+TEST(MoH, TransNeXtIsBuiltForOneInputSize) {
+  auto m = small_transnext();
+  try {
+    m->forward(torch::randn({1, 3, 96, 96}));
+    FAIL() << "a 96 px input to a model built for 64 px must be refused";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("built for [B, 3, 64, 64]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(attnzoo::models::TransNeXt(attnzoo::models::TransNeXtOptions().img_size(48)), c10::Error);
+}
+
+// The tables the model passes equal the ones the module computes itself; another map size is refused.
+TEST(MoH, AggregatedAttentionTablesAndMapSize) {
+  torch::manual_seed(3);
+  AggregatedAttention a(AggregatedAttentionOptions(16, {6, 4}).num_heads(2).sr_ratio(2).shared_head(1).routed_head(1));
+  a->to(torch::kDouble);
+  a->eval();
+  const at::Tensor x = torch::randn({2, 24, 16}, torch::kDouble);
+  const auto [idx, table] = relative_position_cpb({6, 4}, {3, 2});
+  EXPECT_LT((a->forward(x, 6, 4) - a->forward(x, 6, 4, idx, table)).abs().max().item<double>(), 1e-15);
+  EXPECT_THROW(a->forward(torch::randn({2, 24, 16}, torch::kDouble), 4, 6), c10::Error);
+  EXPECT_THROW(AggregatedAttention(AggregatedAttentionOptions(16, {6, 4}).num_heads(2).window_size(4).shared_head(2)), c10::Error);
 }

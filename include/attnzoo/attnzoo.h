@@ -72,6 +72,7 @@
 #include <attnzoo/modules/volo.h>
 #include <attnzoo/modules/unireplknet.h>
 #include <attnzoo/modules/moh.h>
+#include <attnzoo/modules/optim_hints.h>
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/squeeze_excite.h>
 #include <attnzoo/modules/van.h>
