@@ -7,8 +7,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace attnzoo::cli {
@@ -24,10 +26,13 @@ void print_weights(const models::PretrainedCfg& cfg) {
   std::ostringstream top1;
   if (cfg.top1 > 0) top1 << std::fixed << std::setprecision(1) << cfg.top1 << " % (ImageNet-1k, as the authors publish it)";
   else top1 << "not published";
-  const auto local = checkpoint::local_weights(cfg.weights_file());
+  std::optional<std::filesystem::path> local;
+  for (const auto& src : cfg.weight_sources())
+    if (!local) local = checkpoint::local_weights(src.file_name);
   std::cout << "weights:        " << cfg.weights_file() << "\n"
-            << "  url:          " << cfg.url << "\n"
-            << "  sha256:       " << (hash.empty() ? "not published" : hash + "... (from the file name)") << "\n"
+            << "  url:          " << cfg.url << "\n";
+  for (const auto& m : cfg.mirrors) std::cout << "  mirror:       " << m.url << " (as " << m.file_name << ")\n";
+  std::cout << "  sha256:       " << (hash.empty() ? "not published" : hash + "... (from the file name)") << "\n"
             << "  top-1:        " << top1.str() << "\n"
             << "  license:      " << (cfg.license.empty() ? "not stated" : cfg.license) << "\n"
             << "  local copy:   " << (local ? local->string() : "not found (attnzoo ... --pretrained --download fetches it)")

@@ -157,6 +157,26 @@ TEST_F(WeightsHomes, FileUrlDownloadIsAtomicAndHashChecked) {
   EXPECT_TRUE(contains(gone, "download failed")) << gone;
 }
 
+// Several sources of the same weights (a release, then mirrors): a local copy of any wins; a download tries them in
+// order; when all fail, the error names each URL.
+TEST_F(WeightsHomes, MirrorsAreTriedAfterTheRelease) {
+  const fs::path served = root_ / "server" / "mirror.safetensors";
+  write_weights(served);
+  const checkpoint::WeightsSource release{"r.pth", "file://" + (root_ / "server" / "gone.pth").string()};
+  const checkpoint::WeightsSource mirror{"r.mirror.safetensors", "file://" + served.string()};
+  EXPECT_EQ(checkpoint::find_any_weights(std::vector<checkpoint::WeightsSource>{release, mirror}, true), ours() / "r.mirror.safetensors");
+  EXPECT_EQ(checkpoint::find_any_weights(std::vector<checkpoint::WeightsSource>{release, mirror}, false), ours() / "r.mirror.safetensors");
+  const checkpoint::WeightsSource gone_too{"r2.safetensors", "file://" + (root_ / "nope").string()};
+  const std::string e = error_of([&] { checkpoint::find_any_weights(std::vector<checkpoint::WeightsSource>{release, gone_too}, true); });
+  EXPECT_TRUE(contains(e, "no source of r.pth could be downloaded")) << e;
+  EXPECT_TRUE(contains(e, release.url) && contains(e, gone_too.url)) << e;
+  // DaViT's releases are on Google Drive (a browser download); timm's Hugging Face copy is the mirror.
+  const auto* v = models::registry().find_variant("davit_tiny");
+  ASSERT_TRUE(v && v->pretrained.mirrors.size() == 1);
+  EXPECT_EQ(v->pretrained.mirrors[0].url, "https://huggingface.co/timm/davit_tiny.msft_in1k/resolve/main/model.safetensors");
+  EXPECT_EQ(v->pretrained.weight_sources().size(), 2u);
+}
+
 TEST(Hub, EveryFamilyListsItsReleasedWeights) {
   // The nine families of the issue, each with released weights on at least one variant, named and sourced.
   const auto& reg = models::registry();

@@ -222,4 +222,23 @@ fs::path find_weights(const WeightsSource& src, bool download, const DownloadPro
   return dest;
 }
 
+fs::path find_any_weights(const std::vector<WeightsSource>& sources, bool download, const DownloadProgress& progress) {
+  if (sources.empty()) throw std::invalid_argument("find_weights: no source");
+  for (const auto& src : sources)
+    if (const auto found = local_weights(src.file_name)) {
+      verify_hash_prefix(*found);
+      return *found;
+    }
+  if (!download || sources.size() == 1) return find_weights(sources.front(), download, progress);
+  std::string failures;
+  for (const auto& src : sources) {
+    try {
+      return find_weights(src, true, progress);
+    } catch (const std::exception& e) {
+      failures += (failures.empty() ? "" : "; ") + src.url + ": " + e.what();
+    }
+  }
+  throw std::runtime_error("no source of " + sources.front().file_name + " could be downloaded (" + failures + ")");
+}
+
 }  // namespace attnzoo::checkpoint

@@ -162,9 +162,13 @@ void register_davit(Registry& r) {
     if (v.img == 384) mv.pretrained.crop_pct = 1.0;
     // Google Drive answers large files with a confirmation page: --download refuses it (not a checkpoint)
     // and the error says where to place the file fetched with a browser.
-    if (*v.drive_id)
+    if (*v.drive_id) {
       mv.pretrained.weights(std::string("https://drive.google.com/uc?export=download&id=") + v.drive_id, v.top1, "MIT",
                             std::string(v.name) + ".pth");
+      // timm's copy of the same weights (timm's key names; filter_checkpoint maps them), fetchable without a browser.
+      const std::string hub = std::string(v.name) + ".msft_in1k";
+      mv.pretrained.mirror("https://huggingface.co/timm/" + hub + "/resolve/main/model.safetensors", hub + ".safetensors");
+    }
     r.add_variant(mv);
   }
 }

@@ -63,7 +63,7 @@ std::string pretrained_weights(const std::string& variant, bool download, const 
   if (!v->pretrained.has_weights())
     throw std::invalid_argument("--pretrained: the authors released no weights for " + variant +
                                 " ('attnzoo list --pretrained' shows the variants that have them)");
-  return checkpoint::find_weights({v->pretrained.weights_file(), v->pretrained.url}, download, progress).string();
+  return checkpoint::find_any_weights(v->pretrained.weight_sources(), download, progress).string();
 }
 
 }  // namespace attnzoo::models

@@ -15,6 +15,7 @@ nlohmann::json PretrainedCfg::to_json() const {
     if (const std::string h = checkpoint::hash_prefix_of(weights_file()); !h.empty()) j["sha256_prefix"] = h;
     if (top1 > 0) j["top1"] = top1;
     if (!license.empty()) j["license"] = license;
+    for (const auto& m : mirrors) j["mirrors"].push_back({{"url", m.url}, {"file", m.file_name}});
   }
   return j;
 }
@@ -31,6 +32,17 @@ PretrainedCfg& PretrainedCfg::weights(std::string url_, double top1_, std::strin
   license = std::move(license_);
   file = std::move(file_);
   return *this;
+}
+
+PretrainedCfg& PretrainedCfg::mirror(std::string url_, std::string file_) {
+  mirrors.push_back({std::move(file_), std::move(url_)});
+  return *this;
+}
+
+std::vector<checkpoint::WeightsSource> PretrainedCfg::weight_sources() const {
+  std::vector<checkpoint::WeightsSource> out{{weights_file(), url}};
+  out.insert(out.end(), mirrors.begin(), mirrors.end());
+  return out;
 }
 
 }  // namespace attnzoo::models

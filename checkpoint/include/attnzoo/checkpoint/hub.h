@@ -54,4 +54,10 @@ void download_file(const std::string& url, const std::filesystem::path& dest, co
 /// URL and the exact path to place the file at.
 std::filesystem::path find_weights(const WeightsSource& src, bool download, const DownloadProgress& progress = {});
 
+/// The same over several sources of the same weights (the authors' release first, then mirrors such as timm's
+/// Hugging Face copy): a local copy of any of them wins; else, with `download`, each URL is tried in order until
+/// one succeeds; the error names every source and why it failed.
+std::filesystem::path find_any_weights(const std::vector<WeightsSource>& sources, bool download,
+                                   const DownloadProgress& progress = {});
+
 }  // namespace attnzoo::checkpoint

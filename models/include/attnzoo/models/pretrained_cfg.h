@@ -1,9 +1,12 @@
 #pragma once
 // Pretrained configuration of a variant: what the released weights expect (timm's PretrainedCfg).
+#include <attnzoo/checkpoint/hub.h>
+
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <string>
+#include <vector>
 
 namespace attnzoo::models {
 
@@ -27,12 +30,19 @@ struct PretrainedCfg {
   std::string file;     // the name they are looked up under; empty = the URL's last path segment
   double top1 = 0;      // ImageNet-1k top-1 (%) the authors publish for them; 0 = not published
   std::string license;  // of the weights, as the authors state it
+  /// The same weights published elsewhere, tried after `url` (timm's Hugging Face copies, in timm's layout:
+  /// the family's filter_checkpoint maps them to the official keys).
+  std::vector<checkpoint::WeightsSource> mirrors;
 
   bool has_weights() const { return !url.empty(); }
   /// `file`, else the URL's last path segment ("…/van_tiny_754.pth.tar" -> "van_tiny_754.pth.tar").
   std::string weights_file() const;
   /// Sets the released weights' fields in one call (the family files each describe their releases).
   PretrainedCfg& weights(std::string url_, double top1_, std::string license_, std::string file_ = "");
+  /// Adds a mirror of the released weights (looked up locally under `file`).
+  PretrainedCfg& mirror(std::string url_, std::string file_);
+  /// The release, then its mirrors.
+  std::vector<checkpoint::WeightsSource> weight_sources() const;
 
   nlohmann::json to_json() const;
 };
