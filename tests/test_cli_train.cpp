@@ -369,3 +369,36 @@ TEST(CliTrain, BadFlagsAndDataAreClearErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue #15's done-when: extract on the exported Fashion-MNIST folder (the 10,000 test images as PNG class
+// folders): one row per image, in the folder's order, every label 1,000 times, the class names of the export.
+TEST(CliTrain, ExtractOnTheExportedFashionMnistTestSet) {
+  const auto tmp = test::temp_dir("extract_fmnist");
+  std::string out;
+  ASSERT_EQ(run("data export fashion-mnist " + (tmp / "fm").string() + " --splits test", &out), 0) << out;
+  ASSERT_EQ(run("extract --model van_b0 --set embed_dims=[8,16,16,16] --set depths=[1,1,1,1] --in-chans 1 --num-classes 10 "
+                "--img-size 28 --crop-pct 1 --data " + (tmp / "fm").string() + " --split test --batch-size 250 --output " +
+                    (tmp / "f.safetensors").string(),
+                &out),
+            0)
+      << out;
+  const auto feats = checkpoint::read_safetensors((tmp / "f.safetensors").string());
+  ASSERT_EQ(feats.tensors["features"].sizes(), (std::vector<int64_t>{10000, 16}));
+  EXPECT_TRUE(torch::isfinite(feats.tensors["features"]).all().item<bool>());
+  const at::Tensor counts = torch::bincount(feats.tensors["labels"], {}, 10);
+  EXPECT_TRUE(counts.eq(1000).all().item<bool>()) << counts;
+  const auto files = nlohmann::json::parse(feats.metadata.at("files"));
+  const auto classes = nlohmann::json::parse(feats.metadata.at("classes"));
+  ASSERT_EQ(files.size(), 10000u);
+  ASSERT_EQ(classes.size(), 10u);
+  // Row i's file lies in the folder of its label.
+  for (size_t i : {size_t{0}, size_t{4999}, size_t{9999}}) {
+    const fs::path f = files[i].get<std::string>();
+    EXPECT_EQ(f.parent_path().filename().string(), classes[feats.tensors["labels"][static_cast<int64_t>(i)].item<int64_t>()].get<std::string>())
+        << f;
+  }
+}
+
+}  // namespace
