@@ -135,6 +135,7 @@ std::vector<std::string> TransNeXtImpl::no_weight_decay() const {
 
 at::Tensor TransNeXtImpl::auxiliary_loss() const {
   // engine.py: loss + 0.01 * sum(LOAD_BALANCING_LOSSES) / max(len, 1) over the routed attentions of the forward.
+  if (!is_training()) return {};
   at::Tensor sum;
   int64_t n = 0;
   for (const auto& stage : blocks)
@@ -144,7 +145,7 @@ at::Tensor TransNeXtImpl::auxiliary_loss() const {
       sum = sum.defined() ? sum + l : l;
       ++n;
     }
-  if (!is_training() || n == 0) return {};
+  if (n == 0) return {};
   return sum * (options.load_balance_weight() / static_cast<double>(n));
 }
 
