@@ -8,7 +8,11 @@
 #include <attnzoo/modules/van.h>
 #include <attnzoo/modules/module_registry.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <gtest/gtest.h>
+
+#include <set>
 #include <torch/torch.h>
 
 using namespace attnzoo;
@@ -266,6 +270,9 @@ TEST(ModelContract, EveryFamilyHasASmallConfigHere) {
   }
 }
 
+// Families without an attention to draw (UniRepLKNet is a ConvNet: `viz erf` is its picture).
+const std::set<std::string> kWithoutAttention = {"unireplknet"};
+
 class FamilyContract : public ::testing::TestWithParam<SmallConfig> {};
 
 TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
@@ -298,6 +305,27 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
     const auto last = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({-1}).output_fmt("NHWC"));
     ASSERT_EQ(last.size(), 1u);
     EXPECT_TRUE(last[0].equal(maps.back().permute({0, 2, 3, 1}))) << c.family;
+    m->train();
+  }
+  {
+    // `viz attention`: a capture changes no output, and every recorded map has its key grid's shape; rows of a
+    // softmax never sum above one (below it where a window covers padding).
+    torch::NoGradGuard no_grad;
+    m->eval();
+    const at::Tensor plain = m->forward(x);
+    modules::AttentionCapture capture;
+    EXPECT_TRUE(m->forward(x).equal(plain)) << c.family;
+    int64_t maps = 0;
+    for (const auto& r : capture.records()) {
+      if (!r.query_map) continue;
+      ++maps;
+      const at::Tensor map = r.query_map(1, r.query_grid[0] / 2, r.query_grid[1] / 2);
+      EXPECT_EQ(map.size(1), r.key_grid[0]) << c.family << " " << r.kind;
+      EXPECT_EQ(map.size(2), r.key_grid[1]) << c.family << " " << r.kind;
+      if (r.kind == "softmax" || r.kind == "gpsa" || r.kind == "neighborhood")
+        EXPECT_LE(map.sum({1, 2}).max().item<double>(), 1 + 1e-5) << c.family << " " << r.kind;
+    }
+    if (!kWithoutAttention.count(c.family)) EXPECT_GT(maps, 0) << c.family << " records no attention map";
     m->train();
   }
   m->reset_classifier(0);

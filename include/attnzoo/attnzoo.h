@@ -21,6 +21,7 @@
 #include <attnzoo/modules/agent.h>
 #include <attnzoo/modules/agent_cswin.h>
 #include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/attention_capture.h>
 #include <attnzoo/modules/biformer.h>
 #include <attnzoo/modules/biformer_stl.h>
 #include <attnzoo/modules/bottleneck_attn.h>
@@ -103,6 +104,7 @@
 #include <attnzoo/datasets/transforms.h>
 #include <attnzoo/eval/bench.h>
 #include <attnzoo/eval/evaluate.h>
+#include <attnzoo/eval/erf.h>
 #include <attnzoo/eval/flops.h>
 #include <attnzoo/eval/gemm_peak.h>
 #include <attnzoo/eval/imagenet_classes.h>
@@ -119,5 +121,6 @@
 #include <attnzoo/train/schedule.h>
 #include <attnzoo/train/timm_args.h>
 #include <attnzoo/train/trainer.h>
+#include <attnzoo/viz/heatmap.h>
 #include <attnzoo/viz/plot.h>
 #include <attnzoo/viz/run_log.h>

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/agent.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/init.h>
@@ -68,7 +70,7 @@ at::Tensor attend(const at::Tensor& q_scaled, const at::Tensor& k, const at::Ten
 
 at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, const at::Tensor& vt, int64_t h, int64_t w,
                                 int64_t hk, int64_t wk, int64_t heads, int64_t A, const AgentBiases& bs, double attn_drop,
-                                bool training) {
+                                bool training, const torch::nn::Module* self) {
   const int64_t b = qt.size(0), n = qt.size(1), c = qt.size(2);
   const bool cls = bs.ac != nullptr;
   const int64_t p = static_cast<int64_t>(std::sqrt(static_cast<double>(A)) + 1e-9);
@@ -88,6 +90,13 @@ at::Tensor agent_attention_core(const at::Tensor& qt, const at::Tensor& kt, cons
                           (bs.ha + bs.wa).reshape({1, heads, -1, A});
   if (cls) agent_bias = torch::cat({*bs.ca, agent_bias}, -2);
   const at::Tensor out = attend(qh * scale, agents, agent_v, agent_bias, attn_drop, training);
+  if (capturing_attention()) {
+    const at::Tensor to_keys = (torch::matmul(agents * scale, kh.transpose(-2, -1)) + position_bias).softmax(-1);
+    const at::Tensor to_agents = (torch::matmul(qh * scale, agents.transpose(-2, -1)) + agent_bias).softmax(-1);
+    AttentionRecord* r = record_attention(self, "agent", torch::matmul(to_agents, to_keys));
+    set_global_geometry(*r, {h, w}, {hk, wk}, cls ? 1 : 0, cls ? 1 : 0);
+    r->head_labels.assign(heads, "via " + std::to_string(A) + " agents");
+  }
   return out.transpose(1, 2).reshape({b, n, c});
 }
 
@@ -161,7 +170,7 @@ at::Tensor AgentDeiTAttentionImpl::forward(const at::Tensor& x) {
   auto [q, k, v] = split_qkv(qkv, x);
   const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, &ac_bias, &ca_bias};
   const at::Tensor out = detail::agent_attention_core(q, k, v, w, w, w, w, o.num_heads(), o.agent_num(), biases,
-                                                      o.attn_drop(), is_training());
+                                                      o.attn_drop(), is_training(), this);
   // The DWC branch on the patch tokens; the class token's output has none.
   const at::Tensor d = dwc_tokens(dwc, token_map(v.slice(1, 1), w, w));
   const at::Tensor y = torch::cat({out.slice(1, 0, 1), out.slice(1, 1) + d}, 1);
@@ -211,7 +220,7 @@ at::Tensor AgentPVTAttentionImpl::forward(const at::Tensor& x, int64_t H, int64_
   const auto kvs = kv(src).reshape({b, -1, 2, c}).permute({2, 0, 1, 3});
   const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias};
   at::Tensor out = detail::agent_attention_core(qt, kvs[0], kvs[1], H, W, hk, wk, o.num_heads(), o.agent_num(), biases,
-                                                o.attn_drop(), is_training());
+                                                o.attn_drop(), is_training(), this);
   at::Tensor v_map = token_map(kvs[1], hk, wk);
   if (sr_ratio > 1) v_map = bilinear(v_map, H, W);  // V back on the query map for the DWC
   out = out + dwc_tokens(dwc, v_map);
@@ -248,7 +257,7 @@ at::Tensor AgentSwinAttentionImpl::forward(const at::Tensor& x) {
   auto [q, k, v] = split_qkv(qkv, x);
   const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias};
   const at::Tensor out = detail::agent_attention_core(q, k, v, w, w, w, w, o.num_heads(), o.agent_num(), biases,
-                                                      o.attn_drop(), is_training()) +
+                                                      o.attn_drop(), is_training(), this) +
                          dwc_tokens(dwc, token_map(v, w, w));
   return maybe_dropout(proj(out), o.proj_drop(), is_training());
 }
@@ -284,6 +293,7 @@ at::Tensor SRAttentionImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   if (sr_ratio > 1) src = norm(sr(x.permute({0, 2, 1}).reshape({B, C, H, W})).reshape({B, C, -1}).permute({0, 2, 1}));
   const auto kvs = kv(src).reshape({B, -1, 2, num_heads, hd}).permute({2, 0, 3, 1, 4});
   const at::Tensor attn = (torch::matmul(qh, kvs[0].transpose(-2, -1)) * std::pow(static_cast<double>(hd), -0.5)).softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_global_geometry(*r, {H, W}, {H / sr_ratio, W / sr_ratio});
   return proj(torch::matmul(attn, kvs[1]).transpose(1, 2).reshape({B, N, C}));
 }
 
@@ -324,6 +334,7 @@ at::Tensor SwinWindowAttentionImpl::forward(const at::Tensor& x, const at::Tenso
     attn = (attn.view({B_ / nW, nW, num_heads, N, N}) + mask.unsqueeze(1).unsqueeze(0)).view({-1, num_heads, N, N});
   }
   attn = attn.softmax(-1);
+  record_attention(this, "softmax", attn);  // windows: the block adds their geometry
   return proj(torch::matmul(attn, t[2]).transpose(1, 2).reshape({B_, N, C}));
 }
 

@@ -1,6 +1,7 @@
 // The blocks of Agent-DeiT, Agent-PVT and Agent-Swin (one per official block class); the attentions are in
 // agent.cpp.
 #include <attnzoo/modules/agent.h>
+#include <attnzoo/modules/attention_capture.h>
 
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/drop_path.h>
@@ -66,8 +67,10 @@ void AgentDeiTBlockImpl::pretty_print(std::ostream& os) const {
 
 at::Tensor AgentDeiTBlockImpl::forward(const at::Tensor& x) {
   auto attend = [this](const at::Tensor& t) {
-    return options.attn_type() == AgentAttnType::Agent ? attn->as<AgentDeiTAttentionImpl>()->forward(t)
-                                                       : attn->as<MultiHeadSelfAttentionImpl>()->forward(t);
+    if (options.attn_type() == AgentAttnType::Agent) return attn->as<AgentDeiTAttentionImpl>()->forward(t);
+    const at::Tensor y = attn->as<MultiHeadSelfAttentionImpl>()->forward(t);
+    if (AttentionRecord* r = latest_attention_record(attn.get())) set_square_grid_geometry(*r, t.size(1));  // class token + map
+    return y;
   };
   return pre_norm_block(x, norm1, attend, norm2, mlp, options.drop_path(), is_training());
 }
@@ -173,6 +176,7 @@ at::Tensor AgentSwinBlockImpl::forward(const at::Tensor& x) {
     at::Tensor win = partition(y).view({-1, ws * ws, C});
     win = options.attn_type() == AgentAttnType::Agent ? attn->as<AgentSwinAttentionImpl>()->forward(win)
                                                       : attn->as<SwinWindowAttentionImpl>()->forward(win, attn_mask);
+    if (AttentionRecord* r = latest_attention_record(attn.get())) set_window_geometry(*r, H, W, {ws, ws}, {shift, shift});
     y = win.view({B, H / ws, W / ws, ws, ws, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, H, W, C});
     if (shift > 0) y = torch::roll(y, {shift, shift}, {1, 2});
     return y.view({B, L, C});

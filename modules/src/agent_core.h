@@ -31,9 +31,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
 
 /// q [b, n, c] on an h x w query map (n = h*w, plus a leading class token when biases.ac is set), k / v
 /// [b, nk, c] on an hk x wk key map (likewise). Returns softmax(Q A^T + agent bias) (softmax(A K^T + position
-/// bias) V) with merged heads, [b, n, c].
+/// bias) V) with merged heads, [b, n, c]. While attention is captured it records, for `self`, the rows each
+/// query attends to through the agents (the product of the two softmaxes, [b, heads, n, nk], rows summing to
+/// one) with the global geometry of the h x w queries over the hk x wk keys.
 at::Tensor agent_attention_core(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t h, int64_t w,
                                 int64_t hk, int64_t wk, int64_t heads, int64_t agent_num, const AgentBiases& biases,
-                                double attn_drop, bool training);
+                                double attn_drop, bool training, const torch::nn::Module* self);
 
 }  // namespace attnzoo::modules::detail

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/agent_cswin.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/init.h>
 
@@ -68,6 +70,7 @@ at::Tensor CSWinLePEAttentionImpl::forward(const at::Tensor& q, const at::Tensor
   const at::Tensor vs_tokens = to_stripes(v, R, H_sp, W_sp, "CSWinLePEAttention");
   const at::Tensor pe = heads_of(lepe(get_v, vs_tokens, H_sp, W_sp));
   at::Tensor attn = torch::matmul(qs * std::pow(static_cast<double>(d), -0.5), ks.transpose(-2, -1)).softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_window_geometry(*r, R, R, {H_sp, W_sp});
   if (options.attn_drop() > 0 && is_training()) attn = torch::dropout(attn, options.attn_drop(), true);
   const at::Tensor out = (torch::matmul(attn, heads_of(vs_tokens)) + pe).transpose(1, 2).reshape({-1, H_sp * W_sp, C});
   return from_stripes(out, B, R, H_sp, W_sp);
@@ -93,8 +96,9 @@ at::Tensor CSWinAgentAttentionImpl::forward(const at::Tensor& q, const at::Tenso
   const at::Tensor vs = to_stripes(v, R, H_sp, W_sp, "CSWinAgentAttention");
   const detail::AgentBiases biases{an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias};
   const at::Tensor out = detail::agent_attention_core(qs, ks, vs, H_sp, W_sp, H_sp, W_sp, options.num_heads(),
-                                                      options.agent_num(), biases, options.attn_drop(), is_training()) +
+                                                      options.agent_num(), biases, options.attn_drop(), is_training(), this) +
                          lepe(get_v, vs, H_sp, W_sp);
+  if (AttentionRecord* r = latest_attention_record(this)) set_window_geometry(*r, R, R, {H_sp, W_sp});
   return from_stripes(out, B, R, H_sp, W_sp);
 }
 

@@ -1,4 +1,5 @@
 #include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/attention_capture.h>
 
 #include <attnzoo/modules/fused_attention.h>
 
@@ -41,6 +42,8 @@ at::Tensor MultiHeadSelfAttentionImpl::forward(const at::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), H = options.num_heads();
   const double scale = options.qk_scale() > 0 ? options.qk_scale() : std::pow(static_cast<double>(C / H), -0.5);
   auto qkv_ = qkv(x).reshape({B, N, 3, H, C / H}).permute({2, 0, 3, 1, 4});
+  if (capturing_attention())  // the rows the output uses, for `viz attention`; geometry: the caller's
+    record_attention(this, "softmax", (torch::matmul(qkv_[0], qkv_[1].transpose(-2, -1)) * scale).softmax(-1));
   auto y = scaled_dot_product(qkv_[0], qkv_[1], qkv_[2], scale, attn_drop);
   return proj_drop(proj(y.transpose(1, 2).reshape({B, N, C})));
 }

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/biformer.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/fused_attention.h>
 #include <attnzoo/modules/attention.h>
@@ -117,6 +119,7 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
   const int64_t ckv = qk + C;
   const auto q_pix = q.reshape({N, p2, h * w, qk});
   auto kv_pix = kv_down(kv.reshape({N * p2, h, w, ckv}).permute({0, 3, 1, 2}));  // [(N p2), ckv, hk, wk]
+  const int64_t kv_pix_h = kv_pix.size(2), kv_pix_w = kv_pix.size(3);
   const int64_t kv_n = kv_pix.size(2) * kv_pix.size(3);
   kv_pix = kv_pix.reshape({N, p2, ckv, kv_n}).permute({0, 1, 3, 2});             // [N, p2, kv_n, ckv]
   const auto q_win = q.mean({2, 3});
@@ -151,6 +154,11 @@ at::Tensor BiLevelRoutingAttentionImpl::forward(const at::Tensor& x_in) {
   const double scale = router->scale;
   // The official code scales q before the product: the kernel gets the scaled q and scale 1.
   auto out = softmax_attention(q_h * scale, k_sel, v_sel, 1.0);  // [(N p2), M, h w, cv]
+  if (capturing_attention()) {
+    const at::Tensor attn = torch::matmul(q_h * scale, k_sel.transpose(-2, -1)).softmax(-1);  // [(N p2), M, h w, K kv_n]
+    AttentionRecord* r = record_attention(this, "routed", attn);
+    set_routed_geometry(*r, r_idx, {H_in, W_in}, {nw, nw}, {h, w}, {kv_pix_h, kv_pix_w});
+  }
   // '(n j i) m (h w) c -> n (j h) (i w) (m c)'
   out = out.view({N, nw, nw, M, h, w, cv}).permute({0, 1, 4, 2, 5, 3, 6}).reshape({N, H, W, C});
   if (lepe_out.defined()) out = out + lepe_out;
@@ -179,6 +187,9 @@ at::Tensor AttentionLePEImpl::forward(const at::Tensor& x) {
   const auto t = x.reshape({B, H * W, C});
   const double scale = options.qk_scale() > 0 ? options.qk_scale() : std::pow(static_cast<double>(C / M), -0.5);
   const auto qkv_ = qkv(t).reshape({B, H * W, 3, M, C / M}).permute({2, 0, 3, 1, 4});
+  if (capturing_attention())
+    set_global_geometry(*record_attention(this, "softmax", (torch::matmul(qkv_[0], qkv_[1].transpose(-2, -1)) * scale).softmax(-1)),
+                        {H, W}, {H, W});
   auto y = scaled_dot_product(qkv_[0], qkv_[1], qkv_[2], scale, attn_drop).transpose(1, 2).reshape({B, H * W, C});
   if (lepe) y = y + depthwise_conv2d(x.permute({0, 3, 1, 2}), *lepe).flatten(2).transpose(1, 2);
   return proj_drop(proj(y)).reshape({B, H, W, C});
@@ -253,7 +264,9 @@ at::Tensor BiFormerBlockImpl::attend(const at::Tensor& x) {
   if (attn_lepe) return attn_lepe(x);
   if (plain) {
     const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
-    return plain(x.reshape({B, H * W, C})).reshape({B, H, W, C});
+    const at::Tensor y = plain(x.reshape({B, H * W, C})).reshape({B, H, W, C});
+    if (AttentionRecord* r = latest_attention_record(plain.get())) set_global_geometry(*r, {H, W}, {H, W});
+    return y;
   }
   return conv_stand_in->forward(x.permute({0, 3, 1, 2})).permute({0, 2, 3, 1});
 }

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/biformer_stl.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/depthwise.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/norm.h>
@@ -28,7 +30,8 @@ at::Tensor grid2seq(const at::Tensor& x, std::array<int64_t, 2> rs, int64_t head
 }  // namespace
 
 at::Tensor regional_routing_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                                      double scale, const at::Tensor& region_graph, std::array<int64_t, 2> rs) {
+                                      double scale, const at::Tensor& region_graph, std::array<int64_t, 2> rs,
+                                      const torch::nn::Module* self) {
   const int64_t B = region_graph.size(0), heads = region_graph.size(1), q_regions = region_graph.size(2),
                 topk = region_graph.size(3);
   const int64_t Hq = query.size(2), Wq = query.size(3);
@@ -51,6 +54,10 @@ at::Tensor regional_routing_attention(const at::Tensor& query, const at::Tensor&
   };
   const at::Tensor kg = gather(k).flatten(-3, -2), vg = gather(v).flatten(-3, -2);
   const at::Tensor attn = torch::matmul(q * scale, kg.transpose(-1, -2)).softmax(-1);
+  if (self && capturing_attention()) {  // rows as [(B regions), heads, reg, K reg]
+    AttentionRecord* r = record_attention(self, "routed", attn.transpose(1, 2).flatten(0, 1));
+    set_routed_geometry(*r, region_graph.select(1, 0), {Hq, Wq}, {nh, nw}, rs, rs);
+  }
   at::Tensor out = torch::matmul(attn, vg);  // [B, heads, q_regions, reg, head_dim]
   // _seq2grid
   out = out.view({B, heads, nh, nw, rs[0], rs[1], hd})
@@ -92,7 +99,7 @@ at::Tensor NchwBRAImpl::forward(const at::Tensor& x) {
   TORCH_CHECK(o.topk() <= a_r.size(-1), "NchwBRA: topk ", o.topk(), " exceeds the ", a_r.size(-1), " regions");
   const at::Tensor idx_r = std::get<1>(a_r.topk(o.topk(), -1)).unsqueeze(1).expand({-1, o.num_heads(), -1, -1});
   const double scale = o.qk_scale() > 0 ? o.qk_scale() : std::pow(static_cast<double>(o.dim()), -0.5);
-  at::Tensor out = regional_routing_attention(q, k, v, scale, idx_r, rs);
+  at::Tensor out = regional_routing_attention(q, k, v, scale, idx_r, rs, this);
   out = lepe ? out + depthwise_conv2d(v, *lepe) : out;
   return output_linear(out);
 }
@@ -119,6 +126,7 @@ at::Tensor NchwAttentionLePEImpl::forward(const at::Tensor& x) {
   const auto parts = qkv(x).chunk(3, 1);
   at::Tensor attn = torch::matmul(parts[0].reshape({B, h, hd, H * W}).transpose(-1, -2), parts[1].reshape({B, h, hd, H * W}));
   attn = (attn * scale).softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_global_geometry(*r, {H, W}, {H, W});
   at::Tensor out = torch::matmul(attn, parts[2].reshape({B, h, hd, H * W}).transpose(-1, -2));
   out = out.permute({0, 1, 3, 2}).reshape({B, C, H, W});
   if (lepe) out = out + depthwise_conv2d(parts[2], *lepe);

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/bottleneck_attn.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -59,6 +61,8 @@ at::Tensor BottleneckAttentionImpl::forward(const at::Tensor& x) {
   else
     attn = torch::matmul(q, k) * scale + pos_embed(q);
   attn = attn.softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn.view({B, heads, H * W, H * W})))
+    set_global_geometry(*r, {H, W}, {H, W});
   at::Tensor out = torch::matmul(attn, v).transpose(-1, -2).reshape({B, heads * dim_head_v, H, W});
   if (o.stride() == 2) out = F::avg_pool2d(out, F::AvgPool2dFuncOptions(2).stride(2));
   return out;

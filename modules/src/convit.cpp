@@ -1,11 +1,14 @@
 #include <attnzoo/modules/convit.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "module_entry.h"
 
@@ -74,6 +77,15 @@ at::Tensor GPSAImpl::attention(const at::Tensor& x) {
 at::Tensor GPSAImpl::forward(const at::Tensor& x) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), H = options.num_heads();
   auto attn = attention(x);
+  if (AttentionRecord* r = record_attention(this, "gpsa", attn)) {
+    set_square_grid_geometry(*r, N);
+    const at::Tensor gate = torch::sigmoid(gating_param.detach()).to(torch::kCPU, torch::kFloat64);
+    for (int64_t h = 0; h < H; ++h) {
+      char label[32];
+      std::snprintf(label, sizeof label, "gate %.2f", gate[h].item<double>());  // 1: positional, 0: content
+      r->head_labels.push_back(label);
+    }
+  }
   auto v_ = v(x).reshape({B, N, H, C / H}).permute({0, 2, 1, 3});
   return proj_drop(proj(torch::matmul(attn, v_).transpose(1, 2).reshape({B, N, C})));
 }
@@ -107,6 +119,7 @@ void ConViTBlockImpl::reset() {
 at::Tensor ConViTBlockImpl::forward(const at::Tensor& x) {
   const at::Tensor h = norm1(x);
   at::Tensor y = x + drop_path(gpsa ? gpsa(h) : mhsa(h));
+  if (AttentionRecord* r = mhsa ? latest_attention_record(mhsa.get()) : nullptr) set_square_grid_geometry(*r, x.size(1));
   return y + drop_path(mlp(norm2(y)));
 }
 

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/davit.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include "module_entry.h"
 #include <attnzoo/modules/depthwise.h>
 
@@ -46,6 +48,11 @@ at::Tensor ChannelAttentionImpl::forward(const at::Tensor& x) {
   const auto qkv_ = qkv(x).reshape({B, N, 3, G, C / G}).permute({2, 0, 3, 1, 4});
   const auto q = qkv_[0], k = qkv_[1] * std::pow(static_cast<double>(C / G), -0.5), v = qkv_[2];
   const auto attention = torch::matmul(k.transpose(-1, -2), v).softmax(-1);          // [B, G, d, d]
+  if (AttentionRecord* r = record_attention(this, "channel", attention)) {
+    // Channel-to-channel rows, the same whatever the query position: drawn as d x d matrices, one per group.
+    r->key_grid = {C / G, C / G};
+    r->query_map = [w = r->weights](int64_t b, int64_t, int64_t) { return w[b].to(torch::kCPU, torch::kFloat64); };
+  }
   const auto y = torch::matmul(attention, q.transpose(-1, -2)).transpose(-1, -2);    // [B, G, N, d]
   return proj(y.transpose(1, 2).reshape({B, N, C}));
 }
@@ -87,6 +94,7 @@ at::Tensor DaViTSpatialBlockImpl::forward(const at::Tensor& x, Size2 size) {
   // window_partition: windows row-major over (Hp/ws, Wp/ws), tokens row-major inside.
   auto win = t.view({B, Hp / ws, ws, Wp / ws, ws, C}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, ws * ws, C});
   win = attn(win);
+  if (AttentionRecord* r = latest_attention_record(attn.get())) set_window_geometry(*r, H, W, {ws, ws});
   t = win.view({B, Hp / ws, Wp / ws, ws, ws, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, Hp, Wp, C});
   if (pad_r > 0 || pad_b > 0) t = t.narrow(1, 0, H).narrow(2, 0, W).contiguous();
   at::Tensor y = shortcut + drop_path(t.view({B, H * W, C}));

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/halo_attn.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -54,6 +56,31 @@ void HaloAttentionImpl::reset_parameters() {
   trunc_normal_(pos_embed->width_rel, scale);
 }
 
+namespace {
+// Rows [B*heads, blocks, bsd^2, win^2]: queries in bs x bs blocks (bsd x bsd after the query stride), keys the
+// block's win x win window (block + halo on every side) of the zero-padded map. Padding keys take part in the
+// softmax (timm does not mask them): on the map a row near the border sums to less than one.
+void set_halo_geometry(AttentionRecord& r, int64_t heads, std::array<int64_t, 2> size, int64_t bs, int64_t bsd, int64_t halo,
+                       int64_t win) {
+  const int64_t nh = size[0] / bs, nw = size[1] / bs;
+  r.query_grid = {nh * bsd, nw * bsd};
+  r.key_grid = size;
+  const at::Tensor w = r.weights.view({-1, heads, nh * nw, bsd * bsd, win * win});
+  r.query_map = [w, heads, size, bs, bsd, halo, win, nw](int64_t b, int64_t y, int64_t x) {
+    const int64_t by = y / bsd, bx = x / bsd;
+    const at::Tensor row = w[b].select(1, by * nw + bx).select(1, (y % bsd) * bsd + x % bsd).to(torch::kCPU, torch::kFloat64);
+    at::Tensor map = torch::zeros({heads, size[0], size[1]}, torch::kFloat64);
+    for (int64_t i = 0; i < win; ++i)
+      for (int64_t j = 0; j < win; ++j) {
+        const int64_t py = by * bs - halo + i, px = bx * bs - halo + j;
+        if (py < 0 || px < 0 || py >= size[0] || px >= size[1]) continue;  // zero padding
+        map.select(1, py).select(1, px) += row.select(1, i * win + j);
+      }
+    return map;
+  };
+}
+}  // namespace
+
 at::Tensor HaloAttentionImpl::forward(const at::Tensor& x) {
   const auto& o = options;
   TORCH_CHECK(x.dim() == 4 && x.size(1) == o.dim(), "HaloAttention: expected input [B, ", o.dim(), ", H, W], got ",
@@ -83,6 +110,7 @@ at::Tensor HaloAttentionImpl::forward(const at::Tensor& x) {
   else
     attn = torch::matmul(qb, k.transpose(-1, -2)) * scale + pos_embed(qb);
   attn = attn.softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_halo_geometry(*r, heads, {H, W}, bs, bsd, hs, win_size);
 
   at::Tensor out = torch::matmul(attn, v).transpose(1, 3);  // [BH, dv, bsd^2, nb]
   out = out.reshape({-1, bsd, bsd, nh, nw}).permute({0, 3, 1, 4, 2}).contiguous();

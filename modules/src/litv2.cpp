@@ -1,5 +1,7 @@
 #include <attnzoo/modules/litv2.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/fused_attention.h>
 
 #include <torch/torch.h>
@@ -36,6 +38,37 @@ void HiLoImpl::reset() {
   }
 }
 
+namespace {
+// One record for both head groups: Hi-Fi rows inside the query's ws x ws window, then Lo-Fi rows over the
+// ws x ws-pooled map, each pooled key's weight spread evenly over the cells it averages.
+void record_hilo(const torch::nn::Module* self, const at::Tensor& hi, const at::Tensor& lo, int64_t H, int64_t W, int64_t ws) {
+  AttentionRecord* r = record_attention(self, "softmax", hi.defined() ? hi : lo);
+  AttentionRecord hi_part, lo_part;
+  if (hi.defined()) {
+    hi_part.weights = hi.detach();
+    set_window_geometry(hi_part, H, W, {ws, ws});
+  }
+  const int64_t Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws;
+  if (lo.defined()) {
+    lo_part.weights = lo.detach();
+    set_global_geometry(lo_part, {Hp, Wp}, {Hp / ws, Wp / ws});
+  }
+  r->query_grid = {H, W};
+  r->key_grid = {H, W};
+  for (int64_t h = 0; hi.defined() && h < hi.size(1); ++h) r->head_labels.push_back("Hi-Fi window");
+  for (int64_t h = 0; lo.defined() && h < lo.size(1); ++h) r->head_labels.push_back("Lo-Fi pooled");
+  r->query_map = [hi = hi_part.query_map, lo = lo_part.query_map, H, W, ws](int64_t b, int64_t y, int64_t x) {
+    std::vector<at::Tensor> maps;
+    if (hi) maps.push_back(hi(b, y, x));
+    if (lo) {
+      const at::Tensor pooled = lo(b, y, x);
+      maps.push_back((pooled.repeat_interleave(ws, 1).repeat_interleave(ws, 2) / double(ws * ws)).slice(1, 0, H).slice(2, 0, W));
+    }
+    return torch::cat(maps, 0);
+  };
+}
+}  // namespace
+
 at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), ws = options.window_size(), hd = head_dim;
   TORCH_CHECK(N == H * W, "HiLo: ", N, " tokens for a ", H, "x", W, " map");
@@ -45,10 +78,13 @@ at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
   if (pad_r || pad_b) m = F::pad(m, F::PadFuncOptions({0, 0, 0, pad_r, 0, pad_b}));
   const int64_t Hp = H + pad_b, Wp = W + pad_r;
   std::vector<at::Tensor> parts;
+  const bool capture = capturing_attention();
+  at::Tensor hi_rows, lo_rows;  // the rows of both head groups, for `viz attention`
   if (h_heads > 0) {  // Hi-Fi: attention inside ws x ws windows
     const int64_t hg = Hp / ws, wg = Wp / ws, nwin = hg * wg, hdim = h_heads * hd;
     const auto t = m.reshape({B, hg, ws, wg, ws, C}).transpose(2, 3);
     const auto qkv = h_qkv(t).reshape({B, nwin, -1, 3, h_heads, hd}).permute({3, 0, 1, 4, 2, 5});
+    if (capture) hi_rows = (torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) * scale).softmax(-1).flatten(0, 1);
     auto out = softmax_attention(qkv[0], qkv[1], qkv[2], scale).transpose(2, 3).reshape({B, hg, wg, ws, ws, hdim});
     out = h_proj(out.transpose(2, 3).reshape({B, hg * ws, wg * ws, hdim}));
     parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
@@ -59,9 +95,11 @@ at::Tensor HiLoImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
     at::Tensor src = m;
     if (ws > 1) src = torch::avg_pool2d(m.permute({0, 3, 1, 2}), {ws, ws}, {ws, ws}).reshape({B, C, -1}).permute({0, 2, 1});
     const auto kv = l_kv(src).reshape({B, -1, 2, l_heads, hd}).permute({2, 0, 3, 1, 4});
+    if (capture) lo_rows = (torch::matmul(q, kv[0].transpose(-2, -1)) * scale).softmax(-1);
     auto out = l_proj(softmax_attention(q, kv[0], kv[1], scale).transpose(1, 2).reshape({B, Hp, Wp, ldim}));
     parts.push_back(out.narrow(1, 0, H).narrow(2, 0, W));
   }
+  if (capture) record_hilo(this, hi_rows, lo_rows, H, W, ws);
   return torch::cat(parts, -1).reshape({B, N, -1});
 }
 

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/moh.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/module_registry.h>
 #include <attnzoo/modules/sequence_registry.h>
@@ -144,6 +146,7 @@ at::Tensor MoHAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int64_t Wm
   const double length_scale = std::log(static_cast<double>(res[0] * res[1]));
   at::Tensor attn = cosine_logits(parts[0], parts[1], query_embedding, temperature, length_scale) + rel_bias;
   attn = attn_drop(torch::softmax(attn, -1));
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_global_geometry(*r, {Hm, Wm}, {Hm, Wm});
   const at::Tensor heads = torch::matmul(attn, parts[2]).transpose(1, 2);  // [B, N, heads, d]
   return proj_drop(proj((heads * g.gates.unsqueeze(-1)).reshape({B, N, C})));
 }

@@ -2,6 +2,8 @@
 // ConvolutionalGLU, the Block and the patch embedding.
 #include <attnzoo/modules/moh.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/init.h>
 
 #include <torch/torch.h>
@@ -74,6 +76,33 @@ void AggregatedAttentionImpl::reset() {
   padding_mask_ = coverage.t().eq(0);
 }
 
+namespace {
+// Rows [B, heads, N, k*k + P] over the query's k x k neighbours (zero-padded borders are masked) and the P tokens
+// of the adaptive average pool; a pooled token's weight is spread evenly over the cells of its bin.
+void set_aggregated_geometry(AttentionRecord& r, std::array<int64_t, 2> size, int64_t k, std::array<int64_t, 2> pool) {
+  r.query_grid = size;
+  r.key_grid = size;
+  const at::Tensor w = r.weights;
+  r.head_labels.assign(w.size(1), "local + pooled");
+  r.query_map = [w, size, k, pool](int64_t b, int64_t y, int64_t x) {
+    const at::Tensor row = w[b].select(1, y * size[1] + x).to(torch::kCPU, torch::kFloat64);  // [heads, k*k + P]
+    at::Tensor map = torch::zeros({w.size(1), size[0], size[1]}, torch::kFloat64);
+    for (int64_t i = 0; i < k * k; ++i) {
+      const int64_t py = y - k / 2 + i / k, px = x - k / 2 + i % k;
+      if (py >= 0 && px >= 0 && py < size[0] && px < size[1]) map.select(1, py).select(1, px) += row.select(1, i);
+    }
+    for (int64_t i = 0; i < pool[0]; ++i)
+      for (int64_t j = 0; j < pool[1]; ++j) {  // adaptive pooling bins: [floor(i H / p), ceil((i + 1) H / p))
+        const int64_t y0 = i * size[0] / pool[0], y1 = ((i + 1) * size[0] + pool[0] - 1) / pool[0];
+        const int64_t x0 = j * size[1] / pool[1], x1 = ((j + 1) * size[1] + pool[1] - 1) / pool[1];
+        const at::Tensor v = row.select(1, k * k + i * pool[1] + j) / double((y1 - y0) * (x1 - x0));
+        map.slice(1, y0, y1).slice(2, x0, x1) += v.view({-1, 1, 1});
+      }
+    return map;
+  };
+}
+}  // namespace
+
 AggregatedAttentionImpl::Scores AggregatedAttentionImpl::scores(const at::Tensor& x, const at::Tensor& q_scaled, int64_t Hm,
                                                                  int64_t Wm, const at::Tensor& relative_pos_index,
                                                                  const at::Tensor& relative_coords_table) {
@@ -117,6 +146,9 @@ at::Tensor AggregatedAttentionImpl::forward(const at::Tensor& x, int64_t Hm, int
   const at::Tensor q_scaled = (q_unit + query_embedding) * F::softplus(temperature) * seq_length_scale_.to(x.options());
   Scores s = scores(x, q_scaled, Hm, Wm, relative_pos_index, relative_coords_table);
   const auto attn = attn_drop(torch::softmax(s.logits, -1)).split({L, P}, -1);
+  if (capturing_attention())
+    set_aggregated_geometry(*record_attention(this, "softmax", torch::cat({attn[0], attn[1]}, -1)), {Hm, Wm},
+                            options.window_size(), {pool_hw_[0], pool_hw_[1]});
   // Local values weighted by the attention plus the query-dependent learnable tokens and bias.
   const at::Tensor local_weights = torch::matmul(q_unit, learnable_tokens) + learnable_bias + attn[0];
   const at::Tensor x_local = torch::matmul(local_weights.unsqueeze(-2), s.v_local.transpose(-2, -1)).squeeze(-2);

@@ -1,5 +1,7 @@
 #include <attnzoo/modules/nat.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/init.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/sequence_registry.h>
@@ -26,11 +28,33 @@ void check_options(const NeighborhoodAttentionOptions& o, const char* who) {
   TORCH_CHECK(o.dilation() >= 1, who, ": dilation must be >= 1, got ", o.dilation());
 }
 
+// Rows [B, heads, H, W, k0*k1] over each query's neighbours (natten's layout), placed on the unpadded map.
+void set_neighborhood_geometry(AttentionRecord& r, std::array<int64_t, 2> size, std::array<int64_t, 2> kernel,
+                               std::array<int64_t, 2> dilation, std::array<bool, 2> causal) {
+  r.query_grid = size;
+  r.key_grid = size;
+  const at::Tensor w = r.weights;
+  const int64_t H = w.size(2), W = w.size(3);  // padded when the map is smaller than kernel * dilation
+  const at::Tensor rows = na_axis_indices(H, kernel[0], dilation[0], causal[0])[0];
+  const at::Tensor cols = na_axis_indices(W, kernel[1], dilation[1], causal[1])[0];
+  r.query_map = [w, rows, cols, size, kernel](int64_t b, int64_t y, int64_t x) {
+    const at::Tensor row = w[b].select(1, y).select(1, x).to(torch::kCPU, torch::kFloat64);  // [heads, k0*k1]
+    at::Tensor map = torch::zeros({w.size(1), size[0], size[1]}, torch::kFloat64);
+    for (int64_t i = 0; i < kernel[0]; ++i)
+      for (int64_t j = 0; j < kernel[1]; ++j) {
+        const int64_t ny = rows[y][i].item<int64_t>(), nx = cols[x][j].item<int64_t>();
+        if (ny < 0 || nx < 0 || ny >= size[0] || nx >= size[1]) continue;  // padding / causal gaps
+        map.select(1, ny).select(1, nx) += row.select(1, i * kernel[1] + j);
+      }
+    return map;
+  };
+}
+
 // Shared body on a [B, H, W, C] map (1-D: H == 1): qkv -> NA -> merge heads -> proj.
 at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn::Linear proj,
                       const at::Tensor& rpb, at::Tensor x, std::array<int64_t, 2> kernel,
                       std::array<int64_t, 2> dilation, std::array<bool, 2> causal, bool training,
-                      at::Tensor key_mask = {}) {  // 1-D only: [B, W], true = padding
+                      const torch::nn::Module* self, at::Tensor key_mask = {}) {  // 1-D only: [B, W], true = padding
   const int64_t B = x.size(0), Hp = x.size(1), Wp = x.size(2), C = x.size(3);
   // natten 0.14: maps smaller than kernel * dilation are zero-padded at the bottom / right (before qkv, so
   // padded tokens carry k = v = qkv.bias) and the output is cropped.
@@ -59,6 +83,8 @@ at::Tensor na_forward(const NeighborhoodAttentionOptions& o, nn::Linear qkv, nn:
   } else {
     attn = logits.softmax(-1);
   }
+  if (AttentionRecord* r = record_attention(self, "neighborhood", attn))
+    set_neighborhood_geometry(*r, {Hp, Wp}, kernel, dilation, causal);
   if (o.attn_drop() > 0) attn = F::dropout(attn, F::DropoutFuncOptions().p(o.attn_drop()).training(training));
   at::Tensor out = na_av(attn, t[2], kernel, dilation, causal).permute({0, 2, 3, 1, 4}).reshape({B, H, W, C});
   if (pad_b > 0 || pad_r > 0) out = out.slice(1, 0, Hp).slice(2, 0, Wp);
@@ -91,7 +117,7 @@ at::Tensor NeighborhoodAttention2DImpl::forward(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(3) == options.dim(), "NeighborhoodAttention2D: expected channels-last input [B, H, W, ",
               options.dim(), "], got ", x.sizes());
   const int64_t k = options.kernel_size(), d = options.dilation();
-  return na_forward(options, qkv, proj, rpb, x, {k, k}, {d, d}, {false, false}, is_training());
+  return na_forward(options, qkv, proj, rpb, x, {k, k}, {d, d}, {false, false}, is_training(), this);
 }
 
 NeighborhoodAttention1DImpl::NeighborhoodAttention1DImpl(const NeighborhoodAttentionOptions& options_)
@@ -123,7 +149,7 @@ at::Tensor NeighborhoodAttention1DImpl::forward(const at::Tensor& x, const at::T
                     key_padding_mask.size(1) == x.size(1) && key_padding_mask.scalar_type() == at::kBool,
                 "NeighborhoodAttention1D: key padding mask must be bool [", x.size(0), ", ", x.size(1), "]");
   return na_forward(options, qkv, proj, bias, x.unsqueeze(1), {1, k}, {1, d}, {false, options.causal()}, is_training(),
-                    key_padding_mask)
+                    this, key_padding_mask)
       .squeeze(1);
 }
 
@@ -174,6 +200,7 @@ at::Tensor MHSARPBImpl::forward(const at::Tensor& x) {
   const auto bias = rpb.permute({1, 2, 0}).flatten(0, 1).index_select(0, relative_position_index.view(-1).to(torch::kLong))  // Module::to(dtype) casts integer buffers too
                         .view({N, N, -1}).permute({2, 0, 1});
   attn = (attn + bias.unsqueeze(0)).softmax(-1);
+  if (AttentionRecord* r = record_attention(this, "softmax", attn)) set_global_geometry(*r, {H, W}, {H, W});
   return proj(torch::matmul(attn, t[2]).transpose(1, 2).reshape({B, H, W, dim}));
 }
 

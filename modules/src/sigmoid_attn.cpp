@@ -1,5 +1,7 @@
 #include <attnzoo/modules/sigmoid_attn.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/alibi.h>
 #include <attnzoo/modules/module_registry.h>
 
@@ -130,6 +132,8 @@ at::Tensor SigmoidAttentionImpl::attention(const at::Tensor& x, const at::Tensor
 at::Tensor SigmoidAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   const auto [attn, v] = attention_and_values(x, mask);
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
+  const bool sigmoid = options.attn_activ_fn() == AttnActivation::Sigmoid;
+  if (AttentionRecord* r = record_attention(this, sigmoid ? "sigmoid" : "softmax", attn)) set_square_grid_geometry(*r, N);
   const at::Tensor out = torch::matmul(attn_drop(attn), v).transpose(1, 2).reshape({B, N, C});
   return proj_drop(proj(out));
 }

@@ -1,15 +1,35 @@
 #include <attnzoo/modules/van.h>
 
 #include <attnzoo/modules/activation.h>
+#include <attnzoo/modules/attention_capture.h>
 #include <attnzoo/modules/depthwise.h>
 
 #include <torch/nn/functional/activation.h>
+#include <torch/torch.h>
 
 #include "module_entry.h"
 
 namespace attnzoo::modules {
 
 namespace nn = torch::nn;
+
+namespace {
+// VAN's "attention" is the map that multiplies x: drawn as the mean over 4 equal groups of channels (no query).
+void set_lka_geometry(AttentionRecord& r) {
+  const at::Tensor w = r.weights;
+  const int64_t C = w.size(1), groups = std::min<int64_t>(4, C);
+  r.key_grid = {w.size(2), w.size(3)};
+  for (int64_t g = 0; g < groups; ++g)
+    r.head_labels.push_back("channels " + std::to_string(g * C / groups) + "-" + std::to_string((g + 1) * C / groups - 1));
+  r.query_map = [w, groups](int64_t b, int64_t, int64_t) {
+    const at::Tensor m = w[b].to(torch::kCPU, torch::kFloat64);
+    std::vector<at::Tensor> parts;
+    for (int64_t g = 0; g < groups; ++g)
+      parts.push_back(m.narrow(0, g * m.size(0) / groups, (g + 1) * m.size(0) / groups - g * m.size(0) / groups).mean(0));
+    return torch::stack(parts);
+  };
+}
+}  // namespace
 
 LKAImpl::LKAImpl(const LKAOptions& options_) : options(options_) { reset(); }
 
@@ -36,7 +56,9 @@ at::Tensor LKAImpl::forward(const at::Tensor& x) {
   const int64_t d = options.dilation();
   a = depthwise_conv2d(a, conv_spatial->weight, conv_spatial->bias,
                        {d * (os.kernel_size()->at(0) - 1) / 2, d * (os.kernel_size()->at(1) - 1) / 2}, {d, d});
-  return x * conv1(a);
+  const at::Tensor attn = conv1(a);
+  if (AttentionRecord* r = record_attention(this, "lka", attn)) set_lka_geometry(*r);
+  return x * attn;
 }
 
 LKAAttentionImpl::LKAAttentionImpl(const LKAAttentionOptions& options_) : options(options_) { reset(); }

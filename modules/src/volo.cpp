@@ -1,5 +1,7 @@
 #include <attnzoo/modules/volo.h>
 
+#include <attnzoo/modules/attention_capture.h>
+
 #include <attnzoo/modules/module_registry.h>
 
 #include <torch/torch.h>
@@ -56,10 +58,40 @@ at::Tensor OutlookAttentionImpl::attention(const at::Tensor& x) {
   return torch::softmax(a * attention_scale(options.qk_scale(), C / heads), -1);
 }
 
+namespace {
+// Outlook weights [B, heads, h*w, k*k, k*k]: the window at pooled position n mixes its input taps j into its output
+// taps i. What pixel (y, x) receives from each input pixel is the sum, over the windows covering it, of the row of
+// its tap in that window: rows that sum to the number of windows covering the pixel.
+void set_outlook_geometry(AttentionRecord& r, std::array<int64_t, 2> size, int64_t k, int64_t stride, int64_t padding) {
+  r.query_grid = size;
+  r.key_grid = size;
+  const at::Tensor w = r.weights;
+  const int64_t pw = (size[1] + stride - 1) / stride, ph = (size[0] + stride - 1) / stride;
+  r.head_labels.assign(w.size(1), "summed over windows");
+  r.query_map = [w, size, k, stride, padding, ph, pw](int64_t b, int64_t y, int64_t x) {
+    const at::Tensor wb = w[b].to(torch::kCPU, torch::kFloat64);  // [heads, h*w, kk, kk]
+    at::Tensor map = torch::zeros({w.size(1), size[0], size[1]}, torch::kFloat64);
+    for (int64_t ny = 0; ny < ph; ++ny)
+      for (int64_t nx = 0; nx < pw; ++nx) {
+        const int64_t oy = ny * stride - padding, ox = nx * stride - padding;  // the window's top-left pixel
+        if (y < oy || y >= oy + k || x < ox || x >= ox + k) continue;
+        const at::Tensor row = wb.select(1, ny * pw + nx).select(1, (y - oy) * k + (x - ox));  // [heads, kk]
+        for (int64_t j = 0; j < k * k; ++j) {
+          const int64_t py = oy + j / k, px = ox + j % k;
+          if (py >= 0 && px >= 0 && py < size[0] && px < size[1]) map.select(1, py).select(1, px) += row.select(1, j);
+        }
+      }
+    return map;
+  };
+}
+}  // namespace
+
 at::Tensor OutlookAttentionImpl::forward(const at::Tensor& x) {
   const at::Tensor a = attn_drop(attention(x));
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3), heads = options.num_heads();
   const int64_t k = options.kernel_size(), kk = k * k, N = a.size(2);
+  if (AttentionRecord* r = record_attention(this, "outlook", a))
+    set_outlook_geometry(*r, {H, W}, k, options.stride(), options.padding());
   const auto window = F::UnfoldFuncOptions({k, k}).padding(options.padding()).stride(options.stride());
   const at::Tensor vw = F::unfold(v(x).permute({0, 3, 1, 2}), window)
                             .reshape({B, heads, C / heads, kk, N})
@@ -113,6 +145,7 @@ at::Tensor VOLOTransformerImpl::forward(const at::Tensor& x) {
   check_nhwc(x, options.dim(), "VOLOTransformer");
   const at::Tensor tokens = norm1(x).flatten(1, 2);
   const at::Tensor y = x + drop_path(attn(tokens).view(x.sizes()));
+  if (AttentionRecord* r = latest_attention_record(attn.get())) set_global_geometry(*r, {x.size(1), x.size(2)}, {x.size(1), x.size(2)});
   return y + drop_path(mlp(norm2(y)));
 }
 
@@ -136,6 +169,13 @@ at::Tensor ClassAttentionImpl::forward(const at::Tensor& x) {
   const at::Tensor kvs = kv(x).reshape({B, N, 2, H, d}).permute({2, 0, 3, 1, 4});
   const at::Tensor query = q(x.narrow(1, 0, 1)).reshape({B, H, 1, d});
   const at::Tensor a = attn_drop(torch::softmax(torch::matmul(query * attention_scale(options.qk_scale(), d), kvs[0].transpose(-2, -1)), -1));
+  if (AttentionRecord* r = record_attention(this, "softmax", a)) {
+    // The class token's one row over the patch tokens of the square map after it (its own weight not drawn).
+    auto s = static_cast<int64_t>(std::sqrt(static_cast<double>(N - 1)) + 1e-9);
+    set_global_geometry(*r, {1, 1}, {s, s}, 0, N - s * s);
+    r->query_grid = {0, 0};  // one query: the class token
+    r->head_labels.assign(H, "class token");
+  }
   return proj_drop(proj(torch::matmul(a, kvs[1]).transpose(1, 2).reshape({B, 1, H * d})));
 }
 

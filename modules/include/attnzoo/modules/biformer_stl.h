@@ -20,8 +20,10 @@ namespace attnzoo::modules {
 /// Token-to-token attention inside routed regions (rrsda): query, key, value [B, C, H, W];
 /// region_graph [B, heads, q_regions, topk] (region indices, row-major); zero-pads to whole regions,
 /// gathers the topk key/value regions of each query region, softmax((q * scale) k^T) v; returns [B, C, H, W].
+/// While attention is captured, its rows are recorded for `self` (the calling module; nullptr: not recorded).
 at::Tensor regional_routing_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                                      double scale, const at::Tensor& region_graph, std::array<int64_t, 2> region_size);
+                                      double scale, const at::Tensor& region_graph, std::array<int64_t, 2> region_size,
+                                      const torch::nn::Module* self = nullptr);
 
 class NchwBRAImpl : public torch::nn::Cloneable<NchwBRAImpl> {
  public:
