@@ -1,5 +1,5 @@
 #include "commands.h"
-#include "model_args.h"
+#include "eval_args.h"
 
 #include <attnzoo/checkpoint/run_checkpoint.h>
 #include <attnzoo/checkpoint/safetensors.h>
@@ -24,65 +24,6 @@
 namespace attnzoo::cli {
 namespace {
 
-struct EvalArgs {
-  ModelArgs model;
-  PretrainedArgs pretrained;
-  std::string checkpoint, checkpoint_key, dataset, split, class_map, interpolation, device = "cpu";
-  std::string results_csv;
-  int64_t batch_size = 128, img_size = -1, num_classes = -1, in_chans = -1;
-  double crop_pct = -1;
-  std::vector<double> mean, std;
-  int workers = 2;
-  bool json = false;
-  bool use_ema = false;
-  std::vector<std::string> images;
-  int topk = 5;
-  std::string layer = "pre_logits", output;  // extract
-  std::string model_list;                     // eval sweeps
-};
-
-// The model and its eval transform, from the flags and an attnzoo checkpoint's record.
-eval::EvalModel prepare(const EvalArgs& a, int64_t data_classes) {
-  eval::EvalModelRequest r;
-  r.model = a.model.name;
-  r.model_args = a.model.overrides();
-  r.checkpoint = a.checkpoint;
-  r.checkpoint_key = a.checkpoint_key;
-  r.use_ema = a.use_ema;
-  r.num_classes = a.num_classes;
-  r.in_chans = a.in_chans;
-  r.img_size = a.img_size;
-  r.data_classes = data_classes;
-  r.crop_pct = a.crop_pct;
-  if (a.mean.size() == 3) r.mean = std::array<double, 3>{a.mean[0], a.mean[1], a.mean[2]};
-  if (a.std.size() == 3) r.std = std::array<double, 3>{a.std[0], a.std[1], a.std[2]};
-  r.interpolation = a.interpolation;
-  r.device = a.device;
-  try {
-    return eval::load_eval_model(r);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
-}
-
-void add_common(CLI::App* cmd, EvalArgs& a) {
-  cmd->add_option("--model", a.model.name, "variant or family (default: the one recorded in an attnzoo checkpoint)");
-  cmd->add_option("--config", a.model.config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
-  cmd->add_option("--set", a.model.sets, "override one constructor argument: key=value")->take_all();
-  cmd->add_option("--checkpoint", a.checkpoint, "weights: attnzoo checkpoint, safetensors or official .pth")->check(CLI::ExistingFile);
-  a.pretrained.add_to(*cmd, "--checkpoint");
-  cmd->add_flag("--use-ema", a.use_ema, "the checkpoint's EMA weights (state_dict_ema / model_ema) instead of its model weights");
-  cmd->add_option("--checkpoint-key", a.checkpoint_key, "entry of the checkpoint dict holding the weights");
-  cmd->add_option("--num-classes", a.num_classes, "classifier outputs");
-  cmd->add_option("--in-chans", a.in_chans, "input channels");
-  cmd->add_option("--img-size", a.img_size, "input resolution (default: pretrained config)");
-  cmd->add_option("--crop-pct", a.crop_pct, "center-crop fraction (default: pretrained config)");
-  cmd->add_option("--interpolation", a.interpolation, "bilinear|bicubic|nearest|area");
-  cmd->add_option("--mean", a.mean, "normalisation mean")->expected(3);
-  cmd->add_option("--std", a.std, "normalisation std")->expected(3);
-  cmd->add_option("--device", a.device, "cpu or cuda[:N]")->check(device_validator());
-}
-
 // A checkpoint of 'train --task lra-*': evaluated on its task's split (--data replaces the recorded folder).
 int run_lra_eval(const EvalArgs& a) {
   train::LRAEvalResult r;
@@ -104,24 +45,6 @@ int run_lra_eval(const EvalArgs& a) {
 
 bool is_lra_checkpoint(const std::string& path) {
   return checkpoint::RunCheckpoint::peek(path, checkpoint::kLraRun).is_object();
-}
-
-// --pretrained resolved to the file it names: from here on it is a --checkpoint like any other.
-EvalArgs resolve_pretrained(EvalArgs a) {
-  if (a.pretrained.pretrained) a.checkpoint = a.pretrained.resolve(a.model.name);
-  a.pretrained.pretrained = false;
-  return a;
-}
-
-// --data / --split (default: Fashion-MNIST's test split); a bad spec is a usage error naming the flag.
-datasets::DatasetPtr open_eval_data(const EvalArgs& a) {
-  const std::string split = a.split.empty() ? "test" : a.split;
-  const std::string dataset = a.dataset.empty() ? "fashion-mnist" : a.dataset;
-  try {
-    return datasets::open_dataset(dataset, split, a.class_map);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--data ") + dataset + ": " + e.what());
-  }
 }
 
 // Every sample once, in the dataset's order.
@@ -295,7 +218,7 @@ int run_extract(const EvalArgs& args) {
 void add_eval_commands(CLI::App& app, Action& action) {
   auto* ev = app.add_subcommand("eval", "evaluate a checkpoint: top-1/top-5/loss, images/s, timm results CSV");
   auto a = std::make_shared<EvalArgs>();
-  add_common(ev, *a);
+  add_eval_model_flags(ev, *a);
   ev->add_option("--data,--dataset", a->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder; LRA checkpoints: the task's data (default: as recorded)");
   ev->add_option("--split", a->split, "split to evaluate (default test; val for folders that have it)");
   ev->add_option("--class-map", a->class_map, "ImageFolder class order file");
@@ -310,7 +233,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
 
   auto* pr = app.add_subcommand("predict", "top-k classes with probabilities for image files");
   auto b = std::make_shared<EvalArgs>();
-  add_common(pr, *b);
+  add_eval_model_flags(pr, *b);
   pr->add_option("images", b->images, "image files and/or folders (searched recursively for .jpg .jpeg .png .bmp .webp)")
       ->required();
   pr->add_option("--topk", b->topk, "classes to show")->check(CLI::PositiveNumber);
@@ -321,7 +244,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
 
   auto* ex = app.add_subcommand("extract", "one feature row per image of a dataset (linear probes, retrieval) into safetensors");
   auto c = std::make_shared<EvalArgs>();
-  add_common(ex, *c);
+  add_eval_model_flags(ex, *c);
   ex->add_option("--data,--dataset", c->dataset, "fashion-mnist (default), mnist:DIR, cifar10:DIR, folder:DIR or a folder");
   ex->add_option("--split", c->split, "split to read (default test)");
   ex->add_option("--class-map", c->class_map, "ImageFolder class order file");

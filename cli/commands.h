@@ -36,5 +36,6 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_data_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
 void add_plot_command(CLI::App& app, Action& action);
+void add_viz_command(CLI::App& app, Action& action);   // viz erf, viz attention
 
 }  // namespace attnzoo::cli

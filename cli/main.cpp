@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   attnzoo::cli::add_data_command(app, action);
   attnzoo::cli::add_export_command(app, action);
   attnzoo::cli::add_plot_command(app, action);
+  attnzoo::cli::add_viz_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,8 @@
 
 #include <attnzoo/core/file_util.h>
 
+#include "draw_util.h"
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -39,15 +41,12 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
 
 namespace {
 
+using detail::number;
+using detail::text;
+
 // tab10, as RGB.
 const int kPalette[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
                              {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
 
 std::string unit_of(const std::string& metric) {
   if (metric.find("top1") != std::string::npos || metric.find("top5") != std::string::npos || metric == "val_accuracy")
@@ -116,14 +115,6 @@ void check_metrics(const std::vector<RunSeries>& runs, const std::vector<std::st
 cv::Scalar bgr(size_t run) {
   const int* c = kPalette[run % 10];
   return cv::Scalar(c[2], c[1], c[0]);
-}
-
-void text(cv::Mat& img, const std::string& s, cv::Point at, double scale = 0.42, bool right = false, bool centre = false) {
-  int base = 0;
-  const cv::Size size = cv::getTextSize(s, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &base);
-  if (right) at.x -= size.width;
-  if (centre) at.x -= size.width / 2;
-  cv::putText(img, s, at, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(40, 40, 40), 1, cv::LINE_AA);
 }
 
 void draw_chart(cv::Mat& img, const Chart& c, const std::vector<RunSeries>& runs) {
