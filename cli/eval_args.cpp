@@ -29,7 +29,10 @@ void add_eval_model_flags(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--model", a.model.name, "variant or family (default: the one recorded in an attnzoo checkpoint)");
   cmd->add_option("--config", a.model.config, "JSON/YAML object of official constructor arguments")->check(CLI::ExistingFile);
   cmd->add_option("--set", a.model.sets, "override one constructor argument: key=value")->take_all();
-  cmd->add_option("--checkpoint", a.checkpoint, "weights: attnzoo checkpoint, safetensors or official .pth")->check(CLI::ExistingFile);
+  cmd->add_option("--checkpoint", a.checkpoints, "weights: attnzoo checkpoint, safetensors or official .pth")
+      ->check(CLI::ExistingFile)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);  // one file per flag, the flag repeatable
   a.pretrained.add_to(*cmd, "--checkpoint");
   cmd->add_flag("--use-ema", a.use_ema, "the checkpoint's EMA weights (state_dict_ema / model_ema) instead of its model weights");
   cmd->add_option("--checkpoint-key", a.checkpoint_key, "entry of the checkpoint dict holding the weights");
@@ -44,6 +47,10 @@ void add_eval_model_flags(CLI::App* cmd, EvalArgs& a) {
 }
 
 EvalArgs resolve_pretrained(EvalArgs a) {
+  if (a.checkpoints.size() > 1)
+    throw UsageError("--checkpoint: given " + std::to_string(a.checkpoints.size()) + " times; one here (eval sweeps several)");
+  if (a.checkpoints.size() == 1) a.checkpoint = a.checkpoints.front();
+  a.checkpoints.clear();
   if (a.pretrained.pretrained) a.checkpoint = a.pretrained.resolve(a.model.name);
   a.pretrained.pretrained = false;
   return a;

@@ -15,6 +15,7 @@ namespace attnzoo::cli {
 struct EvalArgs {
   ModelArgs model;
   PretrainedArgs pretrained;
+  std::vector<std::string> checkpoints;  // --checkpoint as given (eval takes several: a sweep)
   std::string checkpoint, checkpoint_key, dataset, split, class_map, interpolation, device = "cpu";
   std::string results_csv;
   int64_t batch_size = 128, img_size = -1, num_classes = -1, in_chans = -1;
@@ -36,7 +37,8 @@ eval::EvalModel prepare(const EvalArgs& a, int64_t data_classes);
 /// --model, --config, --set, --checkpoint, --pretrained..., --img-size ... --device on `cmd`.
 void add_eval_model_flags(CLI::App* cmd, EvalArgs& a);
 
-/// --pretrained resolved to the file it names: from here on it is a --checkpoint like any other.
+/// --pretrained resolved to the file it names: from here on it is a --checkpoint like any other. Several
+/// --checkpoint flags are a UsageError here (only `eval` sweeps them, one at a time through this).
 EvalArgs resolve_pretrained(EvalArgs a);
 
 /// --data / --split (default: Fashion-MNIST's test split); a bad spec is a UsageError naming the flag.

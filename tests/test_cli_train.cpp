@@ -192,6 +192,43 @@ TEST(CliTrain, EvalSweepsAModelList) {
   EXPECT_TRUE(contains(out, "--checkpoint names one model's weights")) << out;
 }
 
+TEST(CliTrain, EvalSweepsSeveralCheckpointsAndShowsProgress) {
+  // --checkpoint given several times: each with the same model flags, one results-CSV row each, a bad file
+  // reported while the others still run; every evaluation ends with its progress line.
+  const auto tmp = test::temp_dir("eval_ckpt_sweep");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 8, 12);
+  std::string out;
+  const std::string model = " --model van_b0 --set depths=[1,1,1,1] --set in_chans=1 --set num_classes=4";
+  for (const char* seed : {"1", "2"})
+    ASSERT_EQ(run("export" + model + " --seed " + seed + " --to " + (tmp / (std::string("s") + seed + ".safetensors")).string(), &out), 0) << out;
+  attnzoo::write_file_atomic((tmp / "broken.safetensors").string(), "not a checkpoint");
+  const std::string flags = " --data mnist:" + idx.string() +
+                            " --img-size 16 --crop-pct 1 --mean 0.2 0.2 0.2 --std 0.3 0.3 0.3 --workers 1 --json --results-csv " +
+                            (tmp / "r.csv").string();
+  EXPECT_EQ(run("eval" + model + " --checkpoint " + (tmp / "s1.safetensors").string() + " --checkpoint " +
+                    (tmp / "broken.safetensors").string() + " --checkpoint " + (tmp / "s2.safetensors").string() + flags, &out), 1)
+      << out;
+  EXPECT_TRUE(contains(out, "eval 2 / 3: ")) << out;
+  EXPECT_TRUE(contains(out, "eval: 1 / 1 batches")) << out;
+  const auto j = nlohmann::json::parse(out.substr(out.find("[\n")));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["checkpoint"], (tmp / "s1.safetensors").string());
+  EXPECT_TRUE(j[1].contains("error")) << j.dump();
+  EXPECT_EQ(j[2]["count"], 12);
+  EXPECT_NE(j[0]["loss"], j[2]["loss"]);  // two different initialisations
+  std::ifstream csv(tmp / "r.csv");
+  std::string header, row1, row2;
+  std::getline(csv, header);
+  std::getline(csv, row1);
+  std::getline(csv, row2);
+  EXPECT_TRUE(contains(row1, "van_b0@s1.safetensors,")) << row1;
+  EXPECT_TRUE(contains(row2, "van_b0@s2.safetensors,")) << row2;
+  // Other commands take one.
+  EXPECT_EQ(run("predict" + model + " --checkpoint " + (tmp / "s1.safetensors").string() + " --checkpoint " +
+                    (tmp / "s2.safetensors").string() + " " + (tmp / "idx").string(), &out), 2);
+  EXPECT_TRUE(contains(out, "--checkpoint: given 2 times; one here (eval sweeps several)")) << out;
+}
+
 TEST(CliTrain, BenchPrintsRealNumbers) {
   std::string out;
   ASSERT_EQ(run("bench --model van_b0 --set depths=[1,1,1,1] --img-size 64 --batch 2 --iters 2 --warmup 1 --json", &out), 0) << out;

@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <attnzoo/checkpoint/state_dict.h>
+#include <attnzoo/eval/erf.h>
 #include <attnzoo/models/features.h>
 #include <attnzoo/models/registry.h>
 #include <attnzoo/models/van.h>
@@ -326,6 +327,16 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
         EXPECT_LE(map.sum({1, 2}).max().item<double>(), 1 + 1e-5) << c.family << " " << r.kind;
     }
     if (!kWithoutAttention.count(c.family)) EXPECT_GT(maps, 0) << c.family << " records no attention map";
+  }
+  {
+    // `viz erf`: the last stage's central position has a finite, non-zero input gradient of the input's size.
+    m->eval();
+    const at::Tensor erf = eval::erf_contribution(
+        [&](const at::Tensor& t) { return models::forward_intermediates(*m, t, models::IntermediatesOptions().indices({-1}))[0]; },
+        x.narrow(0, 0, 1));
+    EXPECT_EQ(erf.sizes(), at::IntArrayRef({c.img, c.img})) << c.family;
+    EXPECT_TRUE(torch::isfinite(erf).all().item<bool>()) << c.family;
+    EXPECT_GT(erf.sum().item<double>(), 0.0) << c.family;
     m->train();
   }
   m->reset_classifier(0);

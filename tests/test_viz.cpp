@@ -8,6 +8,8 @@
 #include <attnzoo/datasets/image.h>
 #include <attnzoo/eval/erf.h>
 #include <attnzoo/modules/attention.h>
+#include <attnzoo/modules/biformer.h>
+#include <attnzoo/modules/halo_attn.h>
 #include <attnzoo/modules/attention_capture.h>
 #include <attnzoo/modules/convit.h>
 #include <attnzoo/modules/davit.h>
@@ -179,6 +181,41 @@ TEST(AttentionCapture, GpsaRecordsItsGatesAndASquareGrid) {
   ASSERT_EQ(r.head_labels.size(), 4u);
   EXPECT_EQ(r.head_labels[0], "gate 0.73");  // sigmoid(1): ConViT's gating_param starts at 1
   EXPECT_LT(test::max_abs_diff(r.query_map(0, 1, 2).sum({1, 2}), torch::ones({4}, torch::kFloat64)), 1e-6);
+}
+
+TEST(AttentionCapture, RoutedRowsCoverExactlyTheRegionsTheQueryWasRoutedTo) {
+  // BiFormer on an 8x8 map in 2x2 regions of 4x4, top-1: a query's keys are one whole region.
+  torch::manual_seed(5);
+  modules::BiLevelRoutingAttention bra(modules::BiLevelRoutingAttentionOptions(16).num_heads(2).n_win(2).topk(1));
+  modules::AttentionCapture capture;
+  bra(torch::randn({1, 8, 8, 16}));
+  ASSERT_EQ(capture.records().size(), 1u);
+  const auto& r = capture.records()[0];
+  EXPECT_EQ(r.kind, "routed");
+  const at::Tensor map = r.query_map(0, 5, 1);  // a query in region 2 (bottom left)
+  const int64_t routed = bra->last_routing[0][2][0].item<int64_t>();
+  at::Tensor region = torch::zeros({8, 8}, torch::kBool);
+  region.slice(0, (routed / 2) * 4, (routed / 2) * 4 + 4).slice(1, (routed % 2) * 4, (routed % 2) * 4 + 4).fill_(true);
+  EXPECT_TRUE(torch::equal(map.sum(0) > 0, region));
+  EXPECT_LT(test::max_abs_diff(map.sum({1, 2}), torch::ones({2}, torch::kFloat64)), 1e-6);
+}
+
+TEST(AttentionCapture, HaloRowsCoverTheBlockAndItsHaloInsideTheMap) {
+  // 8x8 map, blocks of 4, halo 1: the bottom-right block's window is rows / columns 3..7 (8 is outside).
+  torch::manual_seed(6);
+  modules::HaloAttention halo(modules::HaloAttentionOptions(16).num_heads(2).block_size(4).halo_size(1));
+  halo->eval();
+  modules::AttentionCapture capture;
+  halo(torch::randn({1, 16, 8, 8}));
+  ASSERT_EQ(capture.records().size(), 1u);
+  const at::Tensor map = capture.records()[0].query_map(0, 6, 5);
+  at::Tensor window = torch::zeros({8, 8}, torch::kBool);
+  window.slice(0, 3, 8).slice(1, 3, 8).fill_(true);
+  EXPECT_TRUE(torch::equal(map.sum(0) > 0, window));
+  // The window's 11 cells outside the map are zero-padded keys that still take part in timm's softmax.
+  EXPECT_LT(map.sum({1, 2}).max().item<double>(), 1.0);
+  const at::Tensor interior = capture.records()[0].query_map(0, 1, 1);  // the top-left block: 11 padded cells too
+  EXPECT_LT(interior.sum({1, 2}).max().item<double>(), 1.0);
 }
 
 TEST(Heatmap, DrawsTilesAndRefusesATileThatDoesNotFit) {

@@ -27,7 +27,8 @@ json stage_kw(int64_t c, int64_t s, int64_t gs, double br, const json& extra = j
 // Fills every field, as dataclasses.asdict does, so `info --json` shows the whole config.
 json full_cfg(const json& partial) { return ByoModelCfg::from_json(partial).to_json(); }
 
-// `top1`: timm's release notes (docs/archived_changes.md, Nov 22 2021) where they give one; 0 otherwise.
+// `top1`: ImageNet-1k val top-1 of these weights in timm's results/results-imagenet.csv (aa4b5850; validate.py at the
+// cfg's size and crop).
 PretrainedCfg byoa_pretrained(int64_t size, double crop, const std::string& file, bool fixed = false, double top1 = 0) {
   PretrainedCfg c;
   c.input_size = {3, size, size};
@@ -70,7 +71,7 @@ void add_halonets(const AddVariant& add) {
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
       byoa_pretrained(256, 0.95, ""), {});
-  add("halonet26t", halonet26t_cfg(), byoa_pretrained(256, 0.95, "halonet26t_a1h_256-3083328c.pth"), {});
+  add("halonet26t", halonet26t_cfg(), byoa_pretrained(256, 0.95, "halonet26t_a1h_256-3083328c.pth", false, 79.134), {});
   add("sehalonet33ts",
       {{"blocks", json::array({blk("bottle", 2, 256, 1, 0, 0.25),
                                interleave_blocks("bottle", "self_attn", 3, json::array({2}), stage_kw(512, 2, 0, 0.25)),
@@ -84,7 +85,7 @@ void add_halonets(const AddVariant& add) {
        {"attn_layer", "se"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.94, "sehalonet33ts_256-87e053f9.pth"), {});
+      byoa_pretrained(256, 0.94, "sehalonet33ts_256-87e053f9.pth", false, 80.976), {});
   add("halonet50ts",
       {{"blocks",
         json::array({blk("bottle", 3, 256, 1, 0, 0.25),
@@ -100,7 +101,7 @@ void add_halonets(const AddVariant& add) {
        {"act_layer", "silu"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 3}}}},
-      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth", false, 81.7), {});
+      byoa_pretrained(256, 0.94, "halonet50ts_a1h2_256-f3a3daee.pth", false, 81.640), {});
   add("eca_halonext26ts",
       {{"blocks", halonet26t_like(16)},
        {"stem_chs", 64},
@@ -110,11 +111,11 @@ void add_halonets(const AddVariant& add) {
        {"attn_layer", "eca"},
        {"self_attn_layer", "halo"},
        {"self_attn_kwargs", {{"block_size", 8}, {"halo_size", 2}, {"dim_head", 16}}}},
-      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth", false, 79.5), {});
+      byoa_pretrained(256, 0.94, "eca_halonext26ts_c_256-06906299.pth", false, 79.518), {});
 }
 
 void add_haloregnetz(const AddVariant& add) {
-  PretrainedCfg regz = byoa_pretrained(224, 0.94, "haloregnetz_c_raa_256-c8ad7616.pth");
+  PretrainedCfg regz = byoa_pretrained(224, 0.94, "haloregnetz_c_raa_256-c8ad7616.pth", false, 81.058);
   regz.mean = {0.5, 0.5, 0.5};
   regz.std = {0.5, 0.5, 0.5};
   regz.first_conv = "stem.conv";
@@ -158,12 +159,12 @@ void add_botnet_hybrids(const AddVariant& add) {
       botnet50_like(interleave_blocks("bottle", "self_attn", 4, 1,
                                       stage_kw(512, 2, 0, 0.25,
                                                {{"self_attn_layer", "lambda"}, {"self_attn_kwargs", {{"r", 13}}}}))),
-      byoa_pretrained(256, 0.95, "lamhalobotnet50ts_a1h2_256-fe3d9445.pth", true, 81.5), {{"img_size", 256}});
+      byoa_pretrained(256, 0.95, "lamhalobotnet50ts_a1h2_256-fe3d9445.pth", true, 81.552), {{"img_size", 256}});
   add("halo2botnet50ts_256",
       botnet50_like(interleave_blocks("bottle", "self_attn", 4, 1,
                                       stage_kw(512, 2, 0, 0.25,
                                                {{"self_attn_layer", "halo"}, {"self_attn_kwargs", {{"halo_size", 3}}}}))),
-      byoa_pretrained(256, 0.95, "halo2botnet50ts_a1h2_256-fd9c11a3.pth", true, 82.0), {{"img_size", 256}});
+      byoa_pretrained(256, 0.95, "halo2botnet50ts_a1h2_256-fd9c11a3.pth", true, 82.084), {{"img_size", 256}});
 }
 
 }  // namespace
