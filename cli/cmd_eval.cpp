@@ -282,6 +282,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
                                                "wildcard 'van_b*'), e.g. with --pretrained and --results-csv")
       ->check(CLI::ExistingFile);
   ev->add_flag("--json", a->json, "machine-readable output");
+  group_eval_flags(ev);
   ev->callback([&action, a] { action = [a] { return run_eval(*a); }; });
 
   auto* pr = app.add_subcommand("predict", "top-k classes with probabilities for image files");
@@ -293,6 +294,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
   pr->add_option("--batch-size", b->batch_size, "images per forward pass")->check(CLI::PositiveNumber);
   pr->add_option("--output", b->output, "write the predictions to a .csv (filename, index_i, label_i, prob_i) or .json file");
   pr->add_flag("--json", b->json, "machine-readable output on stdout");
+  group_eval_flags(pr);
   pr->callback([&action, b] { action = [b] { return run_predict(*b); }; });
 
   auto* ex = app.add_subcommand("extract", "one feature row per image of a dataset (linear probes, retrieval) into safetensors");
@@ -305,6 +307,7 @@ void add_eval_commands(CLI::App& app, Action& action) {
   ex->add_option("--output", c->output, "safetensors file: features [N, D], labels [N]; metadata: files, classes, model, layer")->required();
   ex->add_option("--batch-size", c->batch_size, "batch size")->check(CLI::PositiveNumber);
   ex->add_option("--workers", c->workers, "loader threads")->check(CLI::Range(1, 256));
+  group_eval_flags(ex);
   ex->callback([&action, c] { action = [c] { return run_extract(*c); }; });
 }
 

@@ -135,6 +135,7 @@ void add_erf_command(CLI::App& viz, Action& action) {
   cmd->add_option("--grad", a->grad, "abs (|gradient|, default) or relu (max(gradient, 0), RepLKNet's script)")
       ->check(CLI::IsMember({"abs", "relu"}));
   cmd->add_option("--output", a->output, "the PNG (default erf.png); .json (area ratios) and .safetensors (maps) beside it");
+  group_eval_flags(cmd);
   cmd->callback([&action, a] { action = [a] { return run_erf(*a); }; });
 }
 
@@ -341,6 +342,7 @@ void add_attention_command(CLI::App& viz, Action& action) {
   cmd->add_option("--query", a->query, "query position x,y in input pixels (default: the centre)");
   cmd->add_flag("--list-layers", a->list_layers, "print every attention module recorded in one forward pass and exit");
   cmd->add_option("--output", a->output, "the PNG (default attention.png; several layers: <stem>_<layer>.png); the maps as <stem>.json");
+  group_eval_flags(cmd);
   cmd->callback([&action, a] { action = [a] { return run_attention(*a); }; });
 }
 

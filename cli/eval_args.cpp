@@ -46,6 +46,23 @@ void add_eval_model_flags(CLI::App* cmd, EvalArgs& a) {
   cmd->add_option("--device", a.device, "cpu or cuda[:N]")->check(device_validator());
 }
 
+void group_eval_flags(CLI::App* cmd) {
+  static const std::vector<std::pair<const char*, std::vector<const char*>>> groups = {
+      {"Model and weights", {"--model", "--config", "--set", "--checkpoint", "--pretrained", "--download", "--use-ema",
+                             "--checkpoint-key", "--num-classes", "--in-chans", "--model-list"}},
+      {"Input transform", {"--img-size", "--crop-pct", "--interpolation", "--mean", "--std"}},
+      {"Data", {"images", "--image", "--data", "--split", "--class-map", "--index", "--num-images"}},
+      {"Run", {"--device", "--batch-size", "--workers", "--topk", "--layer", "--stage", "--grad", "--query", "--list-layers"}},
+      {"Output", {"--output", "--results-csv", "--json"}}};
+  static const std::vector<const char*> with_default = {"--batch-size", "--workers", "--topk", "--num-images", "--stage",
+                                                        "--grad", "--index", "--device"};
+  for (const auto& [title, names] : groups)
+    for (const char* name : names)
+      if (CLI::Option* o = cmd->get_option_no_throw(name)) o->group(title);
+  for (const char* name : with_default)
+    if (CLI::Option* o = cmd->get_option_no_throw(name)) o->capture_default_str();
+}
+
 EvalArgs resolve_pretrained(EvalArgs a) {
   if (a.checkpoints.size() > 1)
     throw UsageError("--checkpoint: given " + std::to_string(a.checkpoints.size()) + " times; one here (eval sweeps several)");

@@ -37,6 +37,10 @@ eval::EvalModel prepare(const EvalArgs& a, int64_t data_classes);
 /// --model, --config, --set, --checkpoint, --pretrained..., --img-size ... --device on `cmd`.
 void add_eval_model_flags(CLI::App* cmd, EvalArgs& a);
 
+/// Sorts `cmd`'s flags into the help's groups (Model and weights, Input transform, Data, Run, Output) and shows the
+/// defaults of those that have one; call after every flag is added.
+void group_eval_flags(CLI::App* cmd);
+
 /// --pretrained resolved to the file it names: from here on it is a --checkpoint like any other. Several
 /// --checkpoint flags are a UsageError here (only `eval` sweeps them, one at a time through this).
 EvalArgs resolve_pretrained(EvalArgs a);
