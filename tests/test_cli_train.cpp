@@ -339,6 +339,27 @@ TEST(CliTrain, RunsNeverOverwriteEachOtherAndTimmArgsYamlIsAccepted) {
   EXPECT_TRUE(contains(out, "unknown key 'foo_bar' (keys are the train flag names, or timm's train.py arguments)")) << out;
 }
 
+// --sched plateau: with gradients clipped to a norm of 1e-12 nothing moves, so top-1 never improves after the first epoch; with
+// patience 0 every later epoch lowers the lr by --decay-rate. The state survives --resume.
+TEST(CliTrain, PlateauScheduleLowersTheLrWhenTheMetricStalls) {
+  const auto tmp = test::temp_dir("cli_plateau");
+  const auto idx = test::write_tiny_idx(tmp / "idx", 16, 8);
+  const std::string dir = (tmp / "run").string();
+  const std::string train = "train --data mnist:" + idx.string() + kTinyModel +
+                            " -b 8 --opt sgd --lr 0.4 --clip-grad 1e-12 --min-lr 0 --warmup-epochs 0 --sched plateau --patience-epochs 0"
+                            " --decay-rate 0.5 --output " + dir;
+  std::string out;
+  ASSERT_EQ(run(train + " --epochs 2", &out), 0) << out;
+  ASSERT_EQ(run(train + " --epochs 4 --resume " + dir + "/last.safetensors", &out), 0) << out;
+  EXPECT_TRUE(contains(out, "plateau: top1 has not improved for more than 0 epochs")) << out;
+  const auto records = epoch_records(dir);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_DOUBLE_EQ(records[0]["lr"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(records[1]["lr"].get<double>(), 0.4);  // epoch 2 stalls: the lr of epoch 3 is halved
+  EXPECT_DOUBLE_EQ(records[2]["lr"].get<double>(), 0.2);  // read back from the checkpoint by --resume
+  EXPECT_DOUBLE_EQ(records[3]["lr"].get<double>(), 0.1);
+}
+
 // --checkpoint-hist N keeps checkpoint-<epoch> of the N best epochs by --eval-metric (loss: lowest); best.safetensors
 // is the best of them.
 TEST(CliTrain, CheckpointHistoryKeepsTheBestEpochsByTheEvalMetric) {

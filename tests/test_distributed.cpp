@@ -5,6 +5,7 @@
 #include <attnzoo/checkpoint/safetensors.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
@@ -44,6 +45,30 @@ TEST(Distributed, TwoRanksMatchOneProcessAndStayIdentical) {
     ++compared;
   }
   EXPECT_GT(compared, 10);
+}
+
+// --sched plateau: rank 0 alone evaluates, so the lr it lowers must reach the other rank (--dist-verify compares the
+// replicas' weights bit for bit after every update: a rank on the old lr would diverge at once).
+TEST(Distributed, PlateauLrReachesEveryRank) {
+  const auto dir = test::temp_dir("dist_plateau");
+  const auto data = test::write_tiny_idx(dir / "data", 32, 16);
+  std::string out;
+  std::string args = common_args(data, dir / "run");
+  args.replace(args.find("--epochs 2"), 10, "--epochs 3");
+  args.replace(args.find("--lr 2e-3"), 9, "--lr 0.4");
+  ASSERT_EQ(test::run_command(test::cli() + args +
+                                  " --batch-size 8 --nproc 2 --dist-verify --opt sgd --clip-grad 1e-12"
+                                  " --min-lr 0 --sched plateau --patience-epochs 0 --decay-rate 0.5",
+                              &out),
+            0)
+      << out;
+  std::ifstream log(dir / "run" / "log.jsonl");
+  std::vector<double> lrs;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("type", "") == "epoch") lrs.push_back(j["lr"].get<double>());
+  }
+  EXPECT_EQ(lrs, (std::vector<double>{0.4, 0.4, 0.2})) << out;
 }
 
 TEST(Distributed, DeadWorkerFailsTheRunFast) {

@@ -41,6 +41,43 @@ TEST(Schedule, WarmupThenCosine) {
 }
 
 // timm's StepLRScheduler / MultiStepLRScheduler (per epoch, after the warmup) and a constant lr.
+TEST(Schedule, PlateauLowersTheLrAfterPatienceEpochsWithoutImprovement) {
+  // torch's ReduceLROnPlateau (mode max, threshold 1e-4 rel, patience 2, factor 0.1, min_lr 0.015) step by step.
+  PlateauState p;
+  p.lr = 1.0;
+  const auto step = [&](double top1) { return p.step(top1, /*maximize=*/true, 2, 0.1, 0.015); };
+  EXPECT_FALSE(step(50.0));    // first: best
+  EXPECT_FALSE(step(50.004));  // not beyond 50 * (1 + 1e-4): bad 1
+  EXPECT_FALSE(step(49.0));    // bad 2 (= patience: not yet)
+  EXPECT_TRUE(step(49.0));     // bad 3 > 2: lowered
+  EXPECT_DOUBLE_EQ(p.lr, 0.1);
+  EXPECT_EQ(p.bad_epochs, 0);
+  EXPECT_FALSE(step(60.0));    // better: best 60
+  EXPECT_DOUBLE_EQ(p.best, 60.0);
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(step(10.0));
+  EXPECT_TRUE(step(10.0));
+  EXPECT_DOUBLE_EQ(p.lr, 0.015);  // 0.01 clamped to min_lr
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(step(10.0));
+  EXPECT_FALSE(step(10.0));       // at min_lr: nothing left to lower
+  EXPECT_DOUBLE_EQ(p.lr, 0.015);
+  // Loss: lower is better.
+  PlateauState q;
+  q.lr = 1.0;
+  EXPECT_FALSE(q.step(2.0, false, 0, 0.5, 0.0));
+  EXPECT_FALSE(q.step(1.0, false, 0, 0.5, 0.0));
+  EXPECT_TRUE(q.step(1.5, false, 0, 0.5, 0.0));
+  EXPECT_DOUBLE_EQ(q.lr, 0.5);
+  LrSchedule s;
+  s.kind = "plateau";
+  s.lr = 1.0;
+  s.warmup_steps = 10;
+  s.warmup_lr = 0.0;
+  EXPECT_DOUBLE_EQ(s(5), 0.5);   // warmup as every schedule
+  EXPECT_DOUBLE_EQ(s(50), 1.0);  // no plateau lr yet: lr
+  s.plateau_lr = 0.25;
+  EXPECT_DOUBLE_EQ(s(50), 0.25);
+}
+
 TEST(Schedule, StepMultistepNone) {
   LrSchedule s;
   s.lr = 1.0;
@@ -63,10 +100,11 @@ TEST(Schedule, StepMultistepNone) {
   s.kind = "none";
   EXPECT_DOUBLE_EQ(s(1000), 1.0);
   EXPECT_TRUE(is_schedule_kind("step"));
-  EXPECT_FALSE(is_schedule_kind("plateau"));
+  EXPECT_TRUE(is_schedule_kind("plateau"));
+  EXPECT_FALSE(is_schedule_kind("onecycle"));
   TrainConfig c;
-  EXPECT_NE(test::error_of([&] { c.apply_json({{"sched", "plateau"}}, "r.yaml"); })
-                .find("r.yaml: sched: must be cosine, step, multistep or none, got 'plateau'"),
+  EXPECT_NE(test::error_of([&] { c.apply_json({{"sched", "onecycle"}}, "r.yaml"); })
+                .find("r.yaml: sched: must be cosine, step, multistep, plateau or none, got 'onecycle'"),
             std::string::npos);
   TrainConfig d;
   EXPECT_NE(test::error_of([&] { d.apply_json({{"decay_milestones", {30, 10}}}, "r.yaml"); }).find("must be increasing"),

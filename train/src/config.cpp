@@ -32,7 +32,7 @@ const RangeTable& train_ranges() {
       {"lr_base", {1e-12, 100}},          {"lr_base_size", {1, 1 << 24}},       {"weight_decay", {0, 100}},
       {"momentum", {0, 1}},               {"warmup_epochs", {0, 100000}},       {"warmup_lr", {0, 100}},
       {"min_lr", {0, 100}},               {"decay_epochs", {1e-3, 1e6}},        {"decay_rate", {0, 1}},
-      {"cooldown_epochs", {0, 100000}},   {"grad_accum_steps", {1, 1 << 20}},  {"checkpoint_hist", {0, 100000}},   {"decay_milestones", {0, 1e6}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
+      {"cooldown_epochs", {0, 100000}},   {"patience_epochs", {0, 100000}},   {"grad_accum_steps", {1, 1 << 20}},  {"checkpoint_hist", {0, 100000}},   {"decay_milestones", {0, 1e6}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
       {"checkpoint_every", {0, 1e12}},    {"log_interval", {0, 1e12}},          {"max_steps_per_epoch", {0, 1e12}},
       {"stop_after_steps", {0, 1e12}},    {"dist_timeout", {1e-3, 1e7}},
       {"dist_init_timeout", {1e-3, 1e7}},
@@ -53,7 +53,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
-  X(warmup_epochs) X(warmup_lr) X(min_lr) X(sched) X(decay_epochs) X(decay_milestones) X(decay_rate) X(cooldown_epochs) X(clip_grad) X(grad_accum_steps) X(checkpoint_hist) X(eval_metric) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
+  X(warmup_epochs) X(warmup_lr) X(min_lr) X(sched) X(decay_epochs) X(decay_milestones) X(decay_rate) X(patience_epochs) X(cooldown_epochs) X(clip_grad) X(grad_accum_steps) X(checkpoint_hist) X(eval_metric) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
   X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 
 namespace {
@@ -146,7 +146,7 @@ void TrainConfig::apply_json(const nlohmann::json& j, const std::string& what) {
     throw std::invalid_argument(value_label(what, "checkpoint_every") + ": must be a multiple of grad_accum_steps (" +
                                 std::to_string(grad_accum_steps) + "), so that recovery checkpoints fall between updates");
   if (!is_schedule_kind(sched))
-    throw std::invalid_argument(value_label(what, "sched") + ": must be cosine, step, multistep or none, got '" + sched + "'");
+    throw std::invalid_argument(value_label(what, "sched") + ": must be cosine, step, multistep, plateau or none, got '" + sched + "'");
   if (!std::is_sorted(decay_milestones.begin(), decay_milestones.end()))
     throw std::invalid_argument(value_label(what, "decay_milestones") + ": must be increasing");
   if (!lr_base_scale.empty() && lr_base_scale != "sqrt" && lr_base_scale != "linear")

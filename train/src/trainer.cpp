@@ -73,10 +73,12 @@ struct Counters {
   int64_t best_epoch = -1;
   double best_score = -std::numeric_limits<double>::infinity();  // --eval-metric, higher is better
   std::vector<std::pair<double, int64_t>> kept;  // --checkpoint-hist: (score, epoch) of the checkpoint-<epoch> files
+  PlateauState plateau;                          // --sched plateau
 
   void write(nlohmann::json& meta) const {
     meta.update({{"epoch", epoch}, {"batch", batch}, {"global_step", global_step}, {"best_top1", best_top1},
-                 {"best_epoch", best_epoch}, {"best_score", best_score}, {"checkpoint_hist", kept}});
+                 {"best_epoch", best_epoch}, {"best_score", best_score}, {"checkpoint_hist", kept},
+                 {"plateau", {{"lr", plateau.lr}, {"best", plateau.best}, {"seen", plateau.seen}, {"bad_epochs", plateau.bad_epochs}}}});
   }
   void read(const nlohmann::json& meta) {
     epoch = meta.at("epoch");
@@ -87,6 +89,13 @@ struct Counters {
     // Checkpoints written before --eval-metric / --checkpoint-hist: best by top-1, no history.
     best_score = meta.contains("best_score") && meta["best_score"].is_number() ? meta["best_score"].get<double>() : best_top1;
     if (meta.contains("checkpoint_hist")) kept = meta["checkpoint_hist"].get<std::vector<std::pair<double, int64_t>>>();
+    if (meta.contains("plateau")) {
+      const auto& p = meta["plateau"];
+      plateau.lr = p.at("lr");
+      plateau.best = p.at("best");
+      plateau.seen = p.at("seen");
+      plateau.bad_epochs = p.at("bad_epochs");
+    }
   }
 };
 
@@ -232,6 +241,8 @@ class ImageRun {
   double train_step(const datasets::Batch& b, int64_t epoch);
   EpochEval evaluate_models();
   void end_epoch(int64_t epoch, double train_loss);
+  void step_plateau(int64_t epoch, const eval::EvalResult& chosen);
+  void share_plateau_lr();
   void save(const std::string& path, const Counters& c) const;
 
   const TrainConfig& cfg_;
@@ -288,10 +299,12 @@ ImageRun::ImageRun(const TrainConfig& cfg)
   if (cfg.max_steps_per_epoch > 0) steps_per_epoch_ = std::min(steps_per_epoch_, cfg.max_steps_per_epoch);
   updates_per_epoch_ = (steps_per_epoch_ + cfg.grad_accum_steps - 1) / cfg.grad_accum_steps;
   sched_ = lr_schedule(cfg, updates_per_epoch_);
+  st_.plateau.lr = sched_.lr;
   epochs_ = total_epochs(cfg);
   if (cfg.model_ema) ema_ = std::make_unique<ModelEma>(*model_, cfg.model_ema_decay);
   mixup_ = mixup_options(cfg, num_classes_);
   if (!cfg.resume.empty()) resume();
+  sched_.plateau_lr = st_.plateau.lr;
   if (pg_) broadcast_module(*pg_, *model_);  // every replica starts from rank 0's weights (after a resume too)
   out_ = std::make_unique<RunOutputs>(cfg, writer_, ema_ != nullptr);
   progress_ = std::make_unique<Progress>(writer_);
@@ -467,6 +480,27 @@ EpochEval ImageRun::evaluate_models() {
   return r;
 }
 
+// --sched plateau: the epoch's --eval-metric decides the lr of the epochs after the warmup (timm steps it with
+// epoch + 1 and leaves the warmup epochs out).
+void ImageRun::step_plateau(int64_t epoch, const eval::EvalResult& chosen) {
+  if (cfg_.sched != "plateau" || static_cast<double>(epoch + 1) <= cfg_.warmup_epochs) return;
+  const bool loss = cfg_.eval_metric == "loss";
+  const double metric = loss ? chosen.loss : eval_score(chosen, cfg_.eval_metric);
+  if (st_.plateau.step(metric, !loss, cfg_.patience_epochs, cfg_.decay_rate, cfg_.min_lr))
+    progress_->line("plateau: " + cfg_.eval_metric + " has not improved for more than " + std::to_string(cfg_.patience_epochs) +
+                    " epochs: lr " + std::to_string(st_.plateau.lr));
+  sched_.plateau_lr = st_.plateau.lr;
+}
+
+// Data parallel: the plateau lr rank 0 decided, on every rank (one collective per epoch, on every rank alike).
+void ImageRun::share_plateau_lr() {
+  if (!pg_ || cfg_.sched != "plateau") return;
+  std::vector<at::Tensor> lr{torch::full({1}, st_.plateau.lr, torch::TensorOptions().dtype(torch::kFloat64).device(device_))};
+  pg_->broadcast(lr, 0);
+  st_.plateau.lr = lr[0].item<double>();
+  sched_.plateau_lr = st_.plateau.lr;
+}
+
 // Data parallel: rank 0 evaluates the whole split (exact numbers, no duplicated padding samples) while the
 // others wait at the barrier.
 void ImageRun::end_epoch(int64_t epoch, double train_loss) {
@@ -474,6 +508,7 @@ void ImageRun::end_epoch(int64_t epoch, double train_loss) {
   st_.batch = 0;
   if (pg_ && !writer_) {
     pg_->barrier();
+    share_plateau_lr();
     return;
   }
   const double lr_now = sched_(update_index(epoch, steps_per_epoch_ - 1));
@@ -499,7 +534,9 @@ void ImageRun::end_epoch(int64_t epoch, double train_loss) {
       st_.kept.pop_back();
     }
   }
+  step_plateau(epoch, chosen);
   if (pg_) pg_->barrier();
+  share_plateau_lr();
   save(out_->last, st_);
   if (is_best) fs::copy_file(out_->last, out_->best, fs::copy_options::overwrite_existing);
   const auto history_file = [&](int64_t e) { return fs::path(out_->last).parent_path() / ("checkpoint-" + std::to_string(e) + ".safetensors"); };

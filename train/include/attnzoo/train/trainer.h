@@ -53,10 +53,11 @@ struct TrainConfig {
   double warmup_epochs = 1;
   double warmup_lr = 1e-6;
   double min_lr = 1e-5;
-  std::string sched = "cosine";           // cosine | step | multistep | none (timm's --sched; schedule.h)
+  std::string sched = "cosine";           // cosine | step | multistep | none | plateau (timm's --sched; schedule.h)
+  int64_t patience_epochs = 10;           // plateau: epochs without improvement before the lr decays (timm)
   double decay_epochs = 90;               // step: epochs between decays
   std::vector<int64_t> decay_milestones{90, 180, 270};  // multistep: epochs at which lr decays
-  double decay_rate = 0.1;                // step / multistep: the factor
+  double decay_rate = 0.1;                // step / multistep / plateau: the factor
   int64_t cooldown_epochs = 0;            // cosine: epochs at min_lr appended after `epochs` (timm)
   double clip_grad = 0;                   // 0: off
   int64_t grad_accum_steps = 1;           // batches whose gradients are summed into one update (timm)
