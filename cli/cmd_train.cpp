@@ -65,6 +65,7 @@ const Flag kFlags[] = {
     {"lr-base-scale", 1, "sqrt|linear scaling of --lr-base (default: sqrt for adam*/lamb, linear for sgd)"},
     {"weight-decay", 1, "weight decay (not on norms, biases, no_weight_decay names)"},
     {"momentum", 1, "SGD momentum"},
+    {"layer-decay", 1, "layer-wise lr decay: layer i of L trains at lr x decay^(L-1-i) (timm's; layers from the family's group matcher)"},
     {"warmup-epochs", 1, "linear warmup length in epochs (per-step)"},
     {"warmup-lr", 1, "learning rate at step 0"},
     {"min-lr", 1, "cosine floor"},

@@ -358,6 +358,11 @@ TEST(CliTrain, PlateauScheduleLowersTheLrWhenTheMetricStalls) {
   EXPECT_DOUBLE_EQ(records[1]["lr"].get<double>(), 0.4);  // epoch 2 stalls: the lr of epoch 3 is halved
   EXPECT_DOUBLE_EQ(records[2]["lr"].get<double>(), 0.2);  // read back from the checkpoint by --resume
   EXPECT_DOUBLE_EQ(records[3]["lr"].get<double>(), 0.1);
+  // --layer-decay (VAN has no timm group matcher: timm's fallback grouping).
+  ASSERT_EQ(run("train --data mnist:" + idx.string() + kTinyModel + " -b 8 --epochs 1 --layer-decay 0.5 --output " +
+                    (tmp / "ld").string(), &out), 0) << out;
+  EXPECT_TRUE(contains(out, "layer decay 0.500000 over ")) << out;
+  EXPECT_TRUE(contains(out, "(timm's fallback grouping, 12 tensors each)")) << out;
 }
 
 // --checkpoint-hist N keeps checkpoint-<epoch> of the N best epochs by --eval-metric (loss: lowest); best.safetensors

@@ -10,6 +10,7 @@
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/lra.h>
 #include <attnzoo/train/ema.h>
+#include <attnzoo/train/layer_decay.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/schedule.h>
 #include <attnzoo/train/trainer.h>
@@ -17,7 +18,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
+#include <map>
 
 namespace fs = std::filesystem;
 using namespace attnzoo;
@@ -76,6 +79,45 @@ TEST(Schedule, PlateauLowersTheLrAfterPatienceEpochsWithoutImprovement) {
   EXPECT_DOUBLE_EQ(s(50), 1.0);  // no plateau lr yet: lr
   s.plateau_lr = 0.25;
   EXPECT_DOUBLE_EQ(s(50), 0.25);
+}
+
+TEST(LayerDecay, TimmsGroupMatcherNumbersTheLayers) {
+  // ConViT's matcher: stem (class token, position embedding, patch embedding) 0, each block its own layer, the
+  // final norm joins the last block (99999), the unmatched head comes last.
+  const std::vector<std::string> names = {"cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight",
+                                          "blocks.0.norm1.weight", "blocks.1.mlp.fc1.weight", "blocks.10.mlp.fc1.weight",
+                                          "norm.weight", "head.weight", "head.bias"};
+  const std::vector<models::GroupMatch> convit = {
+      {0, R"(^cls_token|pos_embed|patch_embed)", {}}, {1, R"(^blocks\.(\d+))", {}}, {1, R"(^norm)", {99999}}};
+  EXPECT_EQ(layer_ids(names, convit, "head"), (std::vector<int64_t>{0, 0, 0, 1, 1, 2, 3, 3, 4, 4}));  // 10 sorts after 1
+  // Without a matcher: timm's auto_group_layers, 12 trunk tensors per layer, the head one layer after.
+  std::vector<std::string> many;
+  for (int i = 0; i < 26; ++i) many.push_back("trunk." + std::to_string(i));
+  many.push_back("head.fc.weight");
+  const auto ids = layer_ids(many, {}, "head.fc");
+  EXPECT_EQ(ids[0], 0);
+  EXPECT_EQ(ids[11], 0);
+  EXPECT_EQ(ids[12], 1);
+  EXPECT_EQ(ids[25], 2);
+  EXPECT_EQ(ids[26], 3);
+}
+
+TEST(LayerDecay, ScalesEachParametersLrByItsLayer) {
+  // DaViT: patch_embeds.0 is the stem (layer 0), patch_embeds.N joins main_blocks.N.0 (timm's downsample (0,)).
+  auto m = models::create_model("davit", {{"embed_dims", {8, 16, 16, 16}}, {"num_heads", {2, 2, 2, 2}}, {"depths", {1, 1, 1, 1}},
+                                          {"window_size", 3}, {"num_classes", 7}});
+  auto params = param_groups(*m, m->no_weight_decay());
+  const int64_t layers = apply_layer_decay(params, *m, 0.5);
+  EXPECT_EQ(layers, 6);  // stem 0, the blocks of stages 0-3 (depth 1 each) 1-4, head 5
+  std::map<std::string, double> scale;
+  for (const auto& p : params) scale[p.name] = p.lr_scale;
+  EXPECT_DOUBLE_EQ(scale.at("patch_embeds.0.proj.weight"), std::pow(0.5, 5));
+  EXPECT_DOUBLE_EQ(scale.at("main_blocks.0.0.0.attn.qkv.weight"), std::pow(0.5, 4));
+  EXPECT_DOUBLE_EQ(scale.at("patch_embeds.1.proj.weight"), std::pow(0.5, 3));  // with stage 1's first block
+  EXPECT_DOUBLE_EQ(scale.at("main_blocks.1.0.0.attn.qkv.weight"), std::pow(0.5, 3));
+  EXPECT_DOUBLE_EQ(scale.at("main_blocks.3.0.1.mlp.fc1.weight"), 0.5);
+  EXPECT_DOUBLE_EQ(scale.at("norms.weight"), 0.5);  // joins the last block
+  EXPECT_DOUBLE_EQ(scale.at("head.weight"), 1.0);
 }
 
 TEST(Schedule, StepMultistepNone) {

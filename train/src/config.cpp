@@ -30,7 +30,7 @@ const RangeTable& train_ranges() {
       {"mixup_prob", {0, 1}},             {"mixup_switch_prob", {0, 1}},        {"smoothing", {0, 0.999}},
       {"epochs", {1, 100000}},            {"batch_size", {1, 1 << 20}},         {"lr", {0, 100}},
       {"lr_base", {1e-12, 100}},          {"lr_base_size", {1, 1 << 24}},       {"weight_decay", {0, 100}},
-      {"momentum", {0, 1}},               {"warmup_epochs", {0, 100000}},       {"warmup_lr", {0, 100}},
+      {"momentum", {0, 1}},               {"layer_decay", {0, 1}},               {"warmup_epochs", {0, 100000}},       {"warmup_lr", {0, 100}},
       {"min_lr", {0, 100}},               {"decay_epochs", {1e-3, 1e6}},        {"decay_rate", {0, 1}},
       {"cooldown_epochs", {0, 100000}},   {"patience_epochs", {0, 100000}},   {"grad_accum_steps", {1, 1 << 20}},  {"checkpoint_hist", {0, 100000}},   {"decay_milestones", {0, 1e6}},               {"clip_grad", {0, 1e9}},              {"model_ema_decay", {0, 1}},
       {"checkpoint_every", {0, 1e12}},    {"log_interval", {0, 1e12}},          {"max_steps_per_epoch", {0, 1e12}},
@@ -52,7 +52,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(pretrained) X(download)                                                                                          \
   X(dataset) X(train_split) X(val_split) X(class_map) X(workers) X(skip_bad_images) X(interpolation) X(crop_pct)     \
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
-  X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum)       \
+  X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum) X(layer_decay)       \
   X(warmup_epochs) X(warmup_lr) X(min_lr) X(sched) X(decay_epochs) X(decay_milestones) X(decay_rate) X(patience_epochs) X(cooldown_epochs) X(clip_grad) X(grad_accum_steps) X(checkpoint_hist) X(eval_metric) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
   X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
 

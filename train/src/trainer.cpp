@@ -14,6 +14,7 @@
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/progress.h>
 #include <attnzoo/train/run_dir.h>
+#include <attnzoo/train/layer_decay.h>
 #include <attnzoo/train/schedule.h>
 
 #include "run_support.h"
@@ -261,6 +262,7 @@ class ImageRun {
   int64_t steps_per_epoch_ = 0;    // batches
   int64_t updates_per_epoch_ = 0;  // optimizer updates (batches / grad_accum_steps, rounded up)
   LrSchedule sched_;               // over updates, as timm's
+  int64_t layer_count_ = 0;        // --layer-decay: the layers the lr decays over
   /// The update that batch `batch` of `epoch` belongs to (the schedule's clock).
   int64_t update_index(int64_t epoch, int64_t batch) const {
     return epoch * updates_per_epoch_ + std::max<int64_t>(0, batch) / cfg_.grad_accum_steps;
@@ -293,6 +295,7 @@ ImageRun::ImageRun(const TrainConfig& cfg)
   oo.momentum = cfg.momentum;
   auto params = param_groups(*model_, model_->no_weight_decay());
   apply_lr_hints(params, *model_, resolved_lr(cfg));
+  if (cfg.layer_decay > 0) layer_count_ = apply_layer_decay(params, *model_, cfg.layer_decay);
   opt_ = make_optimizer(std::move(params), oo);
   for (const auto& prm : opt_->params()) amp_params_.push_back(prm.tensor);
   steps_per_epoch_ = train_loader_->num_batches();
@@ -572,6 +575,10 @@ TrainResult ImageRun::run() {
                   "; eval on " + val_ds_->describe() + "; " + std::to_string(epochs_) + " epochs x " +
                   std::to_string(steps_per_epoch_) + " steps, batch " + std::to_string(cfg_.batch_size) + ", lr " +
                   std::to_string(sched_.lr) + " (" + lr_how + "), threads " + std::to_string(at::get_num_threads()));
+  if (layer_count_ > 0)
+    progress_->line("layer decay " + std::to_string(cfg_.layer_decay) + " over " + std::to_string(layer_count_) +
+                    " layers (" + (model_->group_matcher().empty() ? "timm's fallback grouping, 12 tensors each" : "the family's group matcher") +
+                    "): the first trains at lr x " + std::to_string(std::pow(cfg_.layer_decay, double(layer_count_ - 1))));
   for (int64_t epoch = st_.epoch; epoch < epochs_; ++epoch) train_epoch(epoch);
   result_.best_top1 = st_.best_top1;
   result_.best_epoch = st_.best_epoch;

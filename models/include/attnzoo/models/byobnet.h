@@ -84,6 +84,9 @@ class ByobNetImpl : public ClassifierImpl {
   std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
+  std::vector<GroupMatch> group_matcher() const override {  // timm's byobnet.py
+    return {{0, R"(^stem)", {}}, {1, R"(^stages\.(\d+)\.(\d+))", {}}, {1, R"(^final_conv)", {99999}}};
+  }
 
   ByobNetOptions options;
   torch::nn::AnyModule stem;

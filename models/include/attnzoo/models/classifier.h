@@ -17,6 +17,15 @@ struct FeatureInfo {
   std::string module;  // official name of the module producing it
 };
 
+/// One entry of timm's `group_matcher(coarse=False)`, written on the official parameter names: a parameter whose
+/// name `regex` matches at its start belongs to layer (ordinal, the regex's captured numbers..., suffix...); a
+/// suffix of 99999 (timm's MATCH_PREV_GROUP) joins the layer before it. Ordinal 0 is the stem, 1 the blocks.
+struct GroupMatch {
+  int ordinal;
+  std::string regex;
+  std::vector<double> suffix;
+};
+
 class ClassifierImpl : public torch::nn::Module {
  public:
   /// Unpooled features of the last stage, final norm applied (NCHW for hierarchical models).
@@ -29,6 +38,9 @@ class ClassifierImpl : public torch::nn::Module {
   /// New classifier `head` (Linear num_features -> num_classes; 0 = none: forward returns the pooled
   /// features). Families whose official code initialises the head differently override and call this.
   virtual void reset_classifier(int64_t num_classes);
+  /// timm's group_matcher for the family (layer-wise lr decay, `--layer-decay`), in timm's order; empty where timm
+  /// has none, and layer decay then groups the parameters as timm's fallback does (auto_group_layers).
+  virtual std::vector<GroupMatch> group_matcher() const { return {}; }
   /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
   virtual std::vector<std::string> no_weight_decay() const { return {}; }
   virtual std::vector<FeatureInfo> feature_info() const = 0;

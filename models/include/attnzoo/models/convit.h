@@ -71,6 +71,9 @@ class ConViTImpl : public ClassifierImpl {
   std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
+  std::vector<GroupMatch> group_matcher() const override {  // timm's convit.py
+    return {{0, R"(^cls_token|pos_embed|patch_embed)", {}}, {1, R"(^blocks\.(\d+))", {}}, {1, R"(^norm)", {99999}}};
+  }
   std::vector<FeatureInfo> feature_info() const override;
 
   ConViTOptions options;

@@ -57,6 +57,12 @@ class DaViTImpl : public ClassifierImpl {
   std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
+  /// timm's davit.py matcher on the official names: patch_embeds.0 is timm's stem, patch_embeds.N its
+  /// stages.N.downsample, main_blocks.N.M its stages.N.blocks.M, norms its norm_pre.
+  std::vector<GroupMatch> group_matcher() const override {
+    return {{0, R"(^patch_embeds\.0\.)", {}}, {1, R"(^patch_embeds\.(\d+))", {0}},
+            {1, R"(^main_blocks\.(\d+)\.(\d+))", {}}, {1, R"(^norms)", {99999}}};
+  }
   checkpoint::TensorDict filter_checkpoint(checkpoint::TensorDict weights) const override;
   checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const override;
 

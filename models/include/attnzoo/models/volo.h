@@ -84,6 +84,11 @@ class VOLOImpl : public ClassifierImpl {
   std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
+  std::vector<GroupMatch> group_matcher() const override {  // timm's volo.py (same names as the official code)
+    return {{0, R"(^cls_token|pos_embed|patch_embed)", {}}, {1, R"(^network\.(\d+)\.(\d+))", {}},
+            {1, R"(^network\.(\d+))", {0}},                {2, R"(^cls_token)", {0}},
+            {2, R"(^post_network\.(\d+))", {}},             {2, R"(^norm)", {99999}}};
+  }
   /// New head and aux_head (token labelling) for num_classes.
   void reset_classifier(int64_t num_classes) override;
 

@@ -50,6 +50,7 @@ struct TrainConfig {
   std::string lr_base_scale;              // sqrt | linear; empty: sqrt for adam*/lamb, linear otherwise (timm)
   double weight_decay = 0.05;
   double momentum = 0.9;
+  double layer_decay = 0;                 // > 0: layer-wise lr decay (timm's --layer-decay; layer_decay.h)
   double warmup_epochs = 1;
   double warmup_lr = 1e-6;
   double min_lr = 1e-5;
