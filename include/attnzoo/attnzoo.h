@@ -114,6 +114,7 @@
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/distributed.h>
 #include <attnzoo/train/ema.h>
+#include <attnzoo/train/layer_decay.h>
 #include <attnzoo/train/lra.h>
 #include <attnzoo/train/optim.h>
 #include <attnzoo/train/progress.h>
