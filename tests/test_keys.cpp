@@ -96,7 +96,7 @@ namespace {
 // export --layout: timm's names and back give the official names again (timm's own keys are checked against
 // real timm in tests/interop); families without a timm layout refuse it by name.
 TEST(WeightLayouts, TimmLayoutRoundTripsAndUnknownLayoutsAreRefused) {
-  for (const char* name : {"davit_tiny", "convit_tiny", "halonet26t"}) {
+  for (const char* name : {"davit_tiny", "convit_tiny", "halonet26t", "volo_d1_224"}) {
     auto model = models::create_model(name);
     const auto official = checkpoint::state_dict(*model);
     const auto timm = model->to_layout(official, "timm");

@@ -84,6 +84,10 @@ class VOLOImpl : public ClassifierImpl {
   std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
+  /// timm's volo.py uses the official names: its layout is the official one.
+  checkpoint::TensorDict to_layout(checkpoint::TensorDict weights, const std::string& layout) const override {
+    return layout == "timm" ? weights : ClassifierImpl::to_layout(std::move(weights), layout);
+  }
   std::vector<GroupMatch> group_matcher() const override {  // timm's volo.py (same names as the official code)
     return {{0, R"(^cls_token|pos_embed|patch_embed)", {}}, {1, R"(^network\.(\d+)\.(\d+))", {}},
             {1, R"(^network\.(\d+))", {0}},                {2, R"(^cls_token)", {0}},
