@@ -20,6 +20,8 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace attnzoo::cli {
 namespace {
 
@@ -69,6 +71,8 @@ int run_erf(const ErfArgs& args) {
   int64_t used = 0;
   datasets::Rng rng(0);
   const auto t0 = std::chrono::steady_clock::now();
+  const bool tty = isatty(fileno(stderr)) != 0;
+  double last_line = 0;
   for (int64_t i = 0; i < n; ++i) {
     const at::Tensor image = transform(ds->get(static_cast<size_t>(i)).image, rng).unsqueeze(0).to(device);
     int64_t added = 0;
@@ -76,9 +80,13 @@ int run_erf(const ErfArgs& args) {
     total = total.defined() ? total + c : c;
     used += added;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "\rerf: %ld / %ld images (%.1f s)", long(i + 1), long(n), s);
+    // Rewritten in place on a terminal; otherwise (logs, CI) a line every 10 s and the last one.
+    if (tty) std::fprintf(stderr, "\rerf: %ld / %ld images (%.1f s)%s", long(i + 1), long(n), s, i + 1 == n ? "\n" : "");
+    else if (i + 1 == n || s - last_line >= 10) {
+      std::fprintf(stderr, "erf: %ld / %ld images (%.1f s)\n", long(i + 1), long(n), s);
+      last_line = s;
+    }
   }
-  std::fprintf(stderr, "\n");
   if (used == 0) throw std::runtime_error("erf: no image gave a finite gradient");
   const at::Tensor mean = total / double(used);
   const at::Tensor scaled = eval::erf_display_scale(mean);
