@@ -212,8 +212,8 @@ at::Tensor layer_rows(models::ClassifierImpl& model, const at::Tensor& x, const 
   if (layer == "pre_logits") return model.forward_head(model.forward_features(x), /*pre_logits=*/true);
   if (layer == "logits") return model.forward(x);
   const int64_t stage = std::stoll(layer.substr(5));
-  const auto maps = models::forward_intermediates(model, x, models::IntermediatesOptions().indices({stage}));
-  return maps[0].mean({2, 3});
+  const auto only = models::IntermediatesOptions().indices({stage}).stop_early(true).intermediates_only(true);
+  return models::forward_intermediates(model, x, only).intermediates[0].mean({2, 3});
 }
 
 void check_layer(const std::string& layer, int64_t stages) {

@@ -5,6 +5,7 @@
 #include <attnzoo/checkpoint/state_dict.h>
 #include <attnzoo/core/diagnostics.h>
 #include <attnzoo/core/config.h>
+#include <attnzoo/models/features.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/modules/module_registry.h>
 
@@ -25,7 +26,44 @@ struct ForwardArgs {
   std::vector<std::string> forward_args;  // NAME=VALUE, the module's non-tensor forward arguments
   bool features = false;
   bool non_strict = false;
+  // timm's forward_intermediates (--intermediates and its arguments)
+  bool intermediates = false;
+  std::string indices;  // "0,2,-1"; empty: every stage
+  models::IntermediatesOptions intermediates_options;
 };
+
+// --indices "0,2,-1" -> {0, 2, -1}.
+std::vector<int64_t> parse_indices(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    size_t used = 0;
+    try {
+      out.push_back(std::stoll(part, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size()) throw UsageError("--indices " + text + ": expected stage numbers like 0,2,-1");
+  }
+  return out;
+}
+
+// timm's `features, intermediates = model.forward_intermediates(x, ...)` as tensors named features,
+// intermediates.N and prefix_tokens.N (N counts the selected stages), plus logits when every stage ran.
+void write_intermediates(models::ClassifierImpl& model, const at::Tensor& x, const ForwardArgs& a,
+                         checkpoint::TensorDict& out) {
+  auto options = a.intermediates_options;
+  try {
+    options.indices(parse_indices(a.indices));
+    const models::Intermediates r = models::forward_intermediates(model, x, options);
+    for (size_t i = 0; i < r.intermediates.size(); ++i) out.insert("intermediates." + std::to_string(i), r.intermediates[i]);
+    for (size_t i = 0; i < r.prefix_tokens.size(); ++i) out.insert("prefix_tokens." + std::to_string(i), r.prefix_tokens[i]);
+    if (r.features.defined()) out.insert("features", r.features);
+    if (r.features.defined() && !options.stop_early()) out.insert("logits", model.forward_head(r.features));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--intermediates: ") + e.what());
+  }
+}
 
 at::ScalarType parse_dtype(const std::string& s) {
   if (s == "float32") return at::kFloat;
@@ -153,10 +191,12 @@ int run_forward(const ForwardArgs& a) {
     model->to(device);
     check_image_batch(x, model->pretrained_cfg(), a.input);
     naming_input(x, a.input, [&] {
-      if (a.features) {
+      if (a.intermediates) {
+        write_intermediates(*model, x, a, out);
+      } else if (a.features) {
         auto feats = model->forward_intermediates(x);
-        // The last stage output is what forward_features returns: reuse it for the logits.
-        out.insert("logits", model->forward_head(feats.back()));
+        // forward_features is the last stage output finished (final norm): reuse it for the logits.
+        out.insert("logits", model->forward_head(model->finish_features(feats.back())));
         for (size_t i = 0; i < feats.size(); ++i) out.insert("features." + std::to_string(i), feats[i]);
       } else {
         out.insert("logits", model->forward(x));
@@ -197,8 +237,21 @@ void add_forward_command(CLI::App& app, Action& action) {
   cmd->add_option("--forward-arg", a->forward_args, "NAME=VALUE: a non-tensor forward argument of --module (e.g. H=7 W=7)")
       ->take_all();
   cmd->add_flag("--features", a->features, "also write the per-stage outputs features.0, features.1, ...");
+  cmd->add_flag("--intermediates", a->intermediates,
+                "write timm's forward_intermediates instead: features, intermediates.N [, prefix_tokens.N], logits");
+  cmd->add_option("--indices", a->indices, "with --intermediates: stages to take, e.g. 0,2,-1 (default: all)");
+  cmd->add_flag("--norm", [a](int64_t) { a->intermediates_options.norm(true); }, "with --intermediates: apply the final norm (timm's norm=True)");
+  cmd->add_flag("--stop-early", [a](int64_t) { a->intermediates_options.stop_early(true); }, "with --intermediates: stop after the last index");
+  cmd->add_option_function<std::string>("--output-fmt", [a](const std::string& f) { a->intermediates_options.output_fmt(f); },
+                                        "with --intermediates: NCHW (default), NHWC or NLC")
+      ->check(CLI::IsMember({"NCHW", "NHWC", "NLC"}));
+  cmd->add_flag("--prefix-tokens", [a](int64_t) { a->intermediates_options.return_prefix_tokens(true); },
+                "with --intermediates: also write each intermediate's prefix (class) tokens");
+  cmd->add_flag("--intermediates-only", [a](int64_t) { a->intermediates_options.intermediates_only(true); },
+                "with --intermediates: skip what follows the last stage (no features, no logits)");
   cmd->callback([&action, a] {
     if (a->model.name.empty() == a->module.empty()) throw CLI::ValidationError("forward", "give exactly one of --model or --module");
+    if (a->intermediates && !a->module.empty()) throw CLI::ValidationError("--intermediates", "needs --model");
     if (a->pretrained.pretrained && !a->module.empty())
       throw CLI::ValidationError("--pretrained", "released weights are per model variant: use --model, or --weights with --module");
     action = [a] { return run_forward(*a); };

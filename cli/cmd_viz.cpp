@@ -65,7 +65,8 @@ int run_erf(const ErfArgs& args) {
   const datasets::Transform transform(p.transform, false);
   const at::Device device(a.device);
   auto stage_map = [&](const at::Tensor& x) {
-    return models::forward_intermediates(*p.model, x, models::IntermediatesOptions().indices({stage}))[0];
+    const auto only = models::IntermediatesOptions().indices({stage}).stop_early(true).intermediates_only(true);
+    return models::forward_intermediates(*p.model, x, only).intermediates[0];
   };
   at::Tensor total;
   int64_t used = 0;

@@ -121,6 +121,21 @@ TEST(Cli, ForwardReproducesFixtureFromReleaseCheckpoint) {
     ASSERT_NE(got.find(k), nullptr) << k;
     EXPECT_LT(test::max_abs_diff(got[k], want[k]), 1e-9) << k;
   }
+  // timm's forward_intermediates from the command line: the selected stages, the final features and the logits.
+  ASSERT_EQ(run(cmd + " --intermediates --indices=1,-1", &out), 0) << out;
+  got = checkpoint::read_safetensors(out_file).tensors;
+  EXPECT_LT(test::max_abs_diff(got["intermediates.0"], want["features.1"]), 1e-9);
+  EXPECT_LT(test::max_abs_diff(got["intermediates.1"], want["features.3"]), 1e-9);
+  EXPECT_LT(test::max_abs_diff(got["logits"], want["logits"]), 1e-9);
+  EXPECT_EQ(got.find("intermediates.2"), nullptr);
+  ASSERT_EQ(run(cmd + " --intermediates --indices=0 --stop-early --output-fmt NHWC", &out), 0) << out;
+  got = checkpoint::read_safetensors(out_file).tensors;
+  EXPECT_LT(test::max_abs_diff(got["intermediates.0"], want["features.0"].permute({0, 2, 3, 1})), 1e-9);
+  EXPECT_EQ(got.find("logits"), nullptr);  // the later stages never ran
+  EXPECT_EQ(run(cmd + " --intermediates --indices=7", &out), 2);
+  EXPECT_NE(out.find("--intermediates: feature index 7 is out of range for 4 stages"), std::string::npos) << out;
+  EXPECT_EQ(run(cmd + " --intermediates --indices=one", &out), 2);
+  EXPECT_NE(out.find("--indices one: expected stage numbers like 0,2,-1"), std::string::npos) << out;
   // --set overrides win over --config; a module runs with --module.
   ASSERT_EQ(run("forward --module van.LKA --set dim=32 --weights " + (F / "lka_dim32.weights.safetensors").string() +
                     " --input " + (F / "lka_dim32.io.safetensors").string() + " --output " + out_file +

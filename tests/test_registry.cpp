@@ -304,8 +304,19 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
     }
     EXPECT_EQ(checkpoint::state_dict(*features).keys(), checkpoint::state_dict(*m).keys());
     const auto last = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({-1}).output_fmt("NHWC"));
-    ASSERT_EQ(last.size(), 1u);
-    EXPECT_TRUE(last[0].equal(maps.back().permute({0, 2, 3, 1}))) << c.family;
+    ASSERT_EQ(last.intermediates.size(), 1u);
+    EXPECT_TRUE(last.intermediates[0].equal(maps.back().permute({0, 2, 3, 1}))) << c.family;
+    // forward_features is the last stage finished; stop_early returns the same maps without running later stages.
+    const at::Tensor finished = m->forward_features(x);
+    EXPECT_TRUE(torch::allclose(last.features, finished, 1e-5, 1e-6)) << c.family;
+    const auto early = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({0}).stop_early(true));
+    EXPECT_TRUE(early.intermediates[0].equal(maps[0])) << c.family;
+    EXPECT_EQ(m->forward_stages(x, 0).size(), 1u) << c.family;
+    // norm: timm's final norm on the normed stage; the final features are what forward_features returns.
+    const auto normed = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({-1}).norm(true));
+    EXPECT_TRUE(torch::allclose(m->forward_head(normed.features), m->forward(x), 1e-5, 1e-6)) << c.family;
+    if (finished.dim() == 4)  // hierarchical: the normed last stage is forward_features
+      EXPECT_TRUE(torch::allclose(normed.intermediates[0], finished, 1e-5, 1e-6)) << c.family << ": normed last stage";
     m->train();
   }
   {
@@ -332,7 +343,10 @@ TEST_P(FamilyContract, ForwardBackwardFeaturesReset) {
     // `viz erf`: the last stage's central position has a finite, non-zero input gradient of the input's size.
     m->eval();
     const at::Tensor erf = eval::erf_contribution(
-        [&](const at::Tensor& t) { return models::forward_intermediates(*m, t, models::IntermediatesOptions().indices({-1}))[0]; },
+        [&](const at::Tensor& t) {
+          return models::forward_intermediates(*m, t, models::IntermediatesOptions().indices({-1}).intermediates_only(true))
+              .intermediates[0];
+        },
         x.narrow(0, 0, 1));
     EXPECT_EQ(erf.sizes(), at::IntArrayRef({c.img, c.img})) << c.family;
     EXPECT_TRUE(torch::isfinite(erf).all().item<bool>()) << c.family;
@@ -352,6 +366,35 @@ INSTANTIATE_TEST_SUITE_P(Families, FamilyContract, ::testing::ValuesIn(small_con
 }  // namespace
 
 namespace {
+
+// timm's ViT forward_intermediates on ConViT: `norm` norms every block's tokens, the class token (which joins at
+// local_up_to_layer) comes back as the prefix, NLC keeps the spatial tokens, and stop_early ends at the last index.
+TEST(ModelContract, ViTIntermediatesSplitPrefixTokensAndNormEveryBlock) {
+  torch::NoGradGuard no_grad;
+  auto m = models::create_model("convit", {{"img_size", 32}, {"patch_size", 8}, {"embed_dim", 32}, {"depth", 3},
+                                           {"num_heads", 4}, {"local_up_to_layer", 1}, {"num_classes", 7}});
+  m->eval();
+  const auto x = torch::randn({2, 3, 32, 32});
+  const auto blocks = m->forward_intermediates(x);
+  const auto& norm = *m->named_modules()["norm"]->as<torch::nn::LayerNormImpl>();
+  const auto got = models::forward_intermediates(
+      *m, x, models::IntermediatesOptions().norm(true).output_fmt("NLC").return_prefix_tokens(true));
+  ASSERT_EQ(got.intermediates.size(), 3u);
+  ASSERT_EQ(got.prefix_tokens.size(), 3u);
+  EXPECT_EQ(got.prefix_tokens[0].size(1), 0);  // before local_up_to_layer: no class token yet
+  for (size_t i = 0; i < 3; ++i) {
+    const at::Tensor normed = const_cast<torch::nn::LayerNormImpl&>(norm).forward(blocks[i]);
+    EXPECT_TRUE(torch::cat({got.prefix_tokens[i], got.intermediates[i]}, 1).allclose(normed, 1e-6, 1e-6)) << i;
+  }
+  EXPECT_EQ(got.prefix_tokens[2].sizes(), (std::vector<int64_t>{2, 1, 32}));
+  EXPECT_EQ(got.intermediates[2].sizes(), (std::vector<int64_t>{2, 16, 32}));
+  EXPECT_TRUE(got.features.allclose(m->forward_features(x), 1e-6, 1e-6));
+  // stop_early at block 1: the features are that block's normed tokens, as timm's ViT returns them.
+  const auto early = models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({1}).stop_early(true));
+  EXPECT_TRUE(early.features.allclose(const_cast<torch::nn::LayerNormImpl&>(norm).forward(blocks[1]), 1e-6, 1e-6));
+  EXPECT_THROW(models::forward_intermediates(*m, x, models::IntermediatesOptions().output_fmt("NCL")), std::invalid_argument);
+  EXPECT_THROW(models::forward_intermediates(*m, x, models::IntermediatesOptions().indices({3})), std::invalid_argument);
+}
 
 // DaViT with overlapped patch merging on a non-square input whose sizes are not multiples of the
 // window: padding in the patch embeddings and spatial blocks keeps every stage consistent.

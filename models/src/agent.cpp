@@ -114,24 +114,29 @@ AgentDeiTImpl::AgentDeiTImpl(const AgentDeiTOptions& o) : options(o), blocks_(st
   modules::init_vit_weights(*this);  // Linear trunc_normal(.02) / 0, LayerNorm 1 / 0; attention biases keep theirs
 }
 
-at::Tensor AgentDeiTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor AgentDeiTImpl::run(const at::Tensor& x, StageSink sink) {
   check_input(x, options.in_chans(), "agent_deit");
   at::Tensor t = patch_embed(x);
   t = torch::cat({cls_token.expand({x.size(0), -1, -1}), t}, 1) + pos_embed;
   for (auto& b : blocks_->blocks) {
     t = b->forward(t);
-    if (feats) feats->push_back(t);
+    if (sink.add(t)) return {};
   }
   return norm(t);
 }
 
-at::Tensor AgentDeiTImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor AgentDeiTImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> AgentDeiTImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> AgentDeiTImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
 }
+
+at::Tensor AgentDeiTImpl::finish_features(const at::Tensor& last_stage_output) { return norm(last_stage_output); }
+
+// ViT-style: timm norms every taken block's tokens.
+at::Tensor AgentDeiTImpl::norm_intermediate(int64_t, const at::Tensor& output) { return norm(output); }
 
 at::Tensor AgentDeiTImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.select(1, 0), pre_logits); }
 
@@ -193,7 +198,7 @@ AgentPVTImpl::AgentPVTImpl(const AgentPVTOptions& o) : options(o), blocks_(std::
   modules::init_vit_weights(*this);
 }
 
-at::Tensor AgentPVTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor AgentPVTImpl::run(const at::Tensor& x, StageSink sink) {
   check_input(x, options.in_chans(), "agent_pvt");
   const int64_t B = x.size(0), first = stage_sides_[0] * stage_sides_[0];
   at::Tensor y = x;
@@ -214,16 +219,16 @@ at::Tensor AgentPVTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats
     t = t + pos;
     for (auto& b : blocks_->stages[i]) t = b->forward(t, H, W);
     y = t.reshape({B, H, W, -1}).permute({0, 3, 1, 2}).contiguous();
-    if (feats) feats->push_back(y);
+    if (sink.add(y)) return {};
   }
   return y;
 }
 
-at::Tensor AgentPVTImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor AgentPVTImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> AgentPVTImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> AgentPVTImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
 }
 
@@ -287,26 +292,31 @@ AgentSwinImpl::AgentSwinImpl(const AgentSwinOptions& o) : options(o), blocks_(st
   modules::init_vit_weights(*this);
 }
 
-at::Tensor AgentSwinImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor AgentSwinImpl::run(const at::Tensor& x, StageSink sink) {
   check_input(x, options.in_chans(), "agent_swin");
   const int64_t B = x.size(0);
   at::Tensor t = patch_embed(x);
   for (size_t i = 0; i < blocks_->stages.size(); ++i) {
     for (auto& b : blocks_->stages[i]) t = b->forward(t);
     const int64_t s = sides_[i];
-    if (feats) feats->push_back(t.view({B, s, s, -1}).permute({0, 3, 1, 2}).contiguous());
+    if (sink.add(t.view({B, s, s, -1}).permute({0, 3, 1, 2}).contiguous())) return {};
     if (i < blocks_->mergers.size()) t = blocks_->mergers[i](t.view({B, s, s, -1})).flatten(1, 2);
   }
   const int64_t s = sides_.back();
   return norm(t).view({B, s, s, -1}).permute({0, 3, 1, 2});
 }
 
-at::Tensor AgentSwinImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor AgentSwinImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> AgentSwinImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> AgentSwinImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
+}
+
+// The final LayerNorm over the channels of the last stage's map.
+at::Tensor AgentSwinImpl::finish_features(const at::Tensor& last_stage_output) {
+  return norm(last_stage_output.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
 }
 
 at::Tensor AgentSwinImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({2, 3}), pre_logits); }

@@ -79,7 +79,7 @@ AgentCSWinImpl::AgentCSWinImpl(const AgentCSWinOptions& o) : options(o), impl_(s
   init_vit_weights(*this);
 }
 
-at::Tensor AgentCSWinImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor AgentCSWinImpl::run(const at::Tensor& x, StageSink sink) {
   auto& I = *impl_;
   const auto& o = options;
   TORCH_CHECK(x.dim() == 4 && x.size(1) == o.in_chans() && x.size(2) == o.img_size() && x.size(3) == o.img_size(),
@@ -89,18 +89,23 @@ at::Tensor AgentCSWinImpl::run(const at::Tensor& x, std::vector<at::Tensor>* fea
   for (size_t i = 0; i < I.stages.size(); ++i) {
     if (i > 0) t = I.merges[i - 1]->forward(t, I.sides[i - 1]);
     for (auto& b : I.stages[i]) t = b->forward(t);
-    if (feats) feats->push_back(t.transpose(1, 2).reshape({B, -1, I.sides[i], I.sides[i]}));
+    if (sink.add(t.transpose(1, 2).reshape({B, -1, I.sides[i], I.sides[i]}))) return {};
   }
   const int64_t s = I.sides.back();
   return I.norm(t).transpose(1, 2).reshape({B, -1, s, s});
 }
 
-at::Tensor AgentCSWinImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor AgentCSWinImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> AgentCSWinImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> AgentCSWinImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
+}
+
+// The final LayerNorm over the channels of the last stage's map.
+at::Tensor AgentCSWinImpl::finish_features(const at::Tensor& last_stage_output) {
+  return impl_->norm(last_stage_output.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
 }
 
 at::Tensor AgentCSWinImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({2, 3}), pre_logits); }

@@ -64,20 +64,23 @@ BiFormerImpl::BiFormerImpl(const BiFormerOptions& o) : options(o) {
   modules::init_vit_weights(*this);
 }
 
-std::vector<at::Tensor> BiFormerImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> BiFormerImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "BiFormer: expected input [B, ", options.in_chans(),
               ", H, W], got ", x.sizes());
   std::vector<at::Tensor> out;
+  StageSink sink(&out, last_stage);
   at::Tensor y = x;
   for (size_t i = 0; i < 4; ++i) {
     y = downsample_layers[i]->as<nn::Sequential>()->forward(y);
     y = stages[i]->as<nn::Sequential>()->forward(y);
-    out.push_back(y);
+    if (sink.add(y)) break;
   }
   return out;
 }
 
-at::Tensor BiFormerImpl::forward_features(const at::Tensor& x) { return norm(forward_intermediates(x).back()); }
+at::Tensor BiFormerImpl::forward_features(const at::Tensor& x) { return finish_features(forward_stages(x, -1).back()); }
+
+at::Tensor BiFormerImpl::finish_features(const at::Tensor& last_stage_output) { return norm(last_stage_output); }
 
 at::Tensor BiFormerImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   at::Tensor pooled = x.flatten(2).mean(-1);

@@ -89,20 +89,23 @@ at::Tensor BiFormerSTLImpl::apply(const std::shared_ptr<nn::Module>& m, const at
   return m->as<modules::LayerNorm2d>()->forward(x);
 }
 
-std::vector<at::Tensor> BiFormerSTLImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> BiFormerSTLImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "biformer_stl: expected input [B, ", options.in_chans(),
               ", H, W], got ", x.sizes());
   std::vector<at::Tensor> out;
+  StageSink sink(&out, last_stage);
   at::Tensor y = x;
   for (size_t i = 0; i < 4; ++i) {
     y = downsample_layers[i]->as<nn::Sequential>()->forward(y);
     for (auto& b : blocks_[i]) y = b.forward(y);
-    out.push_back(y);
+    if (sink.add(y)) break;
   }
   return out;
 }
 
-at::Tensor BiFormerSTLImpl::forward_features(const at::Tensor& x) { return apply(norm, forward_intermediates(x).back()); }
+at::Tensor BiFormerSTLImpl::forward_features(const at::Tensor& x) { return finish_features(forward_stages(x, -1).back()); }
+
+at::Tensor BiFormerSTLImpl::finish_features(const at::Tensor& last_stage_output) { return apply(norm, last_stage_output); }
 
 at::Tensor BiFormerSTLImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({2, 3}), pre_logits); }
 

@@ -254,6 +254,8 @@ ByobNetImpl::ByobNetImpl(const ByobNetOptions& o) : options(o) {
     num_features_ = py_round(cfg.width_factor * static_cast<double>(cfg.num_features));
     final_conv = register_module(
         "final_conv", ConvNormAct(ConvNormActOptions(prev_chs, num_features_, 1).act_layer(cfg.act_layer)));
+    // timm's feature_info: the last feature is final_conv's output.
+    feature_info_.back() = {num_features_, feature_info_.back().reduction, "final_conv"};
   } else {
     num_features_ = prev_chs;
   }
@@ -277,15 +279,20 @@ at::Tensor ByobNetImpl::forward_features(const at::Tensor& x) {
   at::Tensor y = run_stem(x);
   for (auto& st : blocks)
     for (auto& b : st) y = b->forward(y);
-  return final_conv ? final_conv(y) : y;
+  return finish_features(y);
 }
 
-std::vector<at::Tensor> ByobNetImpl::forward_intermediates(const at::Tensor& x) {
+at::Tensor ByobNetImpl::finish_features(const at::Tensor& last_stage_output) {
+  return final_conv ? final_conv(last_stage_output) : last_stage_output;
+}
+
+std::vector<at::Tensor> ByobNetImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> out;
+  StageSink sink(&out, last_stage);
   at::Tensor y = run_stem(x);
   for (auto& st : blocks) {
     for (auto& b : st) y = b->forward(y);
-    out.push_back(y);
+    if (sink.add(y)) break;
   }
   return out;
 }

@@ -48,7 +48,7 @@ ConViTImpl::ConViTImpl(const ConViTOptions& o) : options(o) {
   }
 }
 
-at::Tensor ConViTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* per_block) {
+at::Tensor ConViTImpl::run(const at::Tensor& x, StageSink sink) {
   const int64_t B = x.size(0);
   at::Tensor t = patch_embed(x);
   if (pos_embed.defined()) t = t + pos_embed;
@@ -58,19 +58,24 @@ at::Tensor ConViTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* per_blo
     // The class token joins at the first non-local layer (never, if local_up_to_layer >= depth).
     if (u == options.local_up_to_layer()) t = torch::cat({cls, t}, 1);
     t = b->as<modules::ConViTBlockImpl>()->forward(t);
-    if (per_block) per_block->push_back(t);
+    if (sink.add(t)) return {};
     ++u;
   }
   return norm(t);
 }
 
-at::Tensor ConViTImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor ConViTImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> ConViTImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> ConViTImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> out;
-  run(x, &out);
+  run(x, StageSink(&out, last_stage));
   return out;
 }
+
+at::Tensor ConViTImpl::finish_features(const at::Tensor& last_stage_output) { return norm(last_stage_output); }
+
+// ViT-style: timm norms every taken block's tokens.
+at::Tensor ConViTImpl::norm_intermediate(int64_t, const at::Tensor& output) { return norm(output); }
 
 at::Tensor ConViTImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   at::Tensor pooled = x.select(1, 0);  // the class token (or the first patch token, as officially)

@@ -48,10 +48,11 @@ DaViTImpl::DaViTImpl(const DaViTOptions& o) : options(o) {
   modules::init_vit_weights(*this);  // _init_vit_weights without names: Linear trunc_normal, LN 1/0
 }
 
-std::vector<at::Tensor> DaViTImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> DaViTImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "DaViT: expected input [B, ", options.in_chans(),
               ", H, W], got ", x.sizes());
   std::vector<at::Tensor> out;
+  StageSink sink(&out, last_stage);
   at::Tensor t = x;
   modules::Size2 size{x.size(2), x.size(3)};
   for (size_t i = 0; i < main_blocks->size(); ++i) {
@@ -61,12 +62,12 @@ std::vector<at::Tensor> DaViTImpl::forward_intermediates(const at::Tensor& x) {
       t = pair[0]->as<modules::DaViTSpatialBlockImpl>()->forward(t, size);
       t = pair[1]->as<modules::DaViTChannelBlockImpl>()->forward(t, size);
     }
-    out.push_back(t.transpose(1, 2).reshape({t.size(0), t.size(2), size[0], size[1]}));
+    if (sink.add(t.transpose(1, 2).reshape({t.size(0), t.size(2), size[0], size[1]}))) break;
   }
   return out;
 }
 
-at::Tensor DaViTImpl::forward_features(const at::Tensor& x) { return forward_intermediates(x).back(); }
+at::Tensor DaViTImpl::forward_features(const at::Tensor& x) { return forward_stages(x, -1).back(); }
 
 at::Tensor DaViTImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   return apply_head(norms(x.flatten(2).mean(-1)), pre_logits);  // pool, then norm (unlike Swin)

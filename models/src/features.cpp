@@ -36,35 +36,53 @@ std::vector<int64_t> last_stages(int64_t num_stages, int64_t n) {
 namespace {
 
 void check_output_fmt(const std::string& fmt) {
-  if (fmt != "NCHW" && fmt != "NHWC") throw std::invalid_argument("output_fmt must be NCHW or NHWC, got '" + fmt + "'");
+  if (fmt != "NCHW" && fmt != "NHWC" && fmt != "NLC")
+    throw std::invalid_argument("output_fmt must be NCHW, NHWC or NLC, got '" + fmt + "'");
 }
 
-at::Tensor to_format(const at::Tensor& x, const std::string& fmt) { return fmt == "NHWC" ? x.permute({0, 2, 3, 1}) : x; }
+at::Tensor to_format(const at::Tensor& map, const std::string& fmt) {
+  if (fmt == "NHWC") return map.permute({0, 2, 3, 1});
+  if (fmt == "NLC") return map.flatten(2).transpose(1, 2);
+  return map;
+}
 
-// ViT-style stages (ConViT, Agent-DeiT, the isotropic NAT) give tokens [B, prefix + gh*gw, C]: the patch tokens
-// as an NCHW map on the stage's grid, the prefix (class) tokens in front dropped, as timm's do.
-at::Tensor as_map(const at::Tensor& t, int64_t gh, int64_t gw) {
-  if (t.dim() == 4) return t;
+// A stage output as (map, prefix tokens): NCHW stages as they are (no prefix); ViT-style tokens
+// [B, prefix + gh*gw, C] as the NCHW map of their patch tokens and the prefix (class) tokens in front, as timm's.
+std::pair<at::Tensor, at::Tensor> split_stage(const at::Tensor& t, int64_t gh, int64_t gw) {
+  if (t.dim() == 4) return {t, t.new_empty({t.size(0), 0, t.size(1)})};
   TORCH_CHECK(t.dim() == 3 && t.size(1) >= gh * gw, "forward_intermediates: a stage output of shape ", t.sizes(),
               " is neither NCHW nor tokens on a ", gh, "x", gw, " grid");
   const int64_t prefix = t.size(1) - gh * gw;
-  return t.narrow(1, prefix, gh * gw).transpose(1, 2).reshape({t.size(0), t.size(2), gh, gw});
+  at::Tensor map = t.narrow(1, prefix, gh * gw).transpose(1, 2).reshape({t.size(0), t.size(2), gh, gw});
+  return {map, t.narrow(1, 0, prefix)};
 }
 
 }  // namespace
 
-std::vector<at::Tensor> forward_intermediates(ClassifierImpl& model, const at::Tensor& x, const IntermediatesOptions& options) {
-  const auto take = feature_take_indices(static_cast<int64_t>(model.feature_info().size()), options.indices());
+Intermediates forward_intermediates(ClassifierImpl& model, const at::Tensor& x, const IntermediatesOptions& options) {
+  const int64_t stages = model.num_stages();
+  const auto take = feature_take_indices(stages, options.indices());
   check_output_fmt(options.output_fmt());
-  const std::vector<at::Tensor> all = model.forward_intermediates(x);
+  const int64_t last = options.stop_early() ? take.back() : -1;
+  const std::vector<at::Tensor> outputs = model.forward_stages(x, last);
   const auto info = model.feature_info();
-  std::vector<at::Tensor> out;
+  Intermediates result;
   for (const int64_t i : take) {
+    const at::Tensor& raw = outputs.at(static_cast<size_t>(i));
     const int64_t r = info[static_cast<size_t>(i)].reduction;
-    const at::Tensor map = as_map(all[static_cast<size_t>(i)], (x.size(2) + r - 1) / r, (x.size(3) + r - 1) / r);
-    out.push_back(to_format(map, options.output_fmt()));
+    const at::Tensor stage = i + 1 == stages && model.last_feature_finished() ? model.finish_features(raw)
+                             : options.norm()                                 ? model.norm_intermediate(i, raw)
+                                                                              : raw;
+    auto [map, prefix] = split_stage(stage, (x.size(2) + r - 1) / r, (x.size(3) + r - 1) / r);
+    result.intermediates.push_back(to_format(map, options.output_fmt()));
+    if (options.return_prefix_tokens()) result.prefix_tokens.push_back(prefix);
   }
-  return out;
+  if (!options.intermediates_only()) {
+    const int64_t ran = static_cast<int64_t>(outputs.size());
+    result.features = ran == stages ? model.finish_features(outputs.back())
+                                    : model.finish_early(ran - 1, outputs.back());
+  }
+  return result;
 }
 
 FeatureListNetImpl::FeatureListNetImpl(ClassifierPtr model, std::vector<int64_t> out_indices, std::string output_fmt)
@@ -79,7 +97,9 @@ FeatureListNetImpl::FeatureListNetImpl(ClassifierPtr model, std::vector<int64_t>
 }
 
 std::vector<at::Tensor> FeatureListNetImpl::forward(const at::Tensor& x) {
-  return forward_intermediates(*model_, x, IntermediatesOptions().indices(out_indices_).output_fmt(output_fmt_));
+  const auto options =
+      IntermediatesOptions().indices(out_indices_).output_fmt(output_fmt_).stop_early(true).intermediates_only(true);
+  return forward_intermediates(*model_, x, options).intermediates;
 }
 
 std::vector<FeatureInfo> FeatureListNetImpl::feature_info() const {

@@ -54,12 +54,12 @@ LITv2Impl::LITv2Impl(const LITv2Options& o) : options(o) {
     }
 }
 
-at::Tensor LITv2Impl::run(const at::Tensor& x, std::vector<at::Tensor>* stages) {
+at::Tensor LITv2Impl::run(const at::Tensor& x, StageSink sink) {
   at::Tensor t = patch_embed(x);
   int64_t H = x.size(2) / options.patch_size(), W = x.size(3) / options.patch_size();
   for (const auto& l : *layers) {
     for (const auto& b : *l->named_children()["blocks"]->as<nn::ModuleList>()) t = b->as<modules::LITBlockImpl>()->forward(t, H, W);
-    if (stages) stages->push_back(t.transpose(1, 2).reshape({t.size(0), t.size(2), H, W}));
+    if (sink.add(t.transpose(1, 2).reshape({t.size(0), t.size(2), H, W}))) return {};
     if (auto d = l->named_children().find("downsample")) {
       t = (*d)->as<modules::DTMImpl>()->forward(t, H, W);
       H /= 2;
@@ -70,12 +70,17 @@ at::Tensor LITv2Impl::run(const at::Tensor& x, std::vector<at::Tensor>* stages) 
   return t.transpose(1, 2).reshape({t.size(0), t.size(2), H, W});
 }
 
-at::Tensor LITv2Impl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor LITv2Impl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> LITv2Impl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> LITv2Impl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> out;
-  run(x, &out);
+  run(x, StageSink(&out, last_stage));
   return out;
+}
+
+// The final LayerNorm over the channels of the last stage's map.
+at::Tensor LITv2Impl::finish_features(const at::Tensor& last_stage_output) {
+  return norm(last_stage_output.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
 }
 
 at::Tensor LITv2Impl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.flatten(2).mean(-1), pre_logits); }

@@ -96,7 +96,7 @@ TransNeXtImpl::TransNeXtImpl(const TransNeXtOptions& o) : options(o) {
   init_transnext_weights(*this);
 }
 
-at::Tensor TransNeXtImpl::run(const at::Tensor& input, std::vector<at::Tensor>* feats) {
+at::Tensor TransNeXtImpl::run(const at::Tensor& input, StageSink sink) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == options.in_chans() && input.size(2) == options.img_size() &&
                   input.size(3) == options.img_size(),
               "moh_transnext: built for [B, ", options.in_chans(), ", ", options.img_size(), ", ", options.img_size(),
@@ -107,18 +107,18 @@ at::Tensor TransNeXtImpl::run(const at::Tensor& input, std::vector<at::Tensor>* 
     const at::Tensor idx = relative_pos_index_[i].to(x.device()), table = relative_coords_table_[i].to(x.device());
     for (const auto& b : *blocks[i]) tokens = b->as<TransNeXtBlock>()->forward(tokens, H, W, idx, table);
     x = norms[i](tokens).reshape({x.size(0), H, W, -1}).permute({0, 3, 1, 2}).contiguous();
-    if (feats) feats->push_back(x);
+    if (sink.add(x)) return {};
   }
   return x;
 }
 
-at::Tensor TransNeXtImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor TransNeXtImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
 at::Tensor TransNeXtImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.mean({-2, -1}), pre_logits); }
 
-std::vector<at::Tensor> TransNeXtImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> TransNeXtImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
 }
 

@@ -133,23 +133,28 @@ void NATBackboneImpl::finish(int64_t num_features, int64_t num_classes) {
   modules::init_vit_weights(*this);  // Linear trunc_normal(.02) / 0, LayerNorm 1 / 0; convs keep PyTorch's init
 }
 
-at::Tensor NATBackboneImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor NATBackboneImpl::run(const at::Tensor& x, StageSink sink) {
   at::Tensor y = embed(x);
   for (size_t i = 0; i < blocks_.size(); ++i) {
     for (auto& b : blocks_[i]) y = b(y);
-    if (feats) feats->push_back(y);
+    if (sink.add(y)) return {};
     if (i < downsamplers_.size()) y = downsamplers_[i].forward(y);
   }
   return y;
 }
 
-at::Tensor NATBackboneImpl::forward_features(const at::Tensor& x) { return norm_(run(x, nullptr)).permute({0, 3, 1, 2}); }
+at::Tensor NATBackboneImpl::forward_features(const at::Tensor& x) { return norm_(run(x, {})).permute({0, 3, 1, 2}); }
 
-std::vector<at::Tensor> NATBackboneImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> NATBackboneImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> feats;
-  run(x, &feats);
+  run(x, StageSink(&feats, last_stage));
   for (auto& f : feats) f = f.permute({0, 3, 1, 2}).contiguous();
   return feats;
+}
+
+// The final LayerNorm over the channels of the last stage's map.
+at::Tensor NATBackboneImpl::finish_features(const at::Tensor& last_stage_output) {
+  return norm_(last_stage_output.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
 }
 
 at::Tensor NATBackboneImpl::forward_head(const at::Tensor& x, bool pre_logits) {

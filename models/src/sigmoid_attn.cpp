@@ -77,25 +77,30 @@ void SigmoidViTImpl::reset_classifier(int64_t num_classes) {
   }
 }
 
-at::Tensor SigmoidViTImpl::run(const at::Tensor& x, std::vector<at::Tensor>* feats) {
+at::Tensor SigmoidViTImpl::run(const at::Tensor& x, StageSink sink) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "sigmoid_vit: expected input [B, ", options.in_chans(),
               ", H, W], got ", x.sizes());
   at::Tensor t = patch_embed(x);
   t = pos_drop(torch::cat({cls_token.expand({x.size(0), -1, -1}), t}, 1) + pos_embed);
   for (auto& b : blocks_->blocks) {
     t = b->forward(t);
-    if (feats) feats->push_back(t);
+    if (sink.add(t)) return {};
   }
   return norm(t);
 }
 
-at::Tensor SigmoidViTImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor SigmoidViTImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
-std::vector<at::Tensor> SigmoidViTImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> SigmoidViTImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
 }
+
+at::Tensor SigmoidViTImpl::finish_features(const at::Tensor& last_stage_output) { return norm(last_stage_output); }
+
+// ViT-style: timm norms every taken block's tokens.
+at::Tensor SigmoidViTImpl::norm_intermediate(int64_t, const at::Tensor& output) { return norm(output); }
 
 at::Tensor SigmoidViTImpl::forward_head(const at::Tensor& x, bool pre_logits) { return apply_head(x.select(1, 0), pre_logits); }
 

@@ -82,27 +82,27 @@ void UniRepLKNetImpl::reset_classifier(int64_t num_classes) {
   head->weight.mul_(options.head_init_scale());
 }
 
-at::Tensor UniRepLKNetImpl::run(const at::Tensor& input, std::vector<at::Tensor>* feats) {
+at::Tensor UniRepLKNetImpl::run(const at::Tensor& input, StageSink sink) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == options.in_chans(), "unireplknet: expected input [B, ", options.in_chans(),
               ", H, W], got ", input.sizes());
   at::Tensor x = input;
   for (size_t i = 0; i < 4; ++i) {
     x = downsample_layers[i]->as<nn::Sequential>()->forward(x);
     x = stages[i]->as<nn::Sequential>()->forward(x);
-    if (feats) feats->push_back(x);
+    if (sink.add(x)) return {};
   }
   return x;
 }
 
-at::Tensor UniRepLKNetImpl::forward_features(const at::Tensor& x) { return run(x, nullptr); }
+at::Tensor UniRepLKNetImpl::forward_features(const at::Tensor& x) { return run(x, {}); }
 
 at::Tensor UniRepLKNetImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   return apply_head(norm(x.mean({-2, -1})), pre_logits);
 }
 
-std::vector<at::Tensor> UniRepLKNetImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> UniRepLKNetImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> f;
-  run(x, &f);
+  run(x, StageSink(&f, last_stage));
   return f;
 }
 

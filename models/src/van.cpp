@@ -77,12 +77,14 @@ at::Tensor VANImpl::forward_features(const at::Tensor& x) {
   return y;
 }
 
-std::vector<at::Tensor> VANImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> VANImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_chans(), "VAN: expected input [B, ", options.in_chans(),
               ", H, W], got ", x.sizes());
   std::vector<at::Tensor> out;
   at::Tensor y = x;
-  for (int64_t i = 0; i < options.num_stages(); ++i) out.push_back(y = stage(i, y));
+  StageSink sink(&out, last_stage);
+  for (int64_t i = 0; i < options.num_stages(); ++i)
+    if (sink.add(y = stage(i, y))) break;
   return out;
 }
 

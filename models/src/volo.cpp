@@ -105,7 +105,7 @@ void VOLOImpl::reset_classifier(int64_t num_classes) {
   }
 }
 
-at::Tensor VOLOImpl::tokens(const at::Tensor& input, std::vector<at::Tensor>* stages) {
+at::Tensor VOLOImpl::tokens(const at::Tensor& input, StageSink sink) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == options.in_chans(), "volo: expected input [B, ", options.in_chans(),
               ", H, W], got ", input.sizes());
   at::Tensor x = patch_embed(input).permute({0, 2, 3, 1});
@@ -116,10 +116,14 @@ at::Tensor VOLOImpl::tokens(const at::Tensor& input, std::vector<at::Tensor>* st
       x = down->forward(x);
     } else {
       x = block->as<nn::Sequential>()->forward(x);
-      if (stages) stages->push_back(x.permute({0, 3, 1, 2}));
+      if (sink.add(x.permute({0, 3, 1, 2}))) return {};
     }
   }
-  x = x.flatten(1, 2);
+  return finish_features(x.permute({0, 3, 1, 2}));
+}
+
+at::Tensor VOLOImpl::finish_features(const at::Tensor& last_stage_output) {
+  at::Tensor x = last_stage_output.permute({0, 2, 3, 1}).flatten(1, 2);
   if (post_network) {
     x = torch::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1);
     for (const auto& block : *post_network) x = block->as<ClassBlock>()->forward(x);
@@ -127,7 +131,23 @@ at::Tensor VOLOImpl::tokens(const at::Tensor& input, std::vector<at::Tensor>* st
   return norm(x);
 }
 
-at::Tensor VOLOImpl::forward_features(const at::Tensor& x) { return tokens(x, nullptr); }
+// timm's volo.py: `norm` applies to the outputs of network[2:] (the stages after the first downsampling), whose
+// width is the final one; the outlooker stage before it is returned as it is.
+at::Tensor VOLOImpl::norm_intermediate(int64_t stage, const at::Tensor& output) {
+  if (network_index(stage) < 2) return output;
+  return norm(output.permute({0, 2, 3, 1})).permute({0, 3, 1, 2});
+}
+
+// timm 1.0.31's volo.py after stop_early: the class-attention blocks and the norm follow the last block only, so
+// the stage reached comes back as it is, in VOLO's channels-last layout.
+at::Tensor VOLOImpl::finish_early(int64_t, const at::Tensor& output) { return output.permute({0, 2, 3, 1}); }
+
+int64_t VOLOImpl::network_index(int64_t stage) const {
+  const std::string module = feature_info().at(static_cast<size_t>(stage)).module;  // "network.N"
+  return std::stoll(module.substr(module.find('.') + 1));
+}
+
+at::Tensor VOLOImpl::forward_features(const at::Tensor& x) { return tokens(x, {}); }
 
 at::Tensor VOLOImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   if (options.return_mean()) return apply_head(x.mean(1), pre_logits);
@@ -139,9 +159,9 @@ at::Tensor VOLOImpl::forward_head(const at::Tensor& x, bool pre_logits) {
   return logits;
 }
 
-std::vector<at::Tensor> VOLOImpl::forward_intermediates(const at::Tensor& x) {
+std::vector<at::Tensor> VOLOImpl::forward_stages(const at::Tensor& x, int64_t last_stage) {
   std::vector<at::Tensor> stages;
-  tokens(x, &stages);
+  tokens(x, StageSink(&stages, last_stage));
   return stages;
 }
 

@@ -6,6 +6,8 @@ CASE: timm_weights_<model>     timm's state_dict (torch.save and safetensors) ->
                                training step -> attnzoo forward, same logits
       export_<model>           attnzoo export (.pth and .safetensors) -> timm load_state_dict(strict=True),
                                same logits as attnzoo forward on the exported file
+      intermediates_<model>    timm's forward_intermediates(x, indices, norm, stop_early) against
+                               attnzoo forward --intermediates on timm's weights: same features and maps
 Every comparison is in float64 and must agree to float64 rounding (relative 1e-10).
 """
 import argparse
@@ -46,7 +48,7 @@ def attnzoo_logits(binary, model, weights, x_path, work, *extra):
 
 def expect_same(name, got, want):
     err = (got - want).abs().max().item() / (1 + want.abs().max().item())
-    print(f"{name}: logits {tuple(got.shape)}, max relative difference {err:.3g}")
+    print(f"{name}: {tuple(got.shape)}, max relative difference {err:.3g}")
     if got.shape != want.shape or not err < TOL:
         sys.exit(f"{name}: attnzoo and timm disagree (relative difference {err:.3g}, limit {TOL})")
 
@@ -108,12 +110,40 @@ def case_export(binary, model, work):
         expect_same(f"{model} exported as .{ext}", attnzoo_logits(binary, model, path, x_path, work), want)
 
 
+# (attnzoo forward flags, timm forward_intermediates arguments)
+INTERMEDIATES_CALLS = (
+    ([], {}),
+    (["--indices=0,2,-1", "--norm"], {"indices": [0, 2, -1], "norm": True}),
+    (["--indices=1", "--norm", "--stop-early"], {"indices": [1], "norm": True, "stop_early": True}),
+)
+
+
+def case_intermediates(binary, model, work):
+    m = timm_model(model)
+    x, x_path = make_input(model, work)
+    st = os.path.join(work, "w.safetensors")
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, st)
+    out = os.path.join(work, "y.safetensors")
+    for flags, kwargs in INTERMEDIATES_CALLS:
+        with torch.no_grad():
+            want_features, want = m.forward_intermediates(x, **kwargs)
+        attnzoo(binary, "forward", "--model", model, "--weights", st, "--input", x_path, "--output", out,
+                "--dtype", "float64", "--intermediates", *flags)
+        got = load_file(out)
+        call = f"{model} forward_intermediates({kwargs})"
+        if len(want) != sum(k.startswith("intermediates.") for k in got):
+            sys.exit(f"{call}: timm returns {len(want)} intermediates, attnzoo {sorted(got)}")
+        for i, w in enumerate(want):
+            expect_same(f"{call} intermediates[{i}]", got[f"intermediates.{i}"], w)
+        expect_same(f"{call} features", got["features"], want_features)
+
+
 def main():
     binary, case, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(1)
     for prefix, fn in (("timm_weights_", case_timm_weights), ("timm_checkpoint_", case_timm_checkpoint),
-                       ("export_", case_export)):
+                       ("export_", case_export), ("intermediates_", case_intermediates)):
         if case.startswith(prefix):
             return fn(binary, case[len(prefix):], work)
     sys.exit(f"unknown case {case}")

@@ -158,7 +158,9 @@ class AgentDeiTImpl : public AgentClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Every block's tokens.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
+  at::Tensor norm_intermediate(int64_t stage, const at::Tensor& output) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
 
@@ -171,7 +173,7 @@ class AgentDeiTImpl : public AgentClassifierImpl {
   void set_num_classes(int64_t n) override { options.num_classes(n); }
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   struct Blocks;
   std::shared_ptr<Blocks> blocks_;
 };
@@ -184,7 +186,7 @@ class AgentPVTImpl : public AgentClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Each stage's output, NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
   std::vector<FeatureInfo> feature_info() const override;
 
   AgentPVTOptions options;
@@ -195,7 +197,7 @@ class AgentPVTImpl : public AgentClassifierImpl {
   void set_num_classes(int64_t n) override { options.num_classes(n); }
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   std::vector<int64_t> stage_sides_;  // the side each pos_embed{i} was built for
   struct Blocks;
   std::shared_ptr<Blocks> blocks_;
@@ -209,7 +211,8 @@ class AgentSwinImpl : public AgentClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Each stage's last block output, NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"relative_position_bias_table"}; }
 
@@ -221,7 +224,7 @@ class AgentSwinImpl : public AgentClassifierImpl {
   void set_num_classes(int64_t n) override { options.num_classes(n); }
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   std::vector<int64_t> sides_;  // stage resolutions
   struct Blocks;
   std::shared_ptr<Blocks> blocks_;

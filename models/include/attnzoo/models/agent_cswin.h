@@ -68,14 +68,15 @@ class AgentCSWinImpl : public ClassifierImpl {
   /// Mean over the tokens, then head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Each stage's last block output, NCHW (before the merge; the last one before the final norm).
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
 
   AgentCSWinOptions options;
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

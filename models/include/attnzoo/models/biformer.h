@@ -81,7 +81,8 @@ class BiFormerImpl : public ClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;  // final BatchNorm applied, NCHW
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Stage outputs (NCHW, before the final BatchNorm).
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
   std::vector<FeatureInfo> feature_info() const override;

@@ -59,7 +59,8 @@ class BiFormerSTLImpl : public ClassifierImpl {
   explicit BiFormerSTLImpl(const BiFormerSTLOptions& options);
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
 

@@ -81,7 +81,10 @@ class ByobNetImpl : public ClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Stage outputs (before final_conv), NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
+  /// timm's byobnet takes its last feature after final_conv (exclude_final_conv=False).
+  bool last_feature_finished() const override { return true; }
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<GroupMatch> group_matcher() const override {  // timm's byobnet.py

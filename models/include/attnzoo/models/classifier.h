@@ -26,6 +26,25 @@ struct GroupMatch {
   std::vector<double> suffix;
 };
 
+/// Where a family's forward loop leaves its stage outputs: it collects them when asked to and says when the loop may
+/// stop (timm's stop_early). A default sink collects nothing and never stops, so forward_features runs the plain loop.
+class StageSink {
+ public:
+  StageSink() = default;
+  /// Collects into `out`; stops after stage `last_stage` (never when last_stage < 0).
+  StageSink(std::vector<at::Tensor>* out, int64_t last_stage) : out_(out), last_stage_(last_stage) {}
+  /// Records the next stage's output; true when it was the last one wanted (the loop returns at once).
+  bool add(const at::Tensor& stage_output) {
+    if (!out_) return false;
+    out_->push_back(stage_output);
+    return last_stage_ >= 0 && static_cast<int64_t>(out_->size()) > last_stage_;
+  }
+
+ private:
+  std::vector<at::Tensor>* out_ = nullptr;
+  int64_t last_stage_ = -1;
+};
+
 class ClassifierImpl : public torch::nn::Module {
  public:
   /// Unpooled features of the last stage, final norm applied (NCHW for hierarchical models).
@@ -33,8 +52,25 @@ class ClassifierImpl : public torch::nn::Module {
   /// Pooling (+ norm) + classifier; with pre_logits the pooled features [B, num_features].
   virtual at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) = 0;
   at::Tensor forward(const at::Tensor& x) { return forward_head(forward_features(x)); }
-  /// Per-stage outputs (NCHW), in the order of feature_info().
-  virtual std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) = 0;
+  /// The outputs of stages 0..last_stage (every stage when last_stage < 0) in the order of feature_info(), as the
+  /// stages give them: NCHW maps, or tokens [B, prefix + H*W, C] for ViT-style families; without the final norm.
+  /// Stops after `last_stage`: the later stages never run (timm's stop_early).
+  virtual std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) = 0;
+  /// Every stage output (forward_stages(x, -1)).
+  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) { return forward_stages(x, -1); }
+  /// forward_features from the last stage's output: the final norm (VOLO: the class-attention blocks, then the
+  /// norm), so that forward_features(x) == finish_features(forward_stages(x, -1).back()). Identity by default.
+  virtual at::Tensor finish_features(const at::Tensor& last_stage_output) { return last_stage_output; }
+  /// The final features when stop_early ended the run after stage `stage` (< the last): timm's ViTs norm them, its
+  /// hierarchical models return them as they are; by default norm_intermediate's rule.
+  virtual at::Tensor finish_early(int64_t stage, const at::Tensor& output) { return norm_intermediate(stage, output); }
+  /// True where timm's last feature is the finished last stage (ByobNet's final_conv), `norm` or not.
+  virtual bool last_feature_finished() const { return false; }
+  /// timm's `norm=True` on the output of stage `stage`: by default the final norm (finish_features) on the last
+  /// stage only, as timm's hierarchical models do; ViT-style families override it to norm every block.
+  virtual at::Tensor norm_intermediate(int64_t stage, const at::Tensor& output) {
+    return stage + 1 == num_stages() ? finish_features(output) : output;
+  }
   /// New classifier `head` (Linear num_features -> num_classes; 0 = none: forward returns the pooled
   /// features). Families whose official code initialises the head differently override and call this.
   virtual void reset_classifier(int64_t num_classes);
@@ -44,6 +80,7 @@ class ClassifierImpl : public torch::nn::Module {
   /// Parameter names (or name suffixes) excluded from weight decay besides norms and biases.
   virtual std::vector<std::string> no_weight_decay() const { return {}; }
   virtual std::vector<FeatureInfo> feature_info() const = 0;
+  int64_t num_stages() const { return static_cast<int64_t>(feature_info().size()); }
   /// A training loss term of the model's own to add to the task loss, from the last forward (MoH's head
   /// load balance); undefined when the family has none.
   virtual at::Tensor auxiliary_loss() const { return {}; }

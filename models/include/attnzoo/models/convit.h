@@ -68,7 +68,9 @@ class ConViTImpl : public ClassifierImpl {
   /// Class token -> head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Output of every block, [B, N(+1), C].
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
+  at::Tensor norm_intermediate(int64_t stage, const at::Tensor& output) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
   std::vector<GroupMatch> group_matcher() const override {  // timm's convit.py
@@ -83,7 +85,7 @@ class ConViTImpl : public ClassifierImpl {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* per_block);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
 };
 TORCH_MODULE(ConViT);
 

@@ -54,7 +54,7 @@ class DaViTImpl : public ClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   /// mean over tokens -> norms (LayerNorm) -> head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
   /// timm's davit.py matcher on the official names: patch_embeds.0 is timm's stem, patch_embeds.N its

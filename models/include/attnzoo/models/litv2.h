@@ -59,7 +59,8 @@ class LITv2Impl : public ClassifierImpl {
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Tokens after the last block of each stage (before its DTM), NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   void reset_classifier(int64_t num_classes) override;
   std::vector<FeatureInfo> feature_info() const override;
 
@@ -69,7 +70,7 @@ class LITv2Impl : public ClassifierImpl {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* stages);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
 };
 TORCH_MODULE(LITv2);
 

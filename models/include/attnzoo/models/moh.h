@@ -78,7 +78,7 @@ class TransNeXtImpl : public ClassifierImpl {
   /// Mean over the positions -> head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Each stage's normed output, NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override;
   /// load_balance_weight x the mean load-balance loss of the last training forward's routed blocks.
@@ -90,7 +90,7 @@ class TransNeXtImpl : public ClassifierImpl {
   std::vector<torch::nn::LayerNorm> norms;
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   // Per stage: relative_pos_index{i}, relative_coords_table{i} (float32, as built by the official constructor).
   std::vector<at::Tensor> relative_pos_index_, relative_coords_table_;
 };

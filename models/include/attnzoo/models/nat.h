@@ -138,7 +138,8 @@ class NATBackboneImpl : public ClassifierImpl {
  public:
   at::Tensor forward_features(const at::Tensor& x) override;
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
   std::vector<FeatureInfo> feature_info() const override { return feature_info_; }
   std::vector<std::string> no_weight_decay() const override { return {"rpb"}; }
 
@@ -162,7 +163,7 @@ class NATBackboneImpl : public ClassifierImpl {
 
  private:
   // Runs every level; fills `feats` (NHWC, before each downsampler) when given. Returns the last map.
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
 };
 
 class NATImpl : public NATBackboneImpl {

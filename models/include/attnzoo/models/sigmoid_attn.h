@@ -75,7 +75,9 @@ class SigmoidViTImpl : public ClassifierImpl {
   /// The class token's features -> head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Every block's tokens [B, 1 + N, C].
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
+  at::Tensor norm_intermediate(int64_t stage, const at::Tensor& output) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
   void reset_classifier(int64_t num_classes) override;
@@ -87,7 +89,7 @@ class SigmoidViTImpl : public ClassifierImpl {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
   struct Blocks;
   std::shared_ptr<Blocks> blocks_;
 };

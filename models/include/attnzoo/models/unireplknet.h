@@ -55,7 +55,7 @@ class UniRepLKNetImpl : public ClassifierImpl {
   /// norm(mean over H, W) -> head.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Each stage's output, NCHW.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
   std::vector<FeatureInfo> feature_info() const override;
   void reset_classifier(int64_t num_classes) override;
   /// Every block's reparameterize(): the deploy form with the same (eval-mode) outputs.
@@ -66,7 +66,7 @@ class UniRepLKNetImpl : public ClassifierImpl {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  at::Tensor run(const at::Tensor& x, std::vector<at::Tensor>* feats);
+  at::Tensor run(const at::Tensor& x, StageSink sink);
 };
 TORCH_MODULE(UniRepLKNet);
 

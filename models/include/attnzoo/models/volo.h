@@ -81,7 +81,10 @@ class VOLOImpl : public ClassifierImpl {
   /// head(class token) (+ 0.5 * max_tokens aux_head(tokens) with return_dense), or head(mean) with return_mean.
   at::Tensor forward_head(const at::Tensor& x, bool pre_logits = false) override;
   /// Every stage's output map (NCHW), downsampling layers excluded.
-  std::vector<at::Tensor> forward_intermediates(const at::Tensor& x) override;
+  std::vector<at::Tensor> forward_stages(const at::Tensor& x, int64_t last_stage) override;
+  at::Tensor finish_features(const at::Tensor& last_stage_output) override;
+  at::Tensor norm_intermediate(int64_t stage, const at::Tensor& output) override;
+  at::Tensor finish_early(int64_t stage, const at::Tensor& output) override;
   std::vector<FeatureInfo> feature_info() const override;
   std::vector<std::string> no_weight_decay() const override { return {"pos_embed", "cls_token"}; }
   /// timm's volo.py uses the official names: its layout is the official one.
@@ -105,7 +108,8 @@ class VOLOImpl : public ClassifierImpl {
   torch::nn::LayerNorm norm{nullptr};
 
  private:
-  at::Tensor tokens(const at::Tensor& x, std::vector<at::Tensor>* stages);
+  int64_t network_index(int64_t stage) const;  // stage -> its index in `network`
+  at::Tensor tokens(const at::Tensor& x, StageSink sink);
 };
 TORCH_MODULE(VOLO);
 
