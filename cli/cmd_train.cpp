@@ -103,6 +103,7 @@ const Flag kFlags[] = {
     {"dist-timeout", 1, "data parallel: seconds a collective waits for the other ranks (1800)"},
     {"dist-init-timeout", 1, "data parallel: seconds the rendezvous waits for every rank to arrive (300)"},
     {"dist-verify", 0, "data parallel: check the replicas' weights are bit-identical after every update"},
+    {"sync-bn", 0, "data parallel: BatchNorm layers use the statistics of the global batch (torch's SyncBatchNorm)"},
 };
 
 struct TrainArgs {

@@ -47,6 +47,40 @@ TEST(Distributed, TwoRanksMatchOneProcessAndStayIdentical) {
   EXPECT_GT(compared, 10);
 }
 
+// --sync-bn: VAN (BatchNorm in every block and patch embedding) on 2 ranks x 8 images trains as 1 process x 16
+// images, running statistics included; without it each rank normalises with its own half batch and they differ.
+// SGD, not Adam: the conv biases in front of a BatchNorm have a zero gradient up to rounding, which Adam's
+// normalisation would blow up into lr-sized steps of noise.
+TEST(Distributed, SyncBatchNormTwoRanksMatchOneProcess) {
+  const auto dir = test::temp_dir("dist_sync_bn");
+  const auto data = test::write_tiny_idx(dir / "data", 32, 16);
+  auto args = [&](const std::string& run) {
+    return " train --dataset mnist:" + data.string() +
+           " --model van --set 'embed_dims=[8,8,16,16]' 'depths=[1,1,1,1]' 'mlp_ratios=[2,2,2,2]' drop_path_rate=0"
+           " --img-size 32 --in-chans 1 --epochs 1 --opt sgd --lr 0.05 --warmup-epochs 0 --mixup 0 --cutmix 0"
+           " --label-smoothing 0 --reprob 0 --no-rrc --hflip 0 --workers 1 --output " + (dir / run).string();
+  };
+  std::string out;
+  ASSERT_EQ(test::run_command(test::cli() + " --threads 1" + args("one") + " --batch-size 16", &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::cli() + args("sync") + " --batch-size 8 --nproc 2 --sync-bn --dist-verify", &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::cli() + args("local") + " --batch-size 8 --nproc 2", &out), 0) << out;
+  const auto one = checkpoint::read_safetensors(dir / "one" / "last.safetensors").tensors;
+  const auto sync = checkpoint::read_safetensors(dir / "sync" / "last.safetensors").tensors;
+  const auto local = checkpoint::read_safetensors(dir / "local" / "last.safetensors").tensors;
+  double sync_diff = 0, local_diff = 0;
+  int running = 0;
+  for (const auto& item : one) {
+    if (item.key().rfind("state_dict.", 0) != 0 || !item.value().is_floating_point()) continue;
+    ASSERT_TRUE(sync.contains(item.key())) << item.key();
+    sync_diff = std::max(sync_diff, test::max_abs_diff(item.value(), sync[item.key()]));
+    local_diff = std::max(local_diff, test::max_abs_diff(item.value(), local[item.key()]));
+    running += item.key().find("running_var") != std::string::npos;
+  }
+  EXPECT_GT(running, 8);
+  EXPECT_LT(sync_diff, 2e-5);
+  EXPECT_GT(local_diff, 1e-3) << "per-rank statistics should differ from the global batch's";
+}
+
 // --sched plateau: rank 0 alone evaluates, so the lr it lowers must reach the other rank (--dist-verify compares the
 // replicas' weights bit for bit after every update: a rank on the old lr would diverge at once).
 TEST(Distributed, PlateauLrReachesEveryRank) {

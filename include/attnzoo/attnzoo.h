@@ -22,6 +22,7 @@
 #include <attnzoo/modules/agent_cswin.h>
 #include <attnzoo/modules/attention.h>
 #include <attnzoo/modules/attention_capture.h>
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/biformer.h>
 #include <attnzoo/modules/biformer_stl.h>
 #include <attnzoo/modules/bottleneck_attn.h>

@@ -23,9 +23,9 @@ BiFormerImpl::BiFormerImpl(const BiFormerOptions& o) : options(o) {
   TORCH_CHECK(o.qk_dims().size() == 4, "BiFormer: qk_dims must be given (4 entries); the heads are qk_dims[i] / head_dim");
   // Stem: conv3x3 s2 -> BN -> GELU -> conv3x3 s2 -> BN; then conv3x3 s2 -> BN per stage.
   auto conv = [](int64_t i, int64_t out) { return nn::Conv2d(nn::Conv2dOptions(i, out, 3).stride(2).padding(1)); };
-  downsample_layers->push_back(nn::Sequential(conv(o.in_chans(), E[0] / 2), nn::BatchNorm2d(E[0] / 2), nn::GELU(),
-                                              conv(E[0] / 2, E[0]), nn::BatchNorm2d(E[0])));
-  for (int i = 0; i < 3; ++i) downsample_layers->push_back(nn::Sequential(conv(E[i], E[i + 1]), nn::BatchNorm2d(E[i + 1])));
+  downsample_layers->push_back(nn::Sequential(conv(o.in_chans(), E[0] / 2), modules::BatchNorm2d(E[0] / 2), nn::GELU(),
+                                              conv(E[0] / 2, E[0]), modules::BatchNorm2d(E[0])));
+  for (int i = 0; i < 3; ++i) downsample_layers->push_back(nn::Sequential(conv(E[i], E[i + 1]), modules::BatchNorm2d(E[i + 1])));
   register_module("downsample_layers", downsample_layers);
   const auto rates = modules::drop_path_rates(o.drop_path_rate(), o.depth());
   for (int i = 0; i < 4; ++i) {
@@ -57,7 +57,7 @@ BiFormerImpl::BiFormerImpl(const BiFormerOptions& o) : options(o) {
     stages->push_back(stage);
   }
   register_module("stages", stages);
-  norm = register_module("norm", nn::BatchNorm2d(E[3]));
+  norm = register_module("norm", modules::BatchNorm2d(E[3]));
   num_features_ = E[3];
   reset_classifier(o.num_classes());
   // Official init: Linear trunc_normal(.02) / bias 0, LayerNorm 1/0; convs and BatchNorm keep defaults.

@@ -16,7 +16,7 @@ namespace nn = torch::nn;
 namespace {
 
 nn::AnyModule make_norm(const std::string& kind, int64_t C) {
-  if (kind.find("BatchNorm2d") != std::string::npos) return nn::AnyModule(nn::BatchNorm2d(C));
+  if (kind.find("BatchNorm2d") != std::string::npos) return nn::AnyModule(modules::BatchNorm2d(C));
   if (kind.find("LayerNorm2d") != std::string::npos) return nn::AnyModule(modules::LayerNorm2d(C));
   throw std::invalid_argument("biformer_stl: norm_layer must be BatchNorm2d or LayerNorm2d, got '" + kind + "'");
 }
@@ -85,7 +85,7 @@ BiFormerSTLImpl::BiFormerSTLImpl(const BiFormerSTLOptions& o) : options(o) {
 }
 
 at::Tensor BiFormerSTLImpl::apply(const std::shared_ptr<nn::Module>& m, const at::Tensor& x) const {
-  if (auto* bn = m->as<nn::BatchNorm2d>()) return bn->forward(x);
+  if (auto* bn = m->as<modules::BatchNorm2d>()) return bn->forward(x);
   return m->as<modules::LayerNorm2d>()->forward(x);
 }
 

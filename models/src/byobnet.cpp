@@ -187,7 +187,7 @@ void timm_init_weights(nn::Module& net, const std::vector<std::vector<std::share
     } else if (auto* lin = m->as<nn::Linear>()) {
       lin->weight.normal_(0.0, 0.01);
       if (lin->bias.defined()) lin->bias.zero_();
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<modules::BatchNorm2d>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
     }

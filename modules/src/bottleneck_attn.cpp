@@ -92,8 +92,8 @@ void LambdaLayerImpl::reset() {
   }
   qkv = register_module("qkv", nn::Conv2d(nn::Conv2dOptions(o.dim(), o.num_heads() * dim_qk + dim_qk + dim_v, 1)
                                                .bias(o.qkv_bias())));
-  norm_q = register_module("norm_q", nn::BatchNorm2d(o.num_heads() * dim_qk));
-  norm_v = register_module("norm_v", nn::BatchNorm2d(dim_v));
+  norm_q = register_module("norm_q", BatchNorm2d(o.num_heads() * dim_qk));
+  norm_v = register_module("norm_v", BatchNorm2d(dim_v));
   if (o.r() > 0) {
     const int64_t r = o.r();
     conv_lambda = register_module(

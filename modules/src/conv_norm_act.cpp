@@ -57,7 +57,7 @@ void ConvNormActImpl::reset() {
                                                  .dilation(o.dilation())
                                                  .groups(o.groups())
                                                  .bias(o.bias())));
-  bn = register_module("bn", nn::BatchNorm2d(o.out_channels()));
+  bn = register_module("bn", BatchNorm2d(o.out_channels()));
 }
 
 at::Tensor ConvNormActImpl::forward(const at::Tensor& x) {
@@ -87,12 +87,8 @@ at::Tensor BatchNormAct2dImpl::forward(const at::Tensor& x) {
   const int64_t num_features = options.num_features();
   TORCH_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNormAct2d: expected input [B, ", num_features,
               ", H, W], got ", x.sizes());
-  if (is_training()) {
-    torch::NoGradGuard ng;
-    num_batches_tracked.add_(1);
-  }
-  at::Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum(), options.eps(),
-                                   /*cudnn_enabled=*/true);
+  at::Tensor y = batch_norm(x, weight, bias, running_mean, running_var, num_batches_tracked, is_training(), options.momentum(),
+                            options.eps());  // synchronised inside a SyncBatchNormScope
   return apply_activation(y, options.act_layer());
 }
 

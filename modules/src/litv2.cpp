@@ -147,7 +147,7 @@ at::Tensor LITBlockImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {
 void DTMImpl::reset() {
   const int64_t dim = options.dim();
   dconv = register_module("dconv", DeformConv2dPack(DeformConv2dPackOptions(dim, 2 * dim, 2).stride(2)));
-  norm_layer = register_module("norm_layer", nn::BatchNorm2d(2 * dim));
+  norm_layer = register_module("norm_layer", BatchNorm2d(2 * dim));
 }
 
 at::Tensor DTMImpl::forward(const at::Tensor& x, int64_t H, int64_t W) {

@@ -9,7 +9,7 @@ void OverlapPatchEmbedImpl::reset() {
   proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_chans(), options.embed_dim(), k)
                                                        .stride(options.stride())
                                                        .padding(k / 2)));
-  norm = register_module("norm", torch::nn::BatchNorm2d(options.embed_dim()));
+  norm = register_module("norm", BatchNorm2d(options.embed_dim()));
 }
 
 at::Tensor OverlapPatchEmbedImpl::forward(const at::Tensor& x) {

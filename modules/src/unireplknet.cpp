@@ -158,7 +158,7 @@ void merge_reparam_block(Impl& m) {
 
 DilatedReparamBlockImpl::DilatedReparamBlockImpl(const DilatedReparamBlockOptions& o) : options(o) { reset(); }
 
-void DilatedReparamBlockImpl::reset() { build_reparam_block<nn::Conv2d, nn::Conv2dOptions, nn::BatchNorm2d>(*this); }
+void DilatedReparamBlockImpl::reset() { build_reparam_block<nn::Conv2d, nn::Conv2dOptions, BatchNorm2d>(*this); }
 
 at::Tensor DilatedReparamBlockImpl::forward(const at::Tensor& x) { return run_reparam_block(*this, x); }
 
@@ -198,7 +198,7 @@ void UniRepLKNetBlockImpl::reset() {
     dilated = register_module("dwconv", DilatedReparamBlock(DilatedReparamBlockOptions(C, k).deploy(deploy)));
   else if (k > 0)
     dwconv = register_module("dwconv", nn::Conv2d(nn::Conv2dOptions(C, C, k).padding(k / 2).groups(C).bias(deploy)));
-  if (!deploy && k != 0) norm = register_module("norm", nn::BatchNorm2d(C));
+  if (!deploy && k != 0) norm = register_module("norm", BatchNorm2d(C));
   se = register_module("se", SEBlock(C, C / 4));
   auto pwconv1 = register_module("pwconv1", std::make_shared<nn::Module>("Sequential"));
   fc1 = pwconv1->register_module("1", nn::Linear(C, ffn));  // index 0 is NCHWtoNHWC
@@ -206,7 +206,7 @@ void UniRepLKNetBlockImpl::reset() {
   grn = act->register_module("1", GRN(GRNOptions(ffn).use_bias(!deploy)));  // index 0 is GELU
   pwconv2_ = register_module("pwconv2", std::make_shared<nn::Module>("Sequential"));
   fc2 = pwconv2_->register_module("0", nn::Linear(nn::LinearOptions(ffn, C).bias(deploy)));
-  if (!deploy) fc2_norm = pwconv2_->register_module("2", nn::BatchNorm2d(C));  // index 1 is NHWCtoNCHW
+  if (!deploy) fc2_norm = pwconv2_->register_module("2", BatchNorm2d(C));  // index 1 is NHWCtoNCHW
   drop_path = register_module("drop_path", DropPath(options.drop_path()));
 }
 

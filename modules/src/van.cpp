@@ -80,10 +80,10 @@ void VANBlockImpl::reset() {
   const int64_t d = options.dim();
   layer_scale_1 = register_parameter("layer_scale_1", torch::full({d}, options.layer_scale_init_value()));
   layer_scale_2 = register_parameter("layer_scale_2", torch::full({d}, options.layer_scale_init_value()));
-  norm1 = register_module("norm1", nn::BatchNorm2d(d));
+  norm1 = register_module("norm1", BatchNorm2d(d));
   attn = register_module("attn", LKAAttention(LKAAttentionOptions(d)));
   drop_path = register_module("drop_path", DropPath(options.drop_path()));
-  norm2 = register_module("norm2", nn::BatchNorm2d(d));
+  norm2 = register_module("norm2", BatchNorm2d(d));
   mlp = register_module("mlp", DWConvMlp(DWConvMlpOptions(d)
                                              .hidden_features(static_cast<int64_t>(d * options.mlp_ratio()))
                                              .drop(options.drop())));

@@ -1,6 +1,7 @@
 #include <attnzoo/modules/volo.h>
 
 #include <attnzoo/modules/attention_capture.h>
+#include <attnzoo/modules/batch_norm.h>
 
 #include <attnzoo/modules/module_registry.h>
 
@@ -214,7 +215,7 @@ void VOLOPatchEmbedImpl::reset() {
   if (options.stem_conv()) {
     auto cbr = [&](nn::Sequential& seq, int64_t in, int64_t k, int64_t stride) {
       seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, hd, k).stride(stride).padding(k / 2).bias(false)));
-      seq->push_back(nn::BatchNorm2d(hd));
+      seq->push_back(BatchNorm2d(hd));
       seq->push_back(nn::ReLU(nn::ReLUOptions(true)));
     };
     nn::Sequential seq;

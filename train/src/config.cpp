@@ -54,7 +54,7 @@ void take(const nlohmann::json& v, T& field, const std::string& key, const std::
   X(mean) X(std) X(no_rrc) X(scale) X(ratio) X(pad_crop) X(hflip) X(aa) X(reprob) X(mixup) X(cutmix) X(mixup_prob)  \
   X(mixup_switch_prob) X(smoothing) X(epochs) X(batch_size) X(opt) X(lr) X(lr_base) X(lr_base_size) X(lr_base_scale) X(weight_decay) X(momentum) X(layer_decay)       \
   X(warmup_epochs) X(warmup_lr) X(min_lr) X(sched) X(decay_epochs) X(decay_milestones) X(decay_rate) X(patience_epochs) X(cooldown_epochs) X(clip_grad) X(grad_accum_steps) X(checkpoint_hist) X(eval_metric) X(model_ema) X(model_ema_decay) X(seed) X(output) X(experiment) X(overwrite) X(resume)    \
-  X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify)
+  X(device) X(amp) X(channels_last) X(checkpoint_every) X(log_interval) X(max_steps_per_epoch) X(stop_after_steps) X(dist_timeout) X(dist_init_timeout) X(dist_verify) X(sync_bn)
 
 namespace {
 

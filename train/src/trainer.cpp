@@ -8,6 +8,7 @@
 #include <attnzoo/eval/evaluate.h>
 #include <attnzoo/models/load.h>
 #include <attnzoo/models/registry.h>
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/train/amp.h>
 #include <attnzoo/train/distributed.h>
 #include <attnzoo/train/ema.h>
@@ -398,6 +399,12 @@ double ImageRun::train_step(const datasets::Batch& b, int64_t epoch) {
   x = x.to(device_);
   if (cfg_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   const double lr = sched_(update_index(epoch, b.index));
+  // --sync-bn: BatchNorm statistics over every rank's batch, in the forward and its backward below.
+  std::optional<modules::SyncBatchNormScope> sync_bn;
+  if (pg_ && cfg_.sync_bn) sync_bn.emplace([this](at::Tensor& t) {
+    std::vector<at::Tensor> one{t};
+    pg_->allreduce_sum(one);
+  });
   at::Tensor logits;
   {
     AutocastGuard autocast(device_, amp_);  // --amp: the forward in bf16 / fp16, the loss in float32

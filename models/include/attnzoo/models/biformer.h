@@ -3,10 +3,10 @@
 // models/biformer.py with ops/bra_legacy.py. Keys: downsample_layers.{0..3}, stages.{0..3}.{b}, norm
 // (BatchNorm2d), head. The STL (Swin-layout) ablation variants are not registered yet.
 #include <attnzoo/models/classifier.h>
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/biformer.h>
 
 #include <torch/arg.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
 
@@ -90,7 +90,7 @@ class BiFormerImpl : public ClassifierImpl {
   BiFormerOptions options;
   torch::nn::ModuleList downsample_layers;
   torch::nn::ModuleList stages;
-  torch::nn::BatchNorm2d norm{nullptr};
+  modules::BatchNorm2d norm{nullptr};
 };
 TORCH_MODULE(BiFormer);
 

@@ -2,11 +2,11 @@
 // BiFormer-STL (BiFormer paper ablation, arXiv 2303.08810; official models/biformer_stl.py and
 // models/biformer_stl_nchw.py).
 #include <attnzoo/models/classifier.h>
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/biformer.h>
 #include <attnzoo/modules/biformer_stl.h>
 
 #include <torch/arg.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
 

@@ -6,12 +6,12 @@
 //  - LambdaLayer: LambdaNetworks (Bello, arXiv 2102.08602; timm LambdaLayer): a content lambda
 //    softmax(k) v^T shared by all queries plus a positional lambda from a local Conv3d of radius r
 //    (or relative position embeddings when r == 0). Keys: qkv, norm_q, norm_v, conv_lambda | pos_emb.
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/byobnet.h>
 #include <attnzoo/modules/rel_pos.h>
 
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
@@ -50,8 +50,8 @@ class LambdaLayerImpl : public torch::nn::Cloneable<LambdaLayerImpl> {
   int64_t dim_out = 0, dim_qk = 0, dim_v = 0;
   at::Tensor pos_emb;  // [2H - 1, 2W - 1, dim_qk] when r == 0
   torch::nn::Conv2d qkv{nullptr};
-  torch::nn::BatchNorm2d norm_q{nullptr};
-  torch::nn::BatchNorm2d norm_v{nullptr};
+  BatchNorm2d norm_q{nullptr};
+  BatchNorm2d norm_v{nullptr};
   torch::nn::Conv3d conv_lambda{nullptr};
 
  private:

@@ -1,11 +1,11 @@
 #pragma once
 // timm's conv-norm-act layers: ConvNormAct (keys conv.*, bn.*) and BatchNormAct2d (BatchNorm2d whose
 // parameters sit directly under the module, followed by an activation).
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/byobnet.h>
 
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
@@ -30,7 +30,7 @@ class ConvNormActImpl : public torch::nn::Cloneable<ConvNormActImpl> {
 
   ConvNormActOptions options;
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(ConvNormAct);
 

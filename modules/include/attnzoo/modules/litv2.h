@@ -2,6 +2,7 @@
 // LITv2's HiLo attention (Pan et al., NeurIPS 2022, arXiv 2205.13213), official code ziplab/LITv2:
 // alpha of the heads (Lo-Fi) attend from every token to average-pooled keys/values; the rest (Hi-Fi)
 // attend inside ws x ws windows. Outputs are concatenated, Hi-Fi channels first. Tokens [B, N, C].
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/litv2.h>
 #include <attnzoo/modules/deform_conv.h>
@@ -9,7 +10,6 @@
 #include <attnzoo/modules/mlp.h>
 
 #include <torch/arg.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
@@ -78,7 +78,7 @@ class DTMImpl : public torch::nn::Cloneable<DTMImpl> {
 
   DTMOptions options;
   DeformConv2dPack dconv{nullptr};
-  torch::nn::BatchNorm2d norm_layer{nullptr};
+  BatchNorm2d norm_layer{nullptr};
 };
 TORCH_MODULE(DTM);
 

@@ -1,10 +1,10 @@
 #pragma once
 // Patch embeddings (stems and stage down-sampling layers).
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/options/layers.h>
 
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
@@ -24,7 +24,7 @@ class OverlapPatchEmbedImpl : public torch::nn::Cloneable<OverlapPatchEmbedImpl>
 
   OverlapPatchEmbedOptions options;
   torch::nn::Conv2d proj{nullptr};
-  torch::nn::BatchNorm2d norm{nullptr};
+  BatchNorm2d norm{nullptr};
 };
 TORCH_MODULE(OverlapPatchEmbed);
 

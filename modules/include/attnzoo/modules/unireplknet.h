@@ -6,6 +6,7 @@
 //  - UniRepLKNetBlock     the block; reparameterize() folds every BN, the layer scale and the GRN bias
 //  - DilatedReparamBlock1D  attnzoo's 1-D form (sequences, time series; `replk` sequence attention)
 // The re-parameterisations give the same outputs as the training form (eval mode) to float64 rounding.
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/options/unireplknet.h>
 #include <attnzoo/modules/pretty_print.h>
@@ -64,8 +65,8 @@ class DilatedReparamBlockImpl : public torch::nn::Cloneable<DilatedReparamBlockI
 
   DilatedReparamBlockOptions options;
   torch::nn::Conv2d lk_origin{nullptr};
-  torch::nn::BatchNorm2d origin_bn{nullptr};
-  std::vector<std::pair<torch::nn::Conv2d, torch::nn::BatchNorm2d>> branches;
+  BatchNorm2d origin_bn{nullptr};
+  std::vector<std::pair<torch::nn::Conv2d, BatchNorm2d>> branches;
 };
 TORCH_MODULE(DilatedReparamBlock);
 
@@ -85,12 +86,12 @@ class UniRepLKNetBlockImpl : public torch::nn::Cloneable<UniRepLKNetBlockImpl> {
   at::Tensor gamma;
   DilatedReparamBlock dilated{nullptr};  // dwconv for kernel_size >= 7
   torch::nn::Conv2d dwconv{nullptr};     // dwconv for kernel_size 3 / 5
-  torch::nn::BatchNorm2d norm{nullptr};
+  BatchNorm2d norm{nullptr};
   SEBlock se{nullptr};
   torch::nn::Linear fc1{nullptr};        // pwconv1.1
   GRN grn{nullptr};                      // act.1
   torch::nn::Linear fc2{nullptr};        // pwconv2.0
-  torch::nn::BatchNorm2d fc2_norm{nullptr};  // pwconv2.2
+  BatchNorm2d fc2_norm{nullptr};  // pwconv2.2
   DropPath drop_path{nullptr};
 
  private:

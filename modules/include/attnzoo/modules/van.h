@@ -4,13 +4,13 @@
 // A K x K convolution is decomposed into a depthwise conv (5x5), a depthwise dilated conv
 // (7x7, dilation 3: receptive field 19x19 here, 21 in the paper's notation) and a 1x1 conv; the result
 // gates the input element-wise. Submodule names follow the official code so checkpoints load unchanged.
+#include <attnzoo/modules/batch_norm.h>
 #include <attnzoo/modules/pretty_print.h>
 #include <attnzoo/modules/drop_path.h>
 #include <attnzoo/modules/mlp.h>
 #include <attnzoo/modules/options/van.h>
 
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
@@ -61,10 +61,10 @@ class VANBlockImpl : public torch::nn::Cloneable<VANBlockImpl> {
 
   VANBlockOptions options;
   at::Tensor layer_scale_1, layer_scale_2;
-  torch::nn::BatchNorm2d norm1{nullptr};
+  BatchNorm2d norm1{nullptr};
   LKAAttention attn{nullptr};
   DropPath drop_path{nullptr};
-  torch::nn::BatchNorm2d norm2{nullptr};
+  BatchNorm2d norm2{nullptr};
   DWConvMlp mlp{nullptr};
 };
 TORCH_MODULE(VANBlock);

@@ -83,6 +83,7 @@ struct TrainConfig {
   double dist_timeout = 1800;             // seconds a collective may wait for the other ranks
   double dist_init_timeout = 300;         // seconds the rendezvous waits for every rank to arrive
   bool dist_verify = false;               // after every update, check the weights are bit-identical on all ranks
+  bool sync_bn = false;                   // data parallel: BatchNorm statistics over every rank's batch (timm's --sync-bn)
 
   /// Fills the fields from a recipe (keys = flag names with '-' or '_'); unknown keys are an error.
   void apply_json(const nlohmann::json& j, const std::string& what);
