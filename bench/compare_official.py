@@ -201,9 +201,23 @@ def build_litv2(repos):
 
 
 def agent_models(repos, module):
-    sys.path.insert(0, repos["timm-v0.4.12"])  # agent_transformer/README.md pins timm == 0.4.12
+    import torch
+    # agent_transformer/README.md pins timm == 0.4.12, which imports torch._six (gone in PyTorch 2.x): on 2.x the
+    # current timm stands in (the model files take only layers and the registry from it).
+    if hasattr(torch, "_six"):
+        sys.path.insert(0, repos["timm-v0.4.12"])
+    else:
+        # current timm stands in; its register_model rejects 0.4.12's cfg keys (hf_hub), and registering is not
+        # what is measured: the identity.
+        sys.path.insert(0, repos["pytorch-image-models"])
+        importlib.import_module("timm.models.registry").register_model = lambda fn: fn
     package_from_dir("agentmodels", os.path.join(repos["Agent-Attention"], "agent_transformer", "models"))
-    return importlib.import_module("agentmodels." + module)
+    mod = importlib.import_module("agentmodels." + module)
+    if not hasattr(torch, "_six") and hasattr(mod, "build_model_with_cfg"):
+        # 0.4.12's build_model_with_cfg without pretrained weights is cls(**kwargs); today's takes other arguments.
+        mod.build_model_with_cfg = lambda cls, variant, pretrained, **kw: cls(
+            **{k: v for k, v in kw.items() if k not in ("default_cfg", "pretrained_filter_fn", "pretrained_custom_load")})
+    return mod
 
 
 # Built as agent_transformer/models/build.py does from cfgs/agent_{deit,pvt}_t.yaml over config.py's defaults
