@@ -13,7 +13,7 @@ prints the best images/s of each side and their ratio as a markdown table. Both 
 
 The official repositories are never vendored: pass a folder holding the checkouts under their repository
 names (VAN-Classification, convit, davit, BiFormer, LITv2, Agent-Attention, Neighborhood-Attention-Transformer,
-pytorch-image-models, and timm-v0.4.12: `git -C pytorch-image-models worktree add ../timm-v0.4.12 v0.4.12`,
+volo (sail-sg/volo), pytorch-image-models, and timm-v0.4.12: `git -C pytorch-image-models worktree add ../timm-v0.4.12 v0.4.12`,
 the timm Agent-Attention pins) with --repos, or one by one with --repo NAME=PATH. Dependencies: python3-torch,
 python3-torchvision (timm imports it); einops for BiFormer (`pip install --target DIR einops`, then
 PYTHONPATH=DIR). What cannot run on a CPU as published is replaced, and said so in the output:
@@ -23,6 +23,8 @@ PYTHONPATH=DIR). What cannot run on a CPU as published is replaced, and said so 
     deformable convolution); apex's amp decorator is a no-op.
   - BiFormer: fairscale's checkpoint_wrapper (unused without activation checkpointing) is the identity.
   - ConViT: matplotlib (imported, unused by the model) is stubbed.
+  - Agent-Attention on PyTorch 2.x: today's timm instead of the pinned 0.4.12 (which imports torch._six); its
+    register_model and build_model_with_cfg are replaced by the identity and cls(**kwargs).
 
 Usage:
   /usr/bin/python3 bench/compare_official.py --repos /tmp/official [--models van_b0,convit_tiny] [--train]
@@ -31,7 +33,7 @@ Usage:
 Against PyTorch 2.x and timm from PyPI (what a user would pick instead, issue #20): the models timm has, built by
 timm.create_model in the LibTorch 2.x virtualenv (scripts/setup.sh --libtorch pip), beside both attnzoo builds:
   bench/compare_official.py --pypi-timm --python ~/.cache/attnzoo/venv-torch/bin/python \
-      --models davit_tiny,convit_tiny,halonet26t --attnzoo build/cli/attnzoo,build-pip/cli/attnzoo
+      --models davit_tiny,convit_tiny,halonet26t,volo_d1_224 --attnzoo build/cli/attnzoo,build-pip/cli/attnzoo
 """
 import argparse
 import importlib
@@ -45,7 +47,7 @@ import time
 import types
 
 REPOS = ["VAN-Classification", "convit", "davit", "BiFormer", "LITv2", "Agent-Attention",
-         "Neighborhood-Attention-Transformer", "pytorch-image-models", "timm-v0.4.12"]
+         "Neighborhood-Attention-Transformer", "pytorch-image-models", "timm-v0.4.12", "volo"]
 
 
 # ---------------------------------------------------------------------------------------------- stand-ins
@@ -240,6 +242,12 @@ def build_nat(repos):
     return importlib.import_module("nat").nat_mini()
 
 
+def build_volo(repos):
+    with_timm(repos)
+    sys.path.insert(0, os.path.join(repos["volo"], "models"))
+    return importlib.import_module("volo").volo_d1()
+
+
 def build_halonet(repos):
     with_timm(repos)
     return importlib.import_module("timm").create_model("halonet26t")
@@ -256,6 +264,7 @@ MODELS = {
     "agent_deit_tiny": (build_agent_deit, 224, ""),
     "agent_pvt_tiny": (build_agent_pvt, 224, ""),
     "nat_mini": (build_nat, 224, "plain-PyTorch gather for natten (no CPU kernels)"),
+    "volo_d1_224": (build_volo, 224, ""),
 }
 
 
