@@ -37,13 +37,9 @@ std::vector<int64_t> parse_indices(const std::string& text) {
   std::vector<int64_t> out;
   std::stringstream in(text);
   for (std::string part; std::getline(in, part, ',');) {
-    size_t used = 0;
-    try {
-      out.push_back(std::stoll(part, &used));
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != part.size()) throw UsageError("--indices " + text + ": expected stage numbers like 0,2,-1");
+    const std::optional<long long> index = parse_integer(part);
+    if (!index) throw UsageError("--indices " + text + ": expected stage numbers like 0,2,-1");
+    out.push_back(*index);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,9 @@ struct UsageError : std::runtime_error {
 
 /// --device values: cpu, cuda or cuda:N that this build and machine have (checked while parsing).
 CLI::Validator device_validator();
+
+/// `text` as a whole integer (no trailing characters); nullopt otherwise.
+std::optional<long long> parse_integer(const std::string& text);
 
 /// Integers >= lo, with a one-line message ("--flag: must be an integer >= 0, got -1").
 CLI::Validator at_least(long long lo);

@@ -17,17 +17,23 @@ CLI::Validator device_validator() {
       "DEVICE");
 }
 
+std::optional<long long> parse_integer(const std::string& text) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size()) return std::nullopt;
+  return v;
+}
+
 CLI::Validator at_least(long long lo) {
   return CLI::Validator(
       [lo](std::string& value) -> std::string {
-        size_t used = 0;
-        long long v = 0;
-        try {
-          v = std::stoll(value, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != value.size() || value.empty() || v < lo)
+        const std::optional<long long> v = parse_integer(value);
+        if (!v || *v < lo)
           return "must be an integer >= " + std::to_string(lo) + ", got '" + value + "'";
         return "";
       },

@@ -66,11 +66,17 @@ Intermediates forward_intermediates(ClassifierImpl& model, const at::Tensor& x, 
   const int64_t last = options.stop_early() ? take.back() : -1;
   const std::vector<at::Tensor> outputs = model.forward_stages(x, last);
   const auto info = model.feature_info();
+  // finish_features of the last stage, computed once when both its feature (ByobNet) and `features` need it.
+  at::Tensor finished;
+  auto finish_last = [&] {
+    if (!finished.defined()) finished = model.finish_features(outputs.back());
+    return finished;
+  };
   Intermediates result;
   for (const int64_t i : take) {
     const at::Tensor& raw = outputs.at(static_cast<size_t>(i));
     const int64_t r = info[static_cast<size_t>(i)].reduction;
-    const at::Tensor stage = i + 1 == stages && model.last_feature_finished() ? model.finish_features(raw)
+    const at::Tensor stage = i + 1 == stages && model.last_feature_finished() ? finish_last()
                              : options.norm()                                 ? model.norm_intermediate(i, raw)
                                                                               : raw;
     auto [map, prefix] = split_stage(stage, (x.size(2) + r - 1) / r, (x.size(3) + r - 1) / r);
@@ -79,8 +85,7 @@ Intermediates forward_intermediates(ClassifierImpl& model, const at::Tensor& x, 
   }
   if (!options.intermediates_only()) {
     const int64_t ran = static_cast<int64_t>(outputs.size());
-    result.features = ran == stages ? model.finish_features(outputs.back())
-                                    : model.finish_early(ran - 1, outputs.back());
+    result.features = ran == stages ? finish_last() : model.finish_early(ran - 1, outputs.back());
   }
   return result;
 }

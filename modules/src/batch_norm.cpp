@@ -54,7 +54,7 @@ std::vector<int64_t> reduced_dims(const at::Tensor& x) {
 // cancel. Statistics in float32 at least (as cuDNN's for half inputs).
 at::Tensor synchronised_batch_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                    at::Tensor& running_mean, at::Tensor& running_var, c10::optional<double> momentum,
-                                   int64_t num_batches, double eps, int64_t scope) {
+                                   const at::Tensor& num_batches_tracked, double eps, int64_t scope) {
   const int64_t C = x.size(1);
   const auto dims = reduced_dims(x);
   const at::Tensor xs = (x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16) ? x.to(torch::kFloat) : x;
@@ -72,7 +72,8 @@ at::Tensor synchronised_batch_norm(const at::Tensor& x, const at::Tensor& weight
   if (bias.defined()) y = y + bias.view(shape);
   if (running_mean.defined()) {
     torch::NoGradGuard no_grad;
-    const double m = momentum ? *momentum : 1.0 / static_cast<double>(num_batches);
+    // torch's cumulative average when momentum is unset (reads the counter only then: a device sync on CUDA).
+    const double m = momentum ? *momentum : 1.0 / num_batches_tracked.item<double>();
     running_mean.mul_(1 - m).add_(mean.detach().to(running_mean.dtype()), m);
     running_var.mul_(1 - m).add_(var.detach().to(running_var.dtype()) * (count / (count - 1)), m);
   }
@@ -102,10 +103,9 @@ at::Tensor batch_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
     torch::NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
-  if (training && current_scope >= 0) {
-    const int64_t batches = num_batches_tracked.defined() ? num_batches_tracked.item<int64_t>() : 1;
-    return synchronised_batch_norm(x, weight, bias, running_mean, running_var, momentum, batches, eps, current_scope);
-  }
+  if (training && current_scope >= 0)
+    return synchronised_batch_norm(x, weight, bias, running_mean, running_var, momentum, num_batches_tracked, eps,
+                                   current_scope);
   // torch.nn.BatchNorm's factor: momentum, or the cumulative moving average 1 / num_batches_tracked when unset.
   double factor = momentum.value_or(0.0);
   if (training && track && !momentum) factor = 1.0 / num_batches_tracked.item<double>();
